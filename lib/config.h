@@ -1,0 +1,50 @@
+/*
+ * config — the process's settings, read once from the environment before the
+ * first request (FCGI_Accept would replace environ; we never call it, but a
+ * setting read late would still fail at the first request instead of at
+ * start).  A bad setting stops the program with one line on stderr.
+ */
+#ifndef OTAS_CONFIG_H
+#define OTAS_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
+
+struct otas_secret {
+	unsigned char	*bytes;		/* NULL when not configured */
+	size_t		 len;
+};
+
+struct otas_config {
+	char		*database_url;	/* OTAS_DATABASE_URL; NULL: PG* defaults */
+	struct otas_secret jwt_secret;	/* OTAS_JWT_SECRET_FILE | OTAS_JWT_SECRET */
+	struct otas_secret jwt_previous; /* OTAS_JWT_PREVIOUS_SECRET_FILE */
+	long		 token_ttl;	/* OTAS_TOKEN_TTL, seconds; 30 days */
+	long		 token_leeway;	/* OTAS_TOKEN_LEEWAY, seconds; 60 */
+	long		 max_body;	/* OTAS_MAX_BODY, bytes; 65536 */
+	long		 connect_timeout; /* OTAS_CONNECT_TIMEOUT, s; 2 */
+	long		 statement_timeout_ms; /* OTAS_STATEMENT_TIMEOUT_MS; 2000 */
+	int		 unnamed_statements; /* OTAS_DB_UNNAMED_STATEMENTS=1 */
+	long		 max_requests;	/* OTAS_MAX_REQUESTS; 0 = no limit */
+	int		 authz_check_db; /* OTAS_AUTHZ_CHECK_DB=1 */
+	long		 authz_cache_seconds; /* OTAS_AUTHZ_CACHE_SECONDS; 5 */
+	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
+	long		 slow_failures;	/* OTAS_SLOW_HASH_FAILURES per prefix/min; 3 */
+	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
+};
+
+/* What a program needs; config_load fails when a needed setting is bad. */
+#define CONFIG_NEED_DB		0x1	/* validate the database URL */
+#define CONFIG_NEED_SECRET	0x2	/* a JWT secret is required */
+
+/*
+ * Fills c from the environment.  Returns 0, or -1 with one human sentence in
+ * err (naming the variable, never its value).  config_free releases (and
+ * wipes) what config_load allocated; safe on a zeroed struct.
+ */
+int	config_load(struct otas_config *c, unsigned need, char *err,
+	    size_t errlen);
+void	config_free(struct otas_config *c);
+
+#endif

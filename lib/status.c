@@ -1,0 +1,25 @@
+/*
+ * status — HTTP status and client-visible code of every outcome, in one
+ * table (the PostgreSQL errcodes.txt idea): nothing else spells them.
+ */
+#include "status.h"
+
+static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
+	[OTAS_OK]		= { 200, "OK", "agent_session_created" },
+	[OTAS_ERR_METHOD]	= { 405, "Method Not Allowed", "method_not_allowed" },
+	[OTAS_ERR_KEY]		= { 401, "Unauthorized", "invalid_agent_key" },
+	[OTAS_ERR_TOO_LARGE]	= { 413, "Payload Too Large", "payload_too_large" },
+	[OTAS_ERR_JSON]		= { 400, "Bad Request", "invalid_json" },
+	[OTAS_ERR_META]		= { 400, "Bad Request", "invalid_meta" },
+	[OTAS_ERR_UNAVAILABLE]	= { 503, "Service Unavailable", "service_unavailable" },
+	[OTAS_ERR_SERVER]	= { 500, "Internal Server Error", "server_error" },
+	[OTAS_ERR_TOKEN]	= { 401, "Unauthorized", "invalid_session_token" },
+};
+
+const struct otas_status_info *
+status_info(enum otas_status st)
+{
+	if ((unsigned)st >= OTAS_STATUS_COUNT)
+		st = OTAS_ERR_SERVER;
+	return &table[st];
+}

@@ -1,0 +1,32 @@
+/*
+ * status — the one table of outcomes.  Every function that can fail in a way
+ * a client should hear about returns an enum otas_status; the HTTP status and
+ * the status_description of each are defined only in status.c, and answers
+ * are written only from there (see resp.c).
+ */
+#ifndef OTAS_STATUS_H
+#define OTAS_STATUS_H
+
+enum otas_status {
+	OTAS_OK = 0,
+	OTAS_ERR_METHOD,	/* 405 method_not_allowed */
+	OTAS_ERR_KEY,		/* 401 invalid_agent_key */
+	OTAS_ERR_TOO_LARGE,	/* 413 payload_too_large */
+	OTAS_ERR_JSON,		/* 400 invalid_json */
+	OTAS_ERR_META,		/* 400 invalid_meta */
+	OTAS_ERR_UNAVAILABLE,	/* 503 service_unavailable */
+	OTAS_ERR_SERVER,	/* 500 server_error */
+	OTAS_ERR_TOKEN,		/* 401 invalid_session_token */
+	OTAS_STATUS_COUNT
+};
+
+struct otas_status_info {
+	int		 http;		/* HTTP status code */
+	const char	*reason;	/* HTTP reason phrase */
+	const char	*code;		/* status_description in the body */
+};
+
+/* Never NULL: an out-of-range value maps to OTAS_ERR_SERVER's entry. */
+const struct otas_status_info *status_info(enum otas_status st);
+
+#endif

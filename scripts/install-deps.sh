@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the Debian 12 packages the build, the tests and the dev stack use,
+# only when one is missing, so a second `make test` costs nothing here.
+# Web servers are installed with service start-up suppressed: the tests start
+# their own private instances on loopback ports, never the system ones.
+set -eu
+
+PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev libpq-dev
+libssl-dev libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
+nginx spawn-fcgi pgbouncer wrk python3 python3-pytest python3-jwt
+python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind procps
+curl"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	"install ok installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "install-deps: installing:$missing" >&2
+
+# Keep apt from starting apache2/nginx/lighttpd on port 80.
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod 755 /usr/sbin/policy-rc.d
+	made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d; }
+trap cleanup EXIT
+
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
