@@ -1,0 +1,721 @@
+/*
+ * test_token — the session JWT: what token_sign emits, and every way
+ * token_verify must say no.  Hostile tokens are built here by hand (OpenSSL
+ * HMAC over our own base64url) or with libjwt's other algorithms, so the
+ * checks do not depend on token_sign's goodwill.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "token.h"
+
+#define SID	"0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f"
+#define AID	"6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+#define LEEWAY	60
+
+static unsigned char key_cur[] = "current-secret-0123456789abcdef-xyz";
+static unsigned char key_old[] = "previous-secret-0123456789abcdef-xyz";
+static unsigned char key_bad[] = "someone-elses-secret-0123456789abcdef";
+static unsigned char key_short[] = "short-secret-31-bytes-long-1234";
+
+static const struct otas_secret cur = { key_cur, sizeof(key_cur) - 1 };
+static const struct otas_secret old = { key_old, sizeof(key_old) - 1 };
+static const struct otas_secret bad = { key_bad, sizeof(key_bad) - 1 };
+static const struct otas_secret shrt = { key_short, sizeof(key_short) - 1 };
+
+static long long
+now_s(void)
+{
+	return (long long)time(NULL);
+}
+
+static struct token_claims
+claims(long long iat, long long exp)
+{
+	struct token_claims	 c;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.session_id, SID, sizeof(SID));
+	memcpy(c.agent_id, AID, sizeof(AID));
+	c.iat = iat;
+	c.exp = exp;
+	return c;
+}
+
+/* base64url without padding, NUL-terminated, malloc'd. */
+static char *
+b64url(const unsigned char *in, size_t len)
+{
+	char	*out;
+	int	 n, i, o = 0;
+
+	out = malloc(4 * ((len + 2) / 3) + 1);
+	assert_non_null(out);
+	n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	for (i = 0; i < n; i++) {
+		if (out[i] == '=')
+			break;
+		out[o++] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Decodes one base64url segment of tok into a malloc'd string. */
+static char *
+segment(const char *tok, int which)
+{
+	const char	*p = tok, *e;
+	char		*b64, *out;
+	size_t		 len, i;
+	int		 n;
+
+	while (which-- > 0)
+		p = strchr(p, '.') + 1;
+	e = strchr(p, '.');
+	len = e ? (size_t)(e - p) : strlen(p);
+	b64 = calloc(1, len + 4);
+	out = calloc(1, len + 4);
+	assert_non_null(b64);
+	assert_non_null(out);
+	for (i = 0; i < len; i++)
+		b64[i] = p[i] == '-' ? '+' : p[i] == '_' ? '/' : p[i];
+	while (i % 4)
+		b64[i++] = '=';
+	n = EVP_DecodeBlock((unsigned char *)out, (unsigned char *)b64,
+	    (int)i);
+	assert_true(n >= 0);
+	out[n - (len % 4 == 2 ? 2 : len % 4 == 3 ? 1 : 0)] = '\0';
+	free(b64);
+	return out;
+}
+
+/*
+ * A token from raw header and payload JSON, signed with HMAC-md over key,
+ * or with an empty signature when md is NULL.
+ */
+static char *
+craft(const char *head, const char *body, const EVP_MD *md,
+    const struct otas_secret *key)
+{
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0;
+	char		*h, *b, *s, *tok;
+	size_t		 cap;
+	int		 n;
+
+	h = b64url((const unsigned char *)head, strlen(head));
+	b = b64url((const unsigned char *)body, strlen(body));
+	cap = strlen(h) + strlen(b) + 2 * EVP_MAX_MD_SIZE + 3;
+	tok = malloc(cap);
+	assert_non_null(tok);
+	n = snprintf(tok, cap, "%s.%s", h, b);
+	assert_true(n > 0 && (size_t)n < cap);
+	if (md != NULL)
+		assert_non_null(HMAC(md, key->bytes, (int)key->len,
+		    (unsigned char *)tok, (size_t)n, mac, &maclen));
+	s = b64url(mac, maclen);
+	n = snprintf(tok, cap, "%s.%s.%s", h, b, s);
+	assert_true(n > 0 && (size_t)n < cap);
+	free(h);
+	free(b);
+	free(s);
+	return tok;
+}
+
+static char *
+craft_hs256(const char *body)
+{
+	return craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", body, EVP_sha256(),
+	    &cur);
+}
+
+static char *
+body_with(const char *iat, const char *exp)
+{
+	char	*b;
+	size_t	 cap = 256;
+
+	b = malloc(cap);
+	assert_non_null(b);
+	assert_true(snprintf(b, cap, "{\"agent_session_id\":\"" SID "\","
+	    "\"agent_id\":\"" AID "\",\"iat\":%s,\"exp\":%s}", iat, exp) <
+	    (int)cap);
+	return b;
+}
+
+/* Verify tok with the current secret only; returns the reason. */
+static const char *
+refusal(const char *tok)
+{
+	struct token_claims	 out;
+	const char		*why = NULL;
+
+	if (token_verify(tok, strlen(tok), &cur, NULL, now_s(), LEEWAY, &out,
+	    &why) == 0)
+		return NULL;
+	assert_non_null(why);
+	return why;
+}
+
+static void
+assert_refused(const char *tok, const char *reason)
+{
+	const char	*why = refusal(tok);
+
+	if (why == NULL)
+		fail_msg("accepted a token that should fail with \"%s\"",
+		    reason);
+	assert_string_equal(why, reason);
+}
+
+static void
+sign_then_verify_round_trips(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600), out;
+	const char		*why = NULL;
+	char			*tok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
+	    LEEWAY, &out, &why), 0);
+	assert_string_equal(out.session_id, SID);
+	assert_string_equal(out.agent_id, AID);
+	assert_true(out.iat == c.iat);
+	assert_true(out.exp == c.exp);
+	free(tok);
+}
+
+static void
+sign_emits_hs256_header_and_exactly_four_claims(void **state)
+{
+	struct token_claims	 c = claims(1700000000, 1702592000);
+	char			*tok, *head, *body;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	head = segment(tok, 0);
+	body = segment(tok, 1);
+	assert_string_equal(head, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+	assert_string_equal(body, "{\"agent_id\":\"" AID "\","
+	    "\"agent_session_id\":\"" SID "\","
+	    "\"exp\":1702592000,\"iat\":1700000000}");
+	free(head);
+	free(body);
+	free(tok);
+}
+
+static void
+sign_refuses_short_or_missing_secret(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 60);
+	struct otas_secret	 none = { NULL, 0 };
+
+	assert_null(token_sign(&c, &shrt));
+	assert_null(token_sign(&c, &none));
+	assert_null(token_sign(&c, NULL));
+}
+
+static void
+sign_refuses_malformed_claims(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 60);
+
+	c.agent_id[3] = 'x';
+	assert_null(token_sign(&c, &cur));
+	c = claims(0, now_s() + 60);
+	assert_null(token_sign(&c, &cur));
+}
+
+static void
+verify_reads_only_len_bytes(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600), out;
+	const char		*why;
+	char			*tok, *padded;
+	size_t			 len;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	len = strlen(tok);
+	padded = malloc(len + 8);
+	assert_non_null(padded);
+	memcpy(padded, tok, len);
+	memcpy(padded + len, "AAAAAAAA", 8);	/* no NUL anywhere */
+	assert_int_equal(token_verify(padded, len, &cur, NULL, now_s(),
+	    LEEWAY, &out, &why), 0);
+	assert_string_equal(out.agent_id, AID);
+	free(padded);
+	free(tok);
+}
+
+static void
+rejects_tampered_payload(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	char			*tok, *p;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	p = strchr(tok, '.') + 5;
+	*p = *p == 'A' ? 'B' : 'A';
+	assert_refused(tok, "bad signature");
+	free(tok);
+}
+
+static void
+rejects_tampered_signature(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	char			*tok, *p;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	p = strrchr(tok, '.') + 3;
+	*p = *p == 'A' ? 'B' : 'A';
+	assert_refused(tok, "bad signature");
+	free(tok);
+}
+
+static void
+rejects_wrong_secret(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	char			*tok;
+
+	tok = token_sign(&c, &bad);
+	assert_non_null(tok);
+	assert_refused(tok, "bad signature");
+	free(tok);
+}
+
+static void
+accepts_previous_secret_only_when_passed(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600), out;
+	const char		*why;
+	char			*tok;
+
+	tok = token_sign(&c, &old);
+	assert_non_null(tok);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
+	    LEEWAY, &out, &why), -1);
+	assert_string_equal(why, "bad signature");
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, &bad, now_s(),
+	    LEEWAY, &out, &why), -1);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, &old, now_s(),
+	    LEEWAY, &out, &why), 0);
+	assert_string_equal(out.session_id, SID);
+	free(tok);
+}
+
+static void
+rejects_short_previous_secret(void **state)
+{
+	const char	*why;
+	char		*tok;
+
+	/* Correctly signed under the short key, which is never tried. */
+	tok = craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
+	    "\"iat\":1700000000,\"exp\":4000000000}", EVP_sha256(), &shrt);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, &shrt,
+	    1700000000, LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "bad signature");
+	free(tok);
+}
+
+static void
+rejects_alg_none(void **state)
+{
+	char	*body = body_with("1700000000", "4000000000"), *tok;
+
+	tok = craft("{\"alg\":\"none\",\"typ\":\"JWT\"}", body, NULL, NULL);
+	assert_non_null(strstr(tok, "."));
+	assert_int_equal(tok[strlen(tok) - 1], '.');
+	assert_refused(tok, "empty segment");
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_alg_none_even_with_a_signature(void **state)
+{
+	char	*body = body_with("1700000000", "4000000000"), *tok;
+
+	tok = craft("{\"alg\":\"none\",\"typ\":\"JWT\"}", body, EVP_sha256(),
+	    &cur);
+	assert_refused(tok, "bad signature");
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_lower_case_hs256(void **state)
+{
+	char	*body = body_with("1700000000", "4000000000"), *tok;
+
+	tok = craft("{\"alg\":\"hs256\",\"typ\":\"JWT\"}", body, EVP_sha256(),
+	    &cur);
+	assert_refused(tok, "algorithm not HS256");
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_other_hmac_alg(jwt_alg_t alg)
+{
+	jwt_t	*jwt;
+	char	*tok;
+
+	assert_int_equal(jwt_new(&jwt), 0);
+	assert_int_equal(jwt_add_grant(jwt, "agent_session_id", SID), 0);
+	assert_int_equal(jwt_add_grant(jwt, "agent_id", AID), 0);
+	assert_int_equal(jwt_add_grant_int(jwt, "iat", (long)now_s()), 0);
+	assert_int_equal(jwt_add_grant_int(jwt, "exp", (long)now_s() + 600),
+	    0);
+	assert_int_equal(jwt_set_alg(jwt, alg, cur.bytes, (int)cur.len), 0);
+	tok = jwt_encode_str(jwt);
+	assert_non_null(tok);
+	jwt_free(jwt);
+	assert_refused(tok, "algorithm not HS256");
+	free(tok);
+}
+
+static void
+rejects_hs384_with_right_secret(void **state)
+{
+	rejects_other_hmac_alg(JWT_ALG_HS384);
+}
+
+static void
+rejects_hs512_with_right_secret(void **state)
+{
+	rejects_other_hmac_alg(JWT_ALG_HS512);
+}
+
+static void
+rejects_expired(void **state)
+{
+	long long		 now = now_s();
+	struct token_claims	 c = claims(now - 7200, now - LEEWAY);
+	const char		*why;
+	char			*tok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
+	    LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "expired");
+	free(tok);
+}
+
+static void
+accepts_exp_just_inside_leeway(void **state)
+{
+	long long		 now = now_s();
+	struct token_claims	 c = claims(now - 7200, now - LEEWAY + 1);
+	const char		*why;
+	char			*tok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
+	    LEEWAY, NULL, &why), 0);
+	free(tok);
+}
+
+static void
+rejects_iat_in_future_beyond_leeway(void **state)
+{
+	long long		 now = now_s();
+	struct token_claims	 c = claims(now + LEEWAY + 1, now + 7200);
+	const char		*why;
+	char			*tok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
+	    LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "issued in the future");
+	free(tok);
+}
+
+static void
+accepts_iat_in_future_within_leeway(void **state)
+{
+	long long		 now = now_s();
+	struct token_claims	 c = claims(now + LEEWAY, now + 7200);
+	const char		*why;
+	char			*tok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
+	    LEEWAY, NULL, &why), 0);
+	free(tok);
+}
+
+static void
+rejects_exp_as_string(void **state)
+{
+	char	*body = body_with("1700000000", "\"4000000000\""), *tok;
+
+	tok = craft_hs256(body);
+	assert_refused(tok, "bad claim exp");
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_exp_as_real(void **state)
+{
+	char	*body = body_with("1700000000", "4e9"), *tok;
+
+	tok = craft_hs256(body);
+	assert_refused(tok, "bad claim exp");
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_iat_as_string_or_real_or_zero(void **state)
+{
+	const char	*iats[] = { "\"1700000000\"", "1.7e9", "0", "-5",
+			    "1700000000.0", "true", "null" };
+	char		*body, *tok;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(iats) / sizeof(iats[0]); i++) {
+		body = body_with(iats[i], "4000000000");
+		tok = craft_hs256(body);
+		assert_refused(tok, "bad claim iat");
+		free(tok);
+		free(body);
+	}
+}
+
+static void
+accepts_crafted_token_with_integer_claims(void **state)
+{
+	char	*body = body_with("1700000000", "4000000000"), *tok;
+
+	tok = craft_hs256(body);
+	assert_null(refusal(tok));
+	free(tok);
+	free(body);
+}
+
+static void
+rejects_missing_claims(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*why;
+	} cases[] = {
+		{ "{\"agent_id\":\"" AID "\",\"iat\":1700000000,"
+		  "\"exp\":4000000000}", "bad claim agent_session_id" },
+		{ "{\"agent_session_id\":\"" SID "\",\"iat\":1700000000,"
+		  "\"exp\":4000000000}", "bad claim agent_id" },
+		{ "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
+		  "\"exp\":4000000000}", "bad claim iat" },
+		{ "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
+		  "\"iat\":1700000000}", "bad claim exp" },
+	};
+	char	*tok;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tok = craft_hs256(cases[i].body);
+		assert_refused(tok, cases[i].why);
+		free(tok);
+	}
+}
+
+static void
+rejects_non_uuid_agent_id(void **state)
+{
+	const char	*bodies[] = {
+		"{\"agent_session_id\":\"" SID "\",\"agent_id\":\"admin\","
+		"\"iat\":1700000000,\"exp\":4000000000}",
+		"{\"agent_session_id\":\"" SID "\",\"agent_id\":42,"
+		"\"iat\":1700000000,\"exp\":4000000000}",
+		"{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "x\","
+		"\"iat\":1700000000,\"exp\":4000000000}",
+	};
+	char		*tok;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		tok = craft_hs256(bodies[i]);
+		assert_refused(tok, "bad claim agent_id");
+		free(tok);
+	}
+}
+
+static void
+rejects_token_over_max_len(void **state)
+{
+	char	*tok;
+
+	tok = malloc(TOKEN_MAX_LEN + 2);
+	assert_non_null(tok);
+	memset(tok, 'A', TOKEN_MAX_LEN + 1);
+	tok[10] = '.';
+	tok[20] = '.';
+	tok[TOKEN_MAX_LEN + 1] = '\0';
+	assert_refused(tok, "too long");
+	free(tok);
+}
+
+static void
+rejects_empty_token(void **state)
+{
+	const char	*why;
+
+	assert_int_equal(token_verify("", 0, &cur, NULL, now_s(), LEEWAY,
+	    NULL, &why), -1);
+	assert_string_equal(why, "empty");
+}
+
+static void
+rejects_bytes_outside_base64url(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	const char		 bad_bytes[] = "+/= \t\n\"\x80";
+	char			*tok;
+	size_t			 i, at;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	at = (size_t)(strchr(tok, '.') - tok) + 4;
+	for (i = 0; i < sizeof(bad_bytes) - 1; i++) {
+		char	 keep = tok[at];
+
+		tok[at] = bad_bytes[i];
+		assert_refused(tok, "byte outside base64url");
+		tok[at] = keep;
+	}
+	assert_null(refusal(tok));
+	free(tok);
+}
+
+static void
+rejects_nul_inside_token(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	const char		*why;
+	char			*tok;
+	size_t			 len;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	len = strlen(tok);
+	tok[len - 1] = '\0';
+	assert_int_equal(token_verify(tok, len, &cur, NULL, now_s(), LEEWAY,
+	    NULL, &why), -1);
+	assert_string_equal(why, "byte outside base64url");
+	free(tok);
+}
+
+static void
+rejects_three_dots(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	char			*tok, *four;
+	size_t			 len;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	len = strlen(tok);
+	four = malloc(len + 6);
+	assert_non_null(four);
+	memcpy(four, tok, len);
+	memcpy(four + len, ".AAAA", 6);
+	assert_refused(four, "not three segments");
+	assert_refused("abc.def", "not three segments");
+	free(four);
+	free(tok);
+}
+
+static void
+rejects_when_configured_secret_is_short(void **state)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	struct otas_secret	 empty = { key_cur, 0 };
+	const char		*why;
+	char			*tok, *bytok;
+
+	tok = token_sign(&c, &cur);
+	assert_non_null(tok);
+	/* Signed with the short key by hand: libjwt would verify it. */
+	bytok = craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
+	    "\"iat\":1700000000,\"exp\":4000000000}", EVP_sha256(), &shrt);
+	assert_int_equal(token_verify(bytok, strlen(bytok), &shrt, NULL,
+	    1700000000, LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "no usable secret");
+	/* key_len 0 would make libjwt skip the signature entirely. */
+	assert_int_equal(token_verify(tok, strlen(tok), &empty, NULL,
+	    now_s(), LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "no usable secret");
+	assert_int_equal(token_verify(tok, strlen(tok), NULL, NULL,
+	    now_s(), LEEWAY, NULL, &why), -1);
+	assert_string_equal(why, "no usable secret");
+	free(bytok);
+	free(tok);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sign_then_verify_round_trips),
+		cmocka_unit_test(sign_emits_hs256_header_and_exactly_four_claims),
+		cmocka_unit_test(sign_refuses_short_or_missing_secret),
+		cmocka_unit_test(sign_refuses_malformed_claims),
+		cmocka_unit_test(verify_reads_only_len_bytes),
+		cmocka_unit_test(rejects_tampered_payload),
+		cmocka_unit_test(rejects_tampered_signature),
+		cmocka_unit_test(rejects_wrong_secret),
+		cmocka_unit_test(accepts_previous_secret_only_when_passed),
+		cmocka_unit_test(rejects_short_previous_secret),
+		cmocka_unit_test(rejects_alg_none),
+		cmocka_unit_test(rejects_alg_none_even_with_a_signature),
+		cmocka_unit_test(rejects_lower_case_hs256),
+		cmocka_unit_test(rejects_hs384_with_right_secret),
+		cmocka_unit_test(rejects_hs512_with_right_secret),
+		cmocka_unit_test(rejects_expired),
+		cmocka_unit_test(accepts_exp_just_inside_leeway),
+		cmocka_unit_test(rejects_iat_in_future_beyond_leeway),
+		cmocka_unit_test(accepts_iat_in_future_within_leeway),
+		cmocka_unit_test(rejects_exp_as_string),
+		cmocka_unit_test(rejects_exp_as_real),
+		cmocka_unit_test(rejects_iat_as_string_or_real_or_zero),
+		cmocka_unit_test(accepts_crafted_token_with_integer_claims),
+		cmocka_unit_test(rejects_missing_claims),
+		cmocka_unit_test(rejects_non_uuid_agent_id),
+		cmocka_unit_test(rejects_token_over_max_len),
+		cmocka_unit_test(rejects_empty_token),
+		cmocka_unit_test(rejects_bytes_outside_base64url),
+		cmocka_unit_test(rejects_nul_inside_token),
+		cmocka_unit_test(rejects_three_dots),
+		cmocka_unit_test(rejects_when_configured_secret_is_short),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
