@@ -1,0 +1,107 @@
+/*
+ * log — each line is formatted whole and written with one write(2), so lines
+ * from concurrent processes and threads do not interleave.  Logged strings
+ * are filtered to printable ASCII without quotes: a field can never forge a
+ * second line or a second field.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LINE_MAX_LEN 1024
+
+static const char *prog_name = "otas";
+
+void
+log_init(const char *prog)
+{
+	prog_name = prog;
+}
+
+long long
+log_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+timestamp(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, cap, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
+}
+
+/* Copies s into out, replacing anything but printable ASCII sans '"'. */
+static const char *
+clean(const char *s, char *out, size_t cap)
+{
+	size_t i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ?
+		    s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+/* Writes a snprintf'd line; a truncated one still ends in a newline. */
+static void
+emit(char *line, int n)
+{
+	if (n <= 0)
+		return;
+	if (n >= LINE_MAX_LEN) {
+		n = LINE_MAX_LEN - 1;
+		line[n - 1] = '\n';
+	}
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+void
+log_request(const struct log_req *l)
+{
+	char line[LINE_MAX_LEN], ts[40], id[80], agent[48], prefix[80],
+	    why[160];
+	int n;
+
+	timestamp(ts, sizeof(ts));
+	n = snprintf(line, sizeof(line), "%s %s[%ld] id=%s status=%d "
+	    "code=%s agent=%s prefix=%s us=%lld why=\"%s\"\n", ts, prog_name,
+	    (long)getpid(), clean(l->id, id, sizeof(id)), l->http, l->code,
+	    clean(l->agent_id, agent, sizeof(agent)),
+	    clean(l->prefix, prefix, sizeof(prefix)), l->usec,
+	    clean(l->why, why, sizeof(why)));
+	emit(line, n);
+}
+
+void
+log_msg(const char *fmt, ...)
+{
+	char line[LINE_MAX_LEN], ts[40], msg[LINE_MAX_LEN / 2];
+	char safe[LINE_MAX_LEN / 2];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	timestamp(ts, sizeof(ts));
+	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
+	    (long)getpid(), clean(msg, safe, sizeof(safe)));
+	emit(line, n);
+}

@@ -1,0 +1,28 @@
+/*
+ * log — one line per request on stderr, which every web server here sends
+ * to its error log.  The line carries the key prefix or agent id, never a
+ * key, a secret or a token: callers pass only those fields.
+ */
+#ifndef OTAS_LOG_H
+#define OTAS_LOG_H
+
+struct log_req {
+	const char	*id;		/* request id */
+	int		 http;		/* HTTP status answered */
+	const char	*code;		/* status_description answered */
+	const char	*agent_id;	/* NULL when not known */
+	const char	*prefix;	/* key prefix, NULL when not known */
+	long long	 usec;		/* time spent on the request */
+	const char	*why;		/* the detail the client is not told */
+};
+
+/* Names the program in every line ("otas-session"). */
+void	log_init(const char *prog);
+void	log_request(const struct log_req *l);
+/* A free-form line: start-up failures, database trouble. */
+void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Microseconds on a monotonic clock, for request timing. */
+long long log_now_usec(void);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * req — one pass over the parameter block.  Names are compared whole;
+ * values are only located here, validated by their own modules (key.c,
+ * token.c), except CONTENT_LENGTH, which must be a plain decimal.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "req.h"
+
+#define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY"
+#define TOKEN_PARAM	"HTTP_X_OTAS_AGENT_SESSION_TOKEN"
+
+/* The value of "NAME=value" when the name is exactly name, else NULL. */
+static const char *
+param_value(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(entry, name, n) != 0 || entry[n] != '=')
+		return NULL;
+	return entry + n + 1;
+}
+
+/* Digits only, no sign, no spaces, no overflow: else -2. */
+static long long
+parse_length(const char *s)
+{
+	long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -2;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -2;
+	return v;
+}
+
+/* A request id from the web server, kept only if it is harmless in a log. */
+static void
+set_id(struct req *r, const char *v)
+{
+	size_t i, n = strlen(v);
+
+	if (n == 0 || n > REQ_ID_MAX)
+		return;
+	for (i = 0; i < n; i++)
+		if (!(v[i] >= 'a' && v[i] <= 'z') &&
+		    !(v[i] >= 'A' && v[i] <= 'Z') &&
+		    !(v[i] >= '0' && v[i] <= '9') &&
+		    v[i] != '-' && v[i] != '_' && v[i] != '.' && v[i] != '@')
+			return;
+	memcpy(r->id, v, n + 1);
+}
+
+static void
+default_id(struct req *r)
+{
+	static unsigned long counter;	/* shared by a process's threads */
+
+	snprintf(r->id, sizeof(r->id), "%ld-%lu", (long)getpid(),
+	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+}
+
+void
+req_parse(char *const *envp, struct req *r)
+{
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	r->method = "";
+	r->content_length = -1;
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if ((v = param_value(*envp, KEY_PARAM)) != NULL) {
+			r->key = v;
+			r->key_len = strlen(v);
+			r->key_count++;
+		} else if ((v = param_value(*envp, TOKEN_PARAM)) != NULL) {
+			r->token = v;
+			r->token_len = strlen(v);
+			r->token_count++;
+		} else if ((v = param_value(*envp, "REQUEST_METHOD")) != NULL)
+			r->method = v;
+		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)
+			r->content_length = *v == '\0' ? -1 : parse_length(v);
+		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
+		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
+			set_id(r, v);
+	}
+	if (r->id[0] == '\0')
+		default_id(r);
+}

@@ -1,0 +1,33 @@
+/*
+ * req — what a request's CGI/FastCGI parameters say, scanned once and
+ * validated in one place (the kcgi idea): the method, the body length, and
+ * the two OTAS headers.  Every parameter is looked at, not just the first
+ * match: nginx 1.22 sends a repeated header as a repeated parameter and
+ * lighttpd maps X_OTAS_AGENT_KEY onto the same name, so a header that
+ * arrives twice must be seen to be refused.
+ *
+ * The pointers point into envp and live as long as it does.
+ */
+#ifndef OTAS_REQ_H
+#define OTAS_REQ_H
+
+#include <stddef.h>
+
+#define REQ_ID_MAX 64
+
+struct req {
+	const char	*method;	/* "" when absent */
+	long long	 content_length; /* -1 absent, -2 not a decimal */
+	const char	*key;		/* X-OTAS-AGENT-KEY value, or NULL */
+	size_t		 key_len;
+	int		 key_count;	/* how often the parameter appeared */
+	const char	*token;		/* X-OTAS-AGENT-SESSION-TOKEN, or NULL */
+	size_t		 token_len;
+	int		 token_count;
+	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
+};
+
+/* Scans a NULL-terminated "NAME=value" array; never fails. */
+void	req_parse(char *const *envp, struct req *r);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * serve — the accept loop every program here shares, and the one request it
+ * hands to the program's handler, whatever the transport: FastCGI (fd 0 is
+ * a listening socket, as spawn-fcgi, mod_fcgid and lighttpd arrange) or
+ * plain CGI (one request from environ/stdin/stdout, then exit).
+ */
+#ifndef OTAS_SERVE_H
+#define OTAS_SERVE_H
+
+#include <stddef.h>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+
+struct conn {
+	char *const	*envp;		/* the request's parameters */
+	FCGX_Request	*fcgi;		/* NULL in CGI mode */
+	int		 authorizer;	/* FastCGI role AUTHORIZER */
+};
+
+/* Reads up to n bytes; returns how many (< n only at end of body), or -1. */
+long	conn_read(struct conn *c, char *buf, size_t n);
+
+/* Writes all n bytes; returns 0, or -1 when the client has gone. */
+int	conn_write(struct conn *c, const char *buf, size_t n);
+
+typedef void (*serve_fn)(struct conn *c, void *arg);
+
+/*
+ * Serves requests with fn until SIGTERM (the request in hand is finished
+ * first), until max_requests have been served (0: no limit), or, in CGI mode,
+ * after the one request.  Returns the process exit status.
+ */
+int	serve(long max_requests, serve_fn fn, void *arg);
+
+#endif
