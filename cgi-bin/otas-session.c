@@ -1,0 +1,189 @@
+/*
+ * otas-session — POST /api/agent/v1/session/create/ as a FastCGI responder
+ * (or one plain CGI request).  The request path, in the order SPEC §2 fixes
+ * so that nothing that fails early ever reaches the database:
+ *   method, key syntax, body size, JSON, key verification + insert, token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "body.h"
+#include "config.h"
+#include "db.h"
+#include "key.h"
+#include "keycache.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "serve.h"
+#include "token.h"
+#include "uuid.h"
+#include "verify.h"
+
+struct app {
+	struct otas_config	 cfg;
+	struct db		*db;
+	char			*body;		/* max_body + 1, reused */
+	size_t			 body_cap;
+};
+
+/* What one request ended with, for the answer and the log line. */
+struct outcome {
+	const char		*why;
+	char			*jwt;		/* malloc'd on success */
+	struct keycache_entry	 key;
+	int			 agent_known;
+};
+
+static enum otas_status
+sign(struct app *app, const char *session_id, struct outcome *o)
+{
+	struct token_claims tc;
+
+	memset(&tc, 0, sizeof(tc));
+	snprintf(tc.session_id, sizeof(tc.session_id), "%s", session_id);
+	snprintf(tc.agent_id, sizeof(tc.agent_id), "%s", o->key.agent_id);
+	tc.iat = (long long)time(NULL);
+	tc.exp = tc.iat + app->cfg.token_ttl;
+	if ((o->jwt = token_sign(&tc, &app->cfg.jwt_secret)) == NULL) {
+		o->why = "token signing failed";
+		return OTAS_ERR_SERVER;
+	}
+	return OTAS_OK;
+}
+
+/*
+ * Verifies the key and stores the session.  The token is signed before the
+ * insert, so a committed row always gets its 200.  A cached key that the
+ * database no longer accepts is forgotten and verified afresh once, which
+ * also tells the log why it failed.
+ */
+static enum otas_status
+store(struct app *app, const struct req *rq, const struct key_parts *kp,
+    const char *meta, struct outcome *o)
+{
+	char session_id[UUID_STR_LEN + 1], agent_id[UUID_STR_LEN + 1];
+	enum otas_status st = OTAS_ERR_KEY;
+	int attempt, cached;
+
+	if (uuid7_make(session_id) == -1) {
+		o->why = "no random bytes for the session id";
+		return OTAS_ERR_SERVER;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
+		    &o->key, &cached, &o->why);
+		if (st != OTAS_OK)
+			return st;
+		o->agent_known = 1;
+		if ((st = sign(app, session_id, o)) != OTAS_OK)
+			return st;
+		st = db_create_session(app->db, session_id, o->key.key_id,
+		    o->key.hashed_key, meta, agent_id);
+		if (st == OTAS_OK)
+			return OTAS_OK;
+		free(o->jwt);
+		o->jwt = NULL;
+		o->why = db_last_error(app->db);
+		if (st != OTAS_ERR_KEY)
+			return st;
+		keycache_drop(o->key.digest);
+		if (!cached)
+			return st;
+	}
+	return st;
+}
+
+static enum otas_status
+create(struct app *app, struct conn *c, const struct req *rq,
+    struct outcome *o)
+{
+	struct key_parts kp;
+	struct body_meta meta;
+	enum otas_status st;
+	size_t len;
+
+	if (strcmp(rq->method, "POST") != 0) {
+		o->why = "method is not POST";
+		return OTAS_ERR_METHOD;
+	}
+	if (rq->key_count != 1) {
+		o->why = rq->key_count == 0 ? "no key header" :
+		    "key header sent more than once";
+		return OTAS_ERR_KEY;
+	}
+	if (key_parse(rq->key, rq->key_len, &kp) == -1) {
+		o->why = "malformed key";
+		return OTAS_ERR_KEY;
+	}
+	snprintf(o->key.prefix, sizeof(o->key.prefix), "%s", kp.prefix[0]);
+	st = body_read(c, rq->content_length, (size_t)app->cfg.max_body,
+	    app->body, app->body_cap, &len, &o->why);
+	if (st != OTAS_OK)
+		return st;
+	if ((st = body_parse(app->body, len, &meta, &o->why)) != OTAS_OK)
+		return st;
+	return store(app, rq, &kp, meta.json, o);
+}
+
+static void
+handle(struct conn *c, void *arg)
+{
+	struct app *app = arg;
+	struct outcome o;
+	struct resp resp;
+	struct req rq;
+	struct log_req line;
+	enum otas_status st;
+	long long t0 = log_now_usec();
+
+	memset(&o, 0, sizeof(o));
+	req_parse(c->envp, &rq);
+	st = create(app, c, &rq, &o);
+	if (st == OTAS_OK)
+		resp_session(&resp, o.jwt);
+	else
+		resp_error(&resp, st);
+	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
+		o.why = "client gone before the answer";
+
+	memset(&line, 0, sizeof(line));
+	line.id = rq.id;
+	line.http = resp.http;
+	line.code = status_info(st)->code;
+	line.agent_id = o.agent_known ? o.key.agent_id : NULL;
+	line.prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL;
+	line.usec = log_now_usec() - t0;
+	line.why = o.why;
+	log_request(&line);
+	free(o.jwt);
+}
+
+int
+main(void)
+{
+	struct app app;
+	char err[256];
+	int rc;
+
+	memset(&app, 0, sizeof(app));
+	log_init("otas-session");
+	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "otas-session: %s\n", err);
+		return 1;
+	}
+	app.body_cap = (size_t)app.cfg.max_body + 1;
+	if ((app.body = malloc(app.body_cap)) == NULL ||
+	    (app.db = db_new(&app.cfg, "otas-session")) == NULL) {
+		fprintf(stderr, "otas-session: out of memory\n");
+		return 1;
+	}
+	rc = serve(app.cfg.max_requests, handle, &app);
+	db_free(app.db);
+	free(app.body);
+	config_free(&app.cfg);
+	return rc;
+}

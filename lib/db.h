@@ -1,0 +1,57 @@
+/*
+ * db — the process's one PostgreSQL connection and the two statements of the
+ * request path.  Opened lazily, re-opened after a failure; every wait is
+ * bounded (connect_timeout, statement_timeout, and a client-side deadline in
+ * case the server or a pooler never answers).  With unnamed_statements set
+ * (PgBouncer 1.18 in transaction pooling) nothing is prepared by name and
+ * no session setting is made: each statement goes as one PQsendQueryParams.
+ */
+#ifndef OTAS_DB_H
+#define OTAS_DB_H
+
+#include "config.h"
+#include "key.h"
+#include "status.h"
+#include "uuid.h"
+
+#define DB_MAX_KEY_ROWS 16	/* rows examined for one presented key */
+
+struct db;
+
+struct db_key_row {
+	char	 id[UUID_STR_LEN + 1];
+	char	 agent_id[UUID_STR_LEN + 1];
+	char	 prefix[KEY_PREFIX_MAX + 1];
+	char	*hashed_key;		/* malloc'd */
+	int	 active, revoked, expired, agent_active;
+};
+
+/* Never connects; returns NULL only when out of memory. */
+struct db	*db_new(const struct otas_config *cfg, const char *app_name);
+void		 db_free(struct db *db);
+
+/*
+ * The rows of agent_key whose prefix is one of the key's candidates, newest
+ * first, with their state.  OTAS_OK (possibly zero rows), or
+ * OTAS_ERR_UNAVAILABLE.  Free with db_key_rows_free.
+ */
+enum otas_status db_lookup_keys(struct db *db, const struct key_parts *k,
+		    struct db_key_row *rows, int *nrows);
+void		 db_key_rows_free(struct db_key_row *rows, int nrows);
+
+/*
+ * The hot path, one round trip: re-checks that key_id still has hashed_key
+ * and is usable (active, not revoked, not expired, agent active), touches
+ * last_used_at at most once a minute, and inserts the session with meta as
+ * jsonb.  OTAS_OK with agent_id filled; OTAS_ERR_KEY when the key is no
+ * longer usable (no row written); OTAS_ERR_META when PostgreSQL refuses the
+ * meta value; OTAS_ERR_UNAVAILABLE; OTAS_ERR_SERVER.
+ */
+enum otas_status db_create_session(struct db *db, const char *session_id,
+		    const char *key_id, const char *hashed_key, const char *meta,
+		    char agent_id[UUID_STR_LEN + 1]);
+
+/* A short static description of the last failure, for the log. */
+const char	*db_last_error(const struct db *db);
+
+#endif
