@@ -1,0 +1,132 @@
+"""Integration fixtures, PgBouncer-suite style: one real PostgreSQL and one
+real instance of each web server for the whole session, started on free
+loopback ports in a private directory and stopped by PID at the end, even
+after failures.  The programs under test come from $BUILD (default build/).
+
+Fixtures:
+  build_dir  absolute path of $BUILD
+  workdir    the session's private directory (removed at the end)
+  pg         stack.Postgres: .url, .connect(), .query(), .stop(), .start()
+  secret     the JWT secret: .path (file, 0600) and .value (bytes)
+  keys       stack.KeyFactory: .make(...) writes an agent and key in any state
+  app        stack.App: binaries + the OTAS_* environment of the program
+  server     each registered web server kind in turn (parametrised);
+             .url .host .port .kind .error_log() .log_mark() .log_since()
+  lighttpd   the lighttpd instance (for lighttpd-only behaviour)
+
+Tests that hold for every server take `server`; one contract, many servers.
+"""
+
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+
+import pytest
+
+import stack
+
+TOKEN_TTL_DEFAULT = 2592000
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    build = os.environ.get("BUILD", "build")
+    if not os.path.isabs(build):
+        build = os.path.join(stack.ROOT, build)
+    return build
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = tempfile.mkdtemp(prefix="otas-it-")
+    # The servers drop to www-data and PostgreSQL runs as postgres: both
+    # must be able to reach their own subdirectories.
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg(workdir, build_dir):
+    db = stack.Postgres(workdir)
+    try:
+        db.init()
+        db.start()
+        db.create_database()
+        how = db.migrate(build_dir)
+        if how != "otas-admin":
+            warnings.warn("schema applied from " + how)
+        yield db
+    finally:
+        db.destroy()
+
+
+@dataclass
+class Secret:
+    path: str
+    value: bytes
+
+
+@pytest.fixture(scope="session")
+def secret(workdir):
+    d = os.path.join(workdir, "etc")
+    os.makedirs(d, mode=0o755)
+    value = stack.random_secret(48)
+    path = os.path.join(d, "jwt-secret")
+    stack.write_secret(path, value)
+    return Secret(path, value)
+
+
+@pytest.fixture(scope="session")
+def keys(pg):
+    return stack.KeyFactory(pg)
+
+
+@pytest.fixture(scope="session")
+def app(build_dir, pg, secret):
+    return stack.App(build_dir, {
+        "OTAS_DATABASE_URL": pg.url,
+        "OTAS_JWT_SECRET_FILE": secret.path,
+    })
+
+
+class _Servers:
+    """Starts each server kind at most once per session; stops them all."""
+
+    def __init__(self, workdir, app):
+        self.workdir = workdir
+        self.app = app
+        self.running = {}
+
+    def get(self, kind):
+        if kind not in self.running:
+            if kind not in stack.SERVERS:
+                raise RuntimeError("unknown server kind %r (known: %s)" % (
+                    kind, ", ".join(stack.SERVERS)))
+            srv = stack.SERVERS[kind](self.workdir, self.app)
+            self.running[kind] = srv
+            srv.start()
+        return self.running[kind]
+
+    def stop_all(self):
+        for srv in self.running.values():
+            srv.stop()
+
+
+@pytest.fixture(scope="session")
+def servers(workdir, app):
+    s = _Servers(workdir, app)
+    yield s
+    s.stop_all()
+
+
+@pytest.fixture(scope="session", params=stack.server_kinds())
+def server(request, servers):
+    return servers.get(request.param)
+
+
+@pytest.fixture(scope="session")
+def lighttpd(servers):
+    return servers.get("lighttpd")
