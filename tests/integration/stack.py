@@ -542,7 +542,18 @@ class Lighttpd(Server):
 
     @property
     def error_log_path(self):
-        return os.path.join(self.dir, "error.log")
+        # server.breakagelog: the spawned programs' stderr.
+        return os.path.join(self.dir, "otas-fcgi.log")
+
+    def startup_output(self):
+        out = super().startup_output()
+        try:
+            with open(os.path.join(self.dir, "error.log"),
+                      errors="replace") as f:
+                out += f.read()[-4000:]
+        except OSError:
+            pass
+        return out
 
     def config_text(self):
         with open(self.example) as f:
