@@ -96,6 +96,12 @@ db_free(struct db *db)
 }
 
 const char *
+db_hot_sql(void)
+{
+	return stmt_sql[STMT_CREATE];
+}
+
+const char *
 db_last_error(const struct db *db)
 {
 	return db->err;

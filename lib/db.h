@@ -51,6 +51,9 @@ enum otas_status db_create_session(struct db *db, const char *session_id,
 		    const char *key_id, const char *hashed_key, const char *meta,
 		    char agent_id[UUID_STR_LEN + 1]);
 
+/* The hot-path statement's SQL, so `make bench` runs the very same text. */
+const char	*db_hot_sql(void);
+
 /* A short static description of the last failure, for the log. */
 const char	*db_last_error(const struct db *db);
 
