@@ -1000,7 +1000,7 @@ cmd_check(struct ctx *c, struct args *a)
 		failed[nfail++] = "config";
 	if (!ok_db)
 		failed[nfail++] = "database";
-	if (!ok_schema)
+	if (ok_db && !ok_schema)	/* not checked without a database */
 		failed[nfail++] = "schema";
 	if (c->json) {
 		o = json_object_new_object();
