@@ -1,0 +1,133 @@
+/*
+ * otas-authz — checks X-OTAS-AGENT-SESSION-TOKEN in front of any protected
+ * URL (SPEC §6).  Served as a FastCGI Authorizer (lighttpd "mode" =>
+ * "authorizer", Apache FcgidAccessChecker or mod_authnz_fcgi) and answers
+ * exactly the same as a responder (nginx auth_request), so the role is only
+ * logged: 200 with Variable-OTAS_* headers, which the web server hands to
+ * the protected program as environment variables, or 401 with the JSON
+ * error.  The request path:
+ *   header present exactly once, token (token_verify does every check),
+ *   then, with OTAS_AUTHZ_CHECK_DB=1, the session row and its agent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "serve.h"
+#include "session_check.h"
+#include "token.h"
+
+#define AUTHZ_OK_BODY "{\"status\": 1, \"status_description\": \"ok\"}"
+
+struct app {
+	struct otas_config	 cfg;
+	struct session_check	*sc;		/* NULL unless OTAS_AUTHZ_CHECK_DB */
+};
+
+static long long
+monotonic_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+static enum otas_status
+authorize(struct app *app, const struct req *rq, struct token_claims *tc,
+    const char **why)
+{
+	if (rq->token_count != 1) {
+		*why = rq->token_count == 0 ? "no token header" :
+		    "token header sent more than once";
+		return OTAS_ERR_TOKEN;
+	}
+	if (token_verify(rq->token, rq->token_len, &app->cfg.jwt_secret,
+	    &app->cfg.jwt_previous, (long long)time(NULL),
+	    app->cfg.token_leeway, tc, why) == -1)
+		return OTAS_ERR_TOKEN;
+	if (app->sc == NULL)
+		return OTAS_OK;
+	return session_check(app->sc, tc->session_id, tc->agent_id,
+	    monotonic_sec(), why);
+}
+
+/* 200 and the three variables; the body is for nginx/curl users only. */
+static void
+resp_allow(struct resp *r, const struct token_claims *tc)
+{
+	char exp[24];
+
+	snprintf(exp, sizeof(exp), "%lld", tc->exp);
+	resp_start(r, 200, "OK");
+	resp_header(r, "Variable-OTAS_AGENT_SESSION_ID", tc->session_id);
+	resp_header(r, "Variable-OTAS_AGENT_ID", tc->agent_id);
+	resp_header(r, "Variable-OTAS_SESSION_EXPIRES", exp);
+	resp_body(r, AUTHZ_OK_BODY);
+}
+
+static void
+handle(struct conn *c, void *arg)
+{
+	struct app *app = arg;
+	struct token_claims tc;
+	struct resp resp;
+	struct req rq;
+	struct log_req line;
+	enum otas_status st;
+	const char *why = "";
+	long long t0 = log_now_usec();
+
+	memset(&tc, 0, sizeof(tc));
+	req_parse(c->envp, &rq);
+	st = authorize(app, &rq, &tc, &why);
+	if (st == OTAS_OK)
+		resp_allow(&resp, &tc);
+	else
+		resp_error(&resp, st);
+	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
+		why = "client gone before the answer";
+
+	memset(&line, 0, sizeof(line));
+	line.id = rq.id;
+	line.http = resp.http;
+	line.code = st == OTAS_OK ? (c->authorizer ? "authorized" :
+	    "authorized_as_responder") : status_info(st)->code;
+	line.agent_id = tc.agent_id[0] != '\0' ? tc.agent_id : NULL;
+	line.usec = log_now_usec() - t0;
+	line.why = why;
+	log_request(&line);
+}
+
+int
+main(void)
+{
+	struct app app;
+	char err[256];
+	int rc;
+
+	memset(&app, 0, sizeof(app));
+	log_init("otas-authz");
+	/* The database URL is checked only when this program will use it. */
+	if (config_load(&app.cfg, CONFIG_NEED_SECRET |
+	    (getenv("OTAS_AUTHZ_CHECK_DB") != NULL ? CONFIG_NEED_DB : 0), err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "otas-authz: %s\n", err);
+		return 1;
+	}
+	if (app.cfg.authz_check_db &&
+	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
+		fprintf(stderr, "otas-authz: out of memory\n");
+		config_free(&app.cfg);
+		return 1;
+	}
+	rc = serve(app.cfg.max_requests, 1, handle, &app);
+	session_check_free(app.sc);
+	config_free(&app.cfg);
+	return rc;
+}

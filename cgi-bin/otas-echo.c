@@ -1,0 +1,144 @@
+/*
+ * otas-echo — the small protected program at /api/some/v1/endpoint/ that
+ * shows an OTAS backend behind otas-authz: it answers, as JSON, the three
+ * variables the web server copied from the authorizer's Variable-* headers
+ * (OTAS_AGENT_SESSION_ID, OTAS_AGENT_ID, OTAS_SESSION_EXPIRES).
+ *
+ * It trusts the web server, not the client: a client header arrives with
+ * an HTTP_ prefix and can never set these names.  Still, each value is
+ * validated (uuid, decimal) before it is printed, so nothing unescaped
+ * reaches the JSON, and a missing or repeated variable — otas-authz not in
+ * front, a misconfigured server — is a 500, never an open door.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "serve.h"
+#include "uuid.h"
+
+enum { V_SESSION, V_AGENT, V_EXPIRES, V_COUNT };
+
+static const char *const var_name[V_COUNT] = {
+	"OTAS_AGENT_SESSION_ID", "OTAS_AGENT_ID", "OTAS_SESSION_EXPIRES"
+};
+
+struct vars {
+	const char	*v[V_COUNT];
+	int		 count[V_COUNT];
+	long long	 expires;
+};
+
+static void
+vars_scan(char *const *envp, struct vars *vs)
+{
+	size_t n;
+	int i;
+
+	memset(vs, 0, sizeof(*vs));
+	for (; envp != NULL && *envp != NULL; envp++)
+		for (i = 0; i < V_COUNT; i++) {
+			n = strlen(var_name[i]);
+			if (strncmp(*envp, var_name[i], n) == 0 &&
+			    (*envp)[n] == '=') {
+				vs->v[i] = *envp + n + 1;
+				vs->count[i]++;
+			}
+		}
+}
+
+/* A positive decimal with no sign, space or leading zero. */
+static int
+decimal(const char *s, long long *out)
+{
+	char *end;
+	size_t i;
+
+	if (s[0] < '1' || s[0] > '9')
+		return -1;
+	for (i = 1; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	return 0;
+}
+
+static const char *
+vars_check(struct vars *vs)
+{
+	int i;
+
+	for (i = 0; i < V_COUNT; i++)
+		if (vs->count[i] != 1)
+			return "authorizer variables missing or repeated: is "
+			    "otas-authz in front?";
+	if (!uuid_valid(vs->v[V_SESSION], strlen(vs->v[V_SESSION])) ||
+	    !uuid_valid(vs->v[V_AGENT], strlen(vs->v[V_AGENT])))
+		return "authorizer variable is not a uuid";
+	if (decimal(vs->v[V_EXPIRES], &vs->expires) == -1)
+		return "OTAS_SESSION_EXPIRES is not a decimal";
+	return NULL;
+}
+
+static void
+resp_echo(struct resp *r, const struct vars *vs)
+{
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"status\": 1, "
+	    "\"status_description\": \"ok\", \"response\": "
+	    "{\"agent_session_id\": \"%s\", \"agent_id\": \"%s\", "
+	    "\"session_expires\": %lld}}", vs->v[V_SESSION], vs->v[V_AGENT],
+	    vs->expires);
+	resp_start(r, 200, "OK");
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		r->overflow = 1;
+		return;
+	}
+	resp_body(r, body);
+}
+
+static void
+handle(struct conn *c, void *arg)
+{
+	struct resp resp;
+	struct req rq;
+	struct vars vs;
+	struct log_req line;
+	const char *why;
+	long long t0 = log_now_usec();
+
+	(void)arg;
+	req_parse(c->envp, &rq);
+	vars_scan(c->envp, &vs);
+	if ((why = vars_check(&vs)) == NULL) {
+		resp_echo(&resp, &vs);
+		why = "ok";
+	} else
+		resp_error(&resp, OTAS_ERR_SERVER);
+	resp_send(&resp, c);
+
+	memset(&line, 0, sizeof(line));
+	line.id = rq.id;
+	line.http = resp.http;
+	line.code = resp.http == 200 ? "ok" : status_info(OTAS_ERR_SERVER)->code;
+	line.agent_id = resp.http == 200 ? vs.v[V_AGENT] : NULL;
+	line.usec = log_now_usec() - t0;
+	line.why = why;
+	log_request(&line);
+}
+
+int
+main(void)
+{
+	log_init("otas-echo");
+	return serve(0, 1, handle, NULL);
+}
