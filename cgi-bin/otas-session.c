@@ -2,13 +2,16 @@
  * otas-session — POST /api/agent/v1/session/create/ as a FastCGI responder
  * (or one plain CGI request).  The request path, in the order SPEC §2 fixes
  * so that nothing that fails early ever reaches the database:
- *   method, key syntax, body size, JSON, key verification + insert, token.
+ *   method, key syntax, body size, JSON, key verification, token, insert.
+ * With OTAS_THREADS > 1 the process serves that many requests at once and
+ * their inserts are grouped into one statement and one commit (batch.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "body.h"
 #include "config.h"
 #include "db.h"
@@ -25,7 +28,8 @@
 struct app {
 	struct otas_config	 cfg;
 	struct db		*db;
-	char			*body;		/* max_body + 1, reused */
+	struct batch		*batch;
+	char			**body;		/* per thread: max_body + 1 */
 	size_t			 body_cap;
 };
 
@@ -61,10 +65,32 @@ sign(struct app *app, const char *session_id, struct outcome *o)
  * also tells the log why it failed.
  */
 static enum otas_status
+insert(struct app *app, const char *session_id, const char *meta,
+    struct outcome *o)
+{
+	struct db_session row;
+
+	memset(&row, 0, sizeof(row));
+	row.session_id = session_id;
+	row.key_id = o->key.key_id;
+	row.hashed_key = o->key.hashed_key;
+	row.meta = meta;
+	batch_create(app->batch, &row);
+	o->why = row.why;
+	return row.st;
+}
+
+/*
+ * Verifies the key and stores the session.  The token is signed before the
+ * insert, so a committed row always gets its 200.  A cached key that the
+ * database no longer accepts is forgotten and verified afresh once, which
+ * also tells the log why it failed.
+ */
+static enum otas_status
 store(struct app *app, const struct req *rq, const struct key_parts *kp,
     const char *meta, struct outcome *o)
 {
-	char session_id[UUID_STR_LEN + 1], agent_id[UUID_STR_LEN + 1];
+	char session_id[UUID_STR_LEN + 1];
 	enum otas_status st = OTAS_ERR_KEY;
 	int attempt, cached;
 
@@ -80,13 +106,10 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		o->agent_known = 1;
 		if ((st = sign(app, session_id, o)) != OTAS_OK)
 			return st;
-		st = db_create_session(app->db, session_id, o->key.key_id,
-		    o->key.hashed_key, meta, agent_id);
-		if (st == OTAS_OK)
+		if ((st = insert(app, session_id, meta, o)) == OTAS_OK)
 			return OTAS_OK;
 		free(o->jwt);
 		o->jwt = NULL;
-		o->why = db_last_error(app->db);
 		if (st != OTAS_ERR_KEY)
 			return st;
 		keycache_drop(o->key.digest);
@@ -120,10 +143,11 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	}
 	snprintf(o->key.prefix, sizeof(o->key.prefix), "%s", kp.prefix[0]);
 	st = body_read(c, rq->content_length, (size_t)app->cfg.max_body,
-	    app->body, app->body_cap, &len, &o->why);
+	    app->body[c->worker], app->body_cap, &len, &o->why);
 	if (st != OTAS_OK)
 		return st;
-	if ((st = body_parse(app->body, len, &meta, &o->why)) != OTAS_OK)
+	st = body_parse(app->body[c->worker], len, &meta, &o->why);
+	if (st != OTAS_OK)
 		return st;
 	return store(app, rq, &kp, meta.json, o);
 }
@@ -161,12 +185,43 @@ handle(struct conn *c, void *arg)
 	free(o.jwt);
 }
 
+static int
+app_init(struct app *app)
+{
+	long i;
+
+	app->body_cap = (size_t)app->cfg.max_body + 1;
+	if ((app->body = calloc((size_t)app->cfg.threads,
+	    sizeof(*app->body))) == NULL)
+		return -1;
+	for (i = 0; i < app->cfg.threads; i++)
+		if ((app->body[i] = malloc(app->body_cap)) == NULL)
+			return -1;
+	if ((app->db = db_new(&app->cfg, "otas-session")) == NULL ||
+	    (app->batch = batch_new(app->db)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+app_free(struct app *app)
+{
+	long i;
+
+	batch_free(app->batch);
+	db_free(app->db);
+	for (i = 0; app->body != NULL && i < app->cfg.threads; i++)
+		free(app->body[i]);
+	free(app->body);
+	config_free(&app->cfg);
+}
+
 int
 main(void)
 {
 	struct app app;
 	char err[256];
-	int rc;
+	int rc = 1;
 
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
@@ -175,15 +230,11 @@ main(void)
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
 	}
-	app.body_cap = (size_t)app.cfg.max_body + 1;
-	if ((app.body = malloc(app.body_cap)) == NULL ||
-	    (app.db = db_new(&app.cfg, "otas-session")) == NULL) {
+	if (app_init(&app) == -1)
 		fprintf(stderr, "otas-session: out of memory\n");
-		return 1;
-	}
-	rc = serve(app.cfg.max_requests, handle, &app);
-	db_free(app.db);
-	free(app.body);
-	config_free(&app.cfg);
+	else
+		rc = serve(app.cfg.max_requests, (int)app.cfg.threads, handle,
+		    &app);
+	app_free(&app);
 	return rc;
 }

@@ -185,6 +185,7 @@ load_numbers(struct otas_config *c, char *err, size_t errlen)
 	    &c->statement_timeout_ms, err, errlen) == -1 ||
 	    env_long("OTAS_MAX_REQUESTS", 0, LONG_MAX, &c->max_requests, err,
 	    errlen) == -1 ||
+	    env_long("OTAS_THREADS", 1, 64, &c->threads, err, errlen) == -1 ||
 	    env_long("OTAS_AUTHZ_CACHE_SECONDS", 0, 3600,
 	    &c->authz_cache_seconds, err, errlen) == -1 ||
 	    env_long("OTAS_SLOW_HASH_ITERATIONS", 1, 10000000,
@@ -215,6 +216,7 @@ config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	c->slow_hash_iterations = 10000;
 	c->slow_failures = 3;
 	c->key_iterations = 1000;
+	c->threads = 1;
 
 	if (load_numbers(c, err, errlen) == -1 ||
 	    load_database(c, need, err, errlen) == -1 ||

@@ -27,6 +27,7 @@ struct otas_config {
 	long		 statement_timeout_ms; /* OTAS_STATEMENT_TIMEOUT_MS; 2000 */
 	int		 unnamed_statements; /* OTAS_DB_UNNAMED_STATEMENTS=1 */
 	long		 max_requests;	/* OTAS_MAX_REQUESTS; 0 = no limit */
+	long		 threads;	/* OTAS_THREADS per process; 1 */
 	int		 authz_check_db; /* OTAS_AUTHZ_CHECK_DB=1 */
 	long		 authz_cache_seconds; /* OTAS_AUTHZ_CACHE_SECONDS; 5 */
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */

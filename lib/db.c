@@ -9,6 +9,8 @@
  * and the next request connects again.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,30 +38,36 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	" ORDER BY k.created_at DESC LIMIT 16",
 
 	/*
-	 * $1 session id, $2 key id, $3 hashed_key as verified, $4 meta.  The
-	 * key's state is re-checked in the statement that inserts, so a
-	 * revocation takes effect on the very next request.
+	 * Arrays of session id, key id, hashed_key as verified, meta: the
+	 * sessions in flight, written with one statement and one commit.  Each
+	 * row's key is re-checked here, so a revocation takes effect on the
+	 * very next request, and a row whose key fails is simply not inserted
+	 * (not returned) while the others are.
 	 */
-	"WITH k AS ("
-	"  SELECT k.id, k.agent_id FROM agent_key k"
+	"WITH i AS ("
+	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])"
+	"  AS i(sid, kid, hk, meta)"
+	"), k AS ("
+	"  SELECT i.sid, i.meta, k.id, k.agent_id FROM i"
+	"  JOIN agent_key k ON k.id = i.kid AND k.hashed_key = i.hk"
 	"  JOIN agent a ON a.id = k.agent_id"
-	"  WHERE k.id = $2::uuid AND k.hashed_key = $3 AND k.active"
-	"  AND k.revoked_at IS NULL"
+	"  WHERE k.active AND k.revoked_at IS NULL"
 	"  AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.is_active"
 	"), touched AS ("
-	"  UPDATE agent_key t SET last_used_at = now() FROM k"
-	"  WHERE t.id = k.id AND (t.last_used_at IS NULL"
+	"  UPDATE agent_key t SET last_used_at = now()"
+	"  WHERE t.id IN (SELECT id FROM k) AND (t.last_used_at IS NULL"
 	"  OR t.last_used_at < now() - interval '1 minute')"
 	")"
 	" INSERT INTO agent_session (id, agent_id, agent_key_id, created_at,"
 	" meta)"
-	" SELECT $1::uuid, k.agent_id, k.id, now(), $4::jsonb FROM k"
-	" RETURNING agent_id::text",
+	" SELECT k.sid, k.agent_id, k.id, now(), k.meta::jsonb FROM k"
+	" RETURNING id::text, agent_id::text",
 };
 
 static const int stmt_nparams[STMT_COUNT] = { 1, 4 };
 
 struct db {
+	pthread_mutex_t	 lock;		/* one statement at a time */
 	const struct otas_config *cfg;
 	const char	*app_name;
 	PGconn		*conn;
@@ -73,6 +81,7 @@ db_new(const struct otas_config *cfg, const char *app_name)
 
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return NULL;
+	pthread_mutex_init(&db->lock, NULL);
 	db->cfg = cfg;
 	db->app_name = app_name;
 	db->err = "";
@@ -92,6 +101,7 @@ db_free(struct db *db)
 	if (db == NULL)
 		return;
 	drop(db);
+	pthread_mutex_destroy(&db->lock);
 	free(db);
 }
 
@@ -99,12 +109,6 @@ const char *
 db_hot_sql(void)
 {
 	return stmt_sql[STMT_CREATE];
-}
-
-const char *
-db_last_error(const struct db *db)
-{
-	return db->err;
 }
 
 /* libpq's message, first line only: it never holds the password. */
@@ -307,7 +311,7 @@ flag(const PGresult *res, int row, int col)
 
 enum otas_status
 db_lookup_keys(struct db *db, const struct key_parts *k,
-    struct db_key_row *rows, int *nrows)
+    struct db_key_row *rows, int *nrows, const char **why)
 {
 	char array[KEY_MAX_SPLITS * (KEY_PREFIX_MAX + 1) + 3];
 	const char *params[1] = { array };
@@ -316,10 +320,15 @@ db_lookup_keys(struct db *db, const struct key_parts *k,
 	int i, n;
 
 	*nrows = 0;
-	db->err = "";
+	*why = "prefix list too long";
 	if (key_prefix_array(k, array, sizeof(array)) == -1)
 		return OTAS_ERR_SERVER;
-	if ((res = run(db, STMT_LOOKUP, params, &st)) == NULL)
+	pthread_mutex_lock(&db->lock);
+	db->err = "";
+	res = run(db, STMT_LOOKUP, params, &st);
+	*why = db->err;
+	pthread_mutex_unlock(&db->lock);
+	if (res == NULL)
 		return st;
 	n = PQntuples(res);
 	if (n > DB_MAX_KEY_ROWS)
@@ -333,6 +342,7 @@ db_lookup_keys(struct db *db, const struct key_parts *k,
 		if ((r->hashed_key = strdup(PQgetvalue(res, i, 3))) == NULL) {
 			db_key_rows_free(rows, i);
 			PQclear(res);
+			*why = "out of memory";
 			return OTAS_ERR_SERVER;
 		}
 		r->active = flag(res, i, 4);
@@ -356,23 +366,147 @@ db_key_rows_free(struct db_key_row *rows, int nrows)
 	}
 }
 
-enum otas_status
-db_create_session(struct db *db, const char *session_id, const char *key_id,
-    const char *hashed_key, const char *meta, char agent_id[UUID_STR_LEN + 1])
+/* Appends s as a double-quoted array element; -1 when out of memory. */
+static int
+array_add(char **buf, size_t *len, size_t *cap, const char *s)
 {
-	const char *params[4] = { session_id, key_id, hashed_key, meta };
+	size_t need = *len + 2 * strlen(s) + 4;
+	char *p;
+
+	if (need > *cap) {
+		size_t ncap = need * 2;
+
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	p = *buf + *len;
+	*p++ = *len == 0 ? '{' : ',';
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	*p = '\0';
+	*len = (size_t)(p - *buf);
+	return 0;
+}
+
+/* The text[] literal of one field of every row, malloc'd, or NULL. */
+static char *
+array_of(const struct db_session *rows, int n, size_t field)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const char *v = *(const char *const *)
+		    ((const char *)&rows[i] + field);
+
+		if (array_add(&buf, &len, &cap, v) == -1) {
+			free(buf);
+			return NULL;
+		}
+	}
+	if (buf == NULL || len + 2 > cap) {
+		char *p = realloc(buf, len + 2);
+
+		if (p == NULL) {
+			free(buf);
+			return NULL;
+		}
+		buf = p;
+	}
+	buf[len] = '}';
+	buf[len + 1] = '\0';
+	return buf;
+}
+
+/* Marks each row inserted (returned) or refused (its key not usable). */
+static void
+match_rows(PGresult *res, struct db_session *rows, int n)
+{
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		rows[i].st = OTAS_ERR_KEY;
+		rows[i].why = "key no longer usable";
+	}
+	for (r = 0; r < PQntuples(res); r++) {
+		const char *sid = PQgetvalue(res, r, 0);
+
+		for (i = 0; i < n; i++) {
+			if (strcmp(rows[i].session_id, sid) != 0)
+				continue;
+			rows[i].st = OTAS_OK;
+			rows[i].why = NULL;
+			copy_field(rows[i].agent_id, sizeof(rows[i].agent_id),
+			    res, r, 1);
+		}
+	}
+}
+
+static void
+set_all(struct db_session *rows, int n, enum otas_status st,
+    const char *why)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		rows[i].st = st;
+		rows[i].why = why;
+	}
+}
+
+/* One statement for rows[0..n); the caller holds db->lock. */
+static enum otas_status
+create_locked(struct db *db, struct db_session *rows, int n)
+{
+	static const size_t fields[4] = {
+		offsetof(struct db_session, session_id),
+		offsetof(struct db_session, key_id),
+		offsetof(struct db_session, hashed_key),
+		offsetof(struct db_session, meta),
+	};
+	char *arrays[4] = { NULL, NULL, NULL, NULL };
 	enum otas_status st = OTAS_ERR_SERVER;
-	PGresult *res;
+	PGresult *res = NULL;
+	int i;
 
 	db->err = "";
-	if ((res = run(db, STMT_CREATE, params, &st)) == NULL)
+	for (i = 0; i < 4; i++)
+		if ((arrays[i] = array_of(rows, n, fields[i])) == NULL)
+			break;
+	if (i == 4)
+		res = run(db, STMT_CREATE, (const char *const *)arrays, &st);
+	for (i = 0; i < 4; i++)
+		free(arrays[i]);
+	if (res == NULL) {
+		set_all(rows, n, st, *db->err != '\0' ? db->err :
+		    "out of memory");
 		return st;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		db->err = "key no longer usable";
-		return OTAS_ERR_KEY;
 	}
-	copy_field(agent_id, UUID_STR_LEN + 1, res, 0, 0);
+	match_rows(res, rows, n);
 	PQclear(res);
 	return OTAS_OK;
+}
+
+void
+db_create_sessions(struct db *db, struct db_session *rows, int n)
+{
+	int i;
+
+	pthread_mutex_lock(&db->lock);
+	/*
+	 * A row PostgreSQL refuses (a number jsonb cannot hold) fails the
+	 * whole statement: then each row goes alone, so it fails only itself.
+	 */
+	if (create_locked(db, rows, n) == OTAS_ERR_META && n > 1)
+		for (i = 0; i < n; i++)
+			create_locked(db, &rows[i], 1);
+	pthread_mutex_unlock(&db->lock);
 }

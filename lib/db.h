@@ -33,28 +33,38 @@ void		 db_free(struct db *db);
 /*
  * The rows of agent_key whose prefix is one of the key's candidates, newest
  * first, with their state.  OTAS_OK (possibly zero rows), or
- * OTAS_ERR_UNAVAILABLE.  Free with db_key_rows_free.
+ * OTAS_ERR_UNAVAILABLE / OTAS_ERR_SERVER with *why set.  Thread-safe.
+ * Free the rows with db_key_rows_free.
  */
 enum otas_status db_lookup_keys(struct db *db, const struct key_parts *k,
-		    struct db_key_row *rows, int *nrows);
+		    struct db_key_row *rows, int *nrows, const char **why);
 void		 db_key_rows_free(struct db_key_row *rows, int nrows);
 
+/* One session to insert: filled in by the caller, answered by the db. */
+struct db_session {
+	const char	*session_id;	/* in: UUIDv7 made by the program */
+	const char	*key_id;	/* in: the verified agent_key row */
+	const char	*hashed_key;	/* in: its hash, as verified */
+	const char	*meta;		/* in: JSON object text */
+	enum otas_status st;		/* out */
+	const char	*why;		/* out: static detail for the log */
+	char		 agent_id[UUID_STR_LEN + 1]; /* out, on OTAS_OK */
+};
+
 /*
- * The hot path, one round trip: re-checks that key_id still has hashed_key
- * and is usable (active, not revoked, not expired, agent active), touches
- * last_used_at at most once a minute, and inserts the session with meta as
- * jsonb.  OTAS_OK with agent_id filled; OTAS_ERR_KEY when the key is no
- * longer usable (no row written); OTAS_ERR_META when PostgreSQL refuses the
- * meta value; OTAS_ERR_UNAVAILABLE; OTAS_ERR_SERVER.
+ * The hot path, one round trip for all of rows[0..n): re-checks that each
+ * key_id still has hashed_key and is usable (active, not revoked, not
+ * expired, agent active), touches last_used_at at most once a minute, and
+ * inserts the sessions with meta as jsonb, in one statement and one commit.
+ * Each row's st: OTAS_OK (committed), OTAS_ERR_KEY (key no longer usable,
+ * nothing written), OTAS_ERR_META (jsonb refused the meta),
+ * OTAS_ERR_UNAVAILABLE or OTAS_ERR_SERVER.  Thread-safe.
  */
-enum otas_status db_create_session(struct db *db, const char *session_id,
-		    const char *key_id, const char *hashed_key, const char *meta,
-		    char agent_id[UUID_STR_LEN + 1]);
+void		 db_create_sessions(struct db *db, struct db_session *rows,
+		    int n);
 
 /* The hot-path statement's SQL, so `make bench` runs the very same text. */
 const char	*db_hot_sql(void);
 
-/* A short static description of the last failure, for the log. */
-const char	*db_last_error(const struct db *db);
 
 #endif

@@ -3,46 +3,49 @@
  * The FCGX API is used, never fcgi_stdio's FCGI_Accept, which would replace
  * environ with the request's parameters.
  *
- * SIGTERM: our handler is installed before FCGX_Init, so libfcgi leaves it
- * alone; it asks libfcgi to stop accepting (FCGX_ShutdownPending) without
- * SA_RESTART, so an accept() blocked between requests returns at once, while
- * a request in hand runs to its end.
+ * Requests are served by `threads` worker threads, each with its own
+ * FCGX_Request, taking turns at accept() (as libfcgi's own threaded example
+ * does).  Signals go to the main thread only: on SIGTERM it asks libfcgi to
+ * stop (FCGX_ShutdownPending) and interrupts the one worker blocked in
+ * accept() with SIGUSR2, installed without SA_RESTART; workers busy with a
+ * request finish it, answer, and then stop.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
 
 extern char **environ;
 
-static volatile sig_atomic_t stopping;
+struct pool {
+	pthread_mutex_t	 accept_lock;
+	volatile int	 stopping;
+	pthread_t	 accepting;	/* valid while in_accept */
+	volatile int	 in_accept;
+	long		 served;	/* under accept_lock */
+	long		 max_requests;
+	int		 live;		/* workers not yet finished */
+	serve_fn	 fn;
+	void		*arg;
+};
+
+struct worker {
+	struct pool	*pool;
+	pthread_t	 tid;
+	int		 index;
+};
 
 static void
-on_term(int sig)
+on_wake(int sig)
 {
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
+	(void)sig;	/* only here to make accept() return EINTR */
 }
-
-static int
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	/* A client gone mid-answer is a write error, not a dead process. */
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
 long
 conn_read(struct conn *c, char *buf, size_t n)
 {
@@ -82,39 +85,132 @@ conn_write(struct conn *c, const char *buf, size_t n)
 static int
 serve_cgi(serve_fn fn, void *arg)
 {
-	struct conn c = { environ, NULL, 0 };
+	struct conn c = { environ, NULL, 0, 0 };
 
 	fn(&c, arg);
 	return 0;
 }
 
-int
-serve(long max_requests, serve_fn fn, void *arg)
+/* Takes the next request, or returns -1 when the pool is stopping. */
+static int
+next_request(struct pool *p, FCGX_Request *req)
 {
+	int rc = -1;
+
+	pthread_mutex_lock(&p->accept_lock);
+	if (!p->stopping &&
+	    (p->max_requests == 0 || p->served < p->max_requests)) {
+		p->accepting = pthread_self();
+		p->in_accept = 1;
+		rc = FCGX_Accept_r(req);
+		p->in_accept = 0;
+		if (rc >= 0)
+			p->served++;
+	}
+	if (rc < 0 || (p->max_requests != 0 && p->served >= p->max_requests))
+		p->stopping = 1;
+	pthread_mutex_unlock(&p->accept_lock);
+	return rc < 0 ? -1 : 0;
+}
+
+static void *
+worker_main(void *v)
+{
+	struct worker *w = v;
+	struct pool *p = w->pool;
 	FCGX_Request req;
 	struct conn c;
-	long served = 0;
 
-	if (install_signals() == -1) {
-		perror("sigaction");
-		return 1;
+	if (FCGX_InitRequest(&req, 0, 0) == 0) {
+		while (next_request(p, &req) == 0) {
+			c.envp = req.envp;
+			c.fcgi = &req;
+			c.authorizer = req.role == FCGI_AUTHORIZER;
+			c.worker = w->index;
+			p->fn(&c, p->arg);
+			FCGX_Finish_r(&req);
+		}
+		FCGX_Free(&req, 1);
 	}
+	__atomic_sub_fetch(&p->live, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Main thread: wait for a signal or for the workers to run out. */
+static void
+supervise(struct pool *p, const sigset_t *stop_set)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+
+	while (__atomic_load_n(&p->live, __ATOMIC_SEQ_CST) > 0) {
+		if (sigtimedwait(stop_set, NULL, &tick) > 0 || p->stopping) {
+			p->stopping = 1;
+			FCGX_ShutdownPending();
+			/* Repeated: a worker may be just about to accept(). */
+			if (p->in_accept)
+				pthread_kill(p->accepting, SIGUSR2);
+		}
+	}
+}
+
+static int
+install_wake(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_wake;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR2, &sa, NULL) == -1)
+		return -1;
+	/* A client gone mid-answer is a write error, not a dead process. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+serve(long max_requests, int threads, serve_fn fn, void *arg)
+{
+	struct pool p;
+	struct worker *w;
+	sigset_t stop_set;
+	int i, started = 0;
+
 	if (FCGX_IsCGI())
 		return serve_cgi(fn, arg);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+	if (FCGX_Init() != 0 || install_wake() == -1) {
 		fprintf(stderr, "cannot initialise libfcgi\n");
 		return 1;
 	}
-	while (!stopping && (max_requests == 0 || served < max_requests)) {
-		if (FCGX_Accept_r(&req) < 0)
-			break;
-		c.envp = req.envp;
-		c.fcgi = &req;
-		c.authorizer = req.role == FCGI_AUTHORIZER;
-		fn(&c, arg);
-		FCGX_Finish_r(&req);
-		served++;
+	/* Only the main thread takes SIGTERM/SIGINT, via sigtimedwait. */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.accept_lock, NULL);
+	p.max_requests = max_requests;
+	p.fn = fn;
+	p.arg = arg;
+	if ((w = calloc((size_t)threads, sizeof(*w))) == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
 	}
-	FCGX_Free(&req, 1);
-	return 0;
+	for (i = 0; i < threads; i++) {
+		w[i].pool = &p;
+		w[i].index = i;
+		__atomic_add_fetch(&p.live, 1, __ATOMIC_SEQ_CST);
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0) {
+			__atomic_sub_fetch(&p.live, 1, __ATOMIC_SEQ_CST);
+			break;
+		}
+		started++;
+	}
+	supervise(&p, &stop_set);
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	free(w);
+	pthread_mutex_destroy(&p.accept_lock);
+	return started == threads ? 0 : 1;
 }

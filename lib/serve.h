@@ -16,6 +16,7 @@ struct conn {
 	char *const	*envp;		/* the request's parameters */
 	FCGX_Request	*fcgi;		/* NULL in CGI mode */
 	int		 authorizer;	/* FastCGI role AUTHORIZER */
+	int		 worker;	/* 0 .. threads-1: per-thread buffers */
 };
 
 /* Reads up to n bytes; returns how many (< n only at end of body), or -1. */
@@ -27,10 +28,12 @@ int	conn_write(struct conn *c, const char *buf, size_t n);
 typedef void (*serve_fn)(struct conn *c, void *arg);
 
 /*
- * Serves requests with fn until SIGTERM (the request in hand is finished
- * first), until max_requests have been served (0: no limit), or, in CGI mode,
- * after the one request.  Returns the process exit status.
+ * Serves requests with fn on `threads` threads (fn must then be
+ * thread-safe; c->worker tells the threads apart) until SIGTERM or SIGINT
+ * (requests in hand are finished first), until max_requests have been
+ * accepted (0: no limit), or, in CGI mode, after the one request.  Returns
+ * the process exit status.
  */
-int	serve(long max_requests, serve_fn fn, void *arg);
+int	serve(long max_requests, int threads, serve_fn fn, void *arg);
 
 #endif

@@ -97,10 +97,8 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 		*cached = 1;
 		return OTAS_OK;
 	}
-	if ((st = db_lookup_keys(db, parts, rows, &n)) != OTAS_OK) {
-		*why = db_last_error(db);
+	if ((st = db_lookup_keys(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
-	}
 	st = check_rows(cfg, key, len, rows, n, out, why);
 	db_key_rows_free(rows, n);
 	if (st == OTAS_OK)
