@@ -1,0 +1,331 @@
+/*
+ * test_req — req_parse over a CGI/FastCGI parameter block: names compared
+ * whole, repeated OTAS headers counted (so the caller can refuse them),
+ * CONTENT_LENGTH a plain decimal or nothing, and a request id that is safe
+ * to print in a log.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "req.h"
+
+/* The characters set_id keeps; a generated id must be made of them too. */
+static int
+id_is_safe(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > REQ_ID_MAX)
+		return 0;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.@") == n;
+}
+
+static long long
+length_of(const char *entry)
+{
+	char *envp[] = { (char *)entry, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	return r.content_length;
+}
+
+static void
+finds_method_key_token_and_length(void **state)
+{
+	char *envp[] = {
+		"REQUEST_METHOD=POST",
+		"HTTP_X_OTAS_AGENT_KEY=agent_abc_secret",
+		"HTTP_X_OTAS_AGENT_SESSION_TOKEN=a.b.c",
+		"CONTENT_LENGTH=12",
+		NULL
+	};
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.key, "agent_abc_secret");
+	assert_int_equal(r.key_len, 16);
+	assert_int_equal(r.key_count, 1);
+	assert_string_equal(r.token, "a.b.c");
+	assert_int_equal(r.token_len, 5);
+	assert_int_equal(r.token_count, 1);
+	assert_int_equal(r.content_length, 12);
+}
+
+static void
+empty_block_has_no_method_key_or_length(void **state)
+{
+	char *envp[] = { NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.method, "");
+	assert_null(r.key);
+	assert_int_equal(r.key_count, 0);
+	assert_null(r.token);
+	assert_int_equal(r.token_count, 0);
+	assert_int_equal(r.content_length, -1);
+	assert_true(id_is_safe(r.id));
+}
+
+static void
+null_block_is_an_empty_request(void **state)
+{
+	struct req r;
+
+	req_parse(NULL, &r);
+	assert_string_equal(r.method, "");
+	assert_null(r.key);
+	assert_int_equal(r.content_length, -1);
+	assert_true(id_is_safe(r.id));
+}
+
+static void
+key_counted_twice_when_the_parameter_appears_twice(void **state)
+{
+	char *envp[] = {
+		"HTTP_X_OTAS_AGENT_KEY=agent_abc_one",
+		"REQUEST_METHOD=POST",
+		"HTTP_X_OTAS_AGENT_KEY=agent_abc_two",
+		NULL
+	};
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_int_equal(r.key_count, 2);
+}
+
+static void
+same_key_value_twice_still_counts_twice(void **state)
+{
+	char *envp[] = {
+		"HTTP_X_OTAS_AGENT_KEY=agent_abc_one",
+		"HTTP_X_OTAS_AGENT_KEY=agent_abc_one",
+		NULL
+	};
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_int_equal(r.key_count, 2);
+}
+
+static void
+token_counted_twice_when_the_parameter_appears_twice(void **state)
+{
+	char *envp[] = {
+		"HTTP_X_OTAS_AGENT_SESSION_TOKEN=a.b.c",
+		"HTTP_X_OTAS_AGENT_SESSION_TOKEN=d.e.f",
+		NULL
+	};
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_int_equal(r.token_count, 2);
+	assert_int_equal(r.key_count, 0);
+}
+
+static void
+names_that_merely_start_with_the_key_name_are_not_the_key(void **state)
+{
+	char *envp[] = {
+		"HTTP_X_OTAS_AGENT_KEY2=agent_abc_one",
+		"HTTP_X_OTAS_AGENT_KEY_=agent_abc_one",
+		"HTTP_X_OTAS_AGENT_KE=agent_abc_one",
+		"XHTTP_X_OTAS_AGENT_KEY=agent_abc_one",
+		"HTTP_X_OTAS_AGENT_KEY",
+		"http_x_otas_agent_key=agent_abc_one",
+		"HTTP_X_OTAS_AGENT_SESSION_TOKEN2=a.b.c",
+		NULL
+	};
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_null(r.key);
+	assert_int_equal(r.key_count, 0);
+	assert_null(r.token);
+	assert_int_equal(r.token_count, 0);
+}
+
+static void
+empty_key_value_is_present_and_empty(void **state)
+{
+	char *envp[] = { "HTTP_X_OTAS_AGENT_KEY=", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_non_null(r.key);
+	assert_int_equal(r.key_len, 0);
+	assert_int_equal(r.key_count, 1);
+}
+
+static void
+key_value_may_contain_equals_sign(void **state)
+{
+	char *envp[] = { "HTTP_X_OTAS_AGENT_KEY=agent_a=b_c", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.key, "agent_a=b_c");
+	assert_int_equal(r.key_len, 11);
+}
+
+static void
+content_length_absent_or_empty_is_minus_one(void **state)
+{
+	char *envp[] = { "REQUEST_METHOD=POST", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_int_equal(r.content_length, -1);
+	assert_int_equal(length_of("CONTENT_LENGTH="), -1);
+}
+
+static void
+content_length_decimal_is_taken(void **state)
+{
+	assert_int_equal(length_of("CONTENT_LENGTH=12"), 12);
+	assert_int_equal(length_of("CONTENT_LENGTH=0"), 0);
+	assert_int_equal(length_of("CONTENT_LENGTH=65536"), 65536);
+	assert_int_equal(length_of("CONTENT_LENGTH=9223372036854775807"),
+	    9223372036854775807LL);
+}
+
+static void
+content_length_not_a_plain_decimal_is_minus_two(void **state)
+{
+	const char *bad[] = {
+		"CONTENT_LENGTH=-1", "CONTENT_LENGTH=+5", "CONTENT_LENGTH= 5",
+		"CONTENT_LENGTH=5 ", "CONTENT_LENGTH=5x", "CONTENT_LENGTH=x",
+		"CONTENT_LENGTH=0x10", "CONTENT_LENGTH=1e3",
+		"CONTENT_LENGTH=99999999999999999999999",
+		"CONTENT_LENGTH=9223372036854775808",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (length_of(bad[i]) != -2)
+			fail_msg("%s gave %lld", bad[i], length_of(bad[i]));
+}
+
+static void
+request_id_taken_from_unique_id(void **state)
+{
+	char *envp[] = { "UNIQUE_ID=ZmXk7wAAAAEAAB@cAAAAAo.x-_", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.id, "ZmXk7wAAAAEAAB@cAAAAAo.x-_");
+}
+
+static void
+request_id_taken_from_x_request_id(void **state)
+{
+	char *envp[] = { "HTTP_X_REQUEST_ID=3f2a9c1e-77b0-4d51-9a2e-0c4b", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.id, "3f2a9c1e-77b0-4d51-9a2e-0c4b");
+}
+
+static void
+request_id_of_64_bytes_is_kept(void **state)
+{
+	char entry[128], *envp[] = { entry, NULL };
+	struct req r;
+
+	snprintf(entry, sizeof(entry), "UNIQUE_ID=%.*s", REQ_ID_MAX,
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefXX");
+	req_parse(envp, &r);
+	assert_int_equal(strlen(r.id), REQ_ID_MAX);
+	assert_string_equal(r.id, entry + strlen("UNIQUE_ID="));
+}
+
+/* Each value is refused; the id is generated and safe instead. */
+static void
+assert_id_generated(const char *entry, const char *value)
+{
+	char *envp[] = { (char *)entry, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_true(id_is_safe(r.id));
+	if (strcmp(r.id, value) == 0)
+		fail_msg("unsafe id kept: %s", entry);
+	if (strstr(r.id, "evil") != NULL)
+		fail_msg("part of an unsafe id kept: %s", r.id);
+}
+
+static void
+unsafe_request_ids_are_replaced_by_a_generated_one(void **state)
+{
+	const char *bad[] = {
+		"UNIQUE_ID=evil id", "UNIQUE_ID=evil\nFAKE LOG LINE",
+		"UNIQUE_ID=evil\"", "HTTP_X_REQUEST_ID=evil;rm",
+		"HTTP_X_REQUEST_ID=evil/..", "HTTP_X_REQUEST_ID=evil\x1b[31m",
+		"HTTP_X_REQUEST_ID=evil\xc3\xa9", "UNIQUE_ID=",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_id_generated(bad[i], strchr(bad[i], '=') + 1);
+}
+
+static void
+request_id_of_65_bytes_is_replaced(void **state)
+{
+	char entry[128];
+
+	snprintf(entry, sizeof(entry), "HTTP_X_REQUEST_ID=evil%.*s",
+	    REQ_ID_MAX + 1 - 4,
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	assert_int_equal(strlen(entry) - strlen("HTTP_X_REQUEST_ID="),
+	    REQ_ID_MAX + 1);
+	assert_id_generated(entry, entry + strlen("HTTP_X_REQUEST_ID="));
+}
+
+static void
+generated_ids_differ_between_requests(void **state)
+{
+	char *envp[] = { NULL };
+	struct req a, b;
+
+	req_parse(envp, &a);
+	req_parse(envp, &b);
+	assert_true(id_is_safe(a.id));
+	assert_string_not_equal(a.id, b.id);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(finds_method_key_token_and_length),
+		cmocka_unit_test(empty_block_has_no_method_key_or_length),
+		cmocka_unit_test(null_block_is_an_empty_request),
+		cmocka_unit_test(key_counted_twice_when_the_parameter_appears_twice),
+		cmocka_unit_test(same_key_value_twice_still_counts_twice),
+		cmocka_unit_test(token_counted_twice_when_the_parameter_appears_twice),
+		cmocka_unit_test(names_that_merely_start_with_the_key_name_are_not_the_key),
+		cmocka_unit_test(empty_key_value_is_present_and_empty),
+		cmocka_unit_test(key_value_may_contain_equals_sign),
+		cmocka_unit_test(content_length_absent_or_empty_is_minus_one),
+		cmocka_unit_test(content_length_decimal_is_taken),
+		cmocka_unit_test(content_length_not_a_plain_decimal_is_minus_two),
+		cmocka_unit_test(request_id_taken_from_unique_id),
+		cmocka_unit_test(request_id_taken_from_x_request_id),
+		cmocka_unit_test(request_id_of_64_bytes_is_kept),
+		cmocka_unit_test(unsafe_request_ids_are_replaced_by_a_generated_one),
+		cmocka_unit_test(request_id_of_65_bytes_is_replaced),
+		cmocka_unit_test(generated_ids_differ_between_requests),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
