@@ -1,0 +1,104 @@
+/*
+ * fuzz_req — libFuzzer target for req_parse (lib/req.h), the one scan of a
+ * request's CGI/FastCGI parameters.
+ *
+ * The input is split on '\n' into "NAME=value" strings (a NUL byte simply
+ * ends its string early, as it would in a real parameter block) and passed
+ * as a NULL-terminated envp, each string in its own allocation so ASan sees
+ * a read past any of them.  The result is checked against a count done here:
+ * every key and token parameter counted, the pointers inside the block with
+ * their lengths right, the request id short and log-safe.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "req.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY="
+#define TOKEN_PARAM	"HTTP_X_OTAS_AGENT_SESSION_TOKEN="
+
+static int
+count_prefixed(char **envp, const char *head)
+{
+	int n = 0;
+
+	for (; *envp != NULL; envp++)
+		n += strncmp(*envp, head, strlen(head)) == 0;
+	return n;
+}
+
+/* v must be the value of one entry that starts with head. */
+static void
+check_points_into(char **envp, const char *head, const char *v, size_t len)
+{
+	for (; *envp != NULL; envp++)
+		if (v == *envp + strlen(head) &&
+		    strncmp(*envp, head, strlen(head)) == 0) {
+			if (strlen(v) != len)
+				abort();
+			return;
+		}
+	abort();
+}
+
+static void
+check_id(const char *id)
+{
+	size_t i, n = strnlen(id, REQ_ID_MAX + 1);
+
+	if (n == 0 || n > REQ_ID_MAX)
+		abort();
+	for (i = 0; i < n; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.@", id[i]) == NULL)
+			abort();
+}
+
+static void
+check(char **envp, const struct req *r)
+{
+	if (r->method == NULL || r->content_length < -2 ||
+	    r->key_count != count_prefixed(envp, KEY_PARAM) ||
+	    r->token_count != count_prefixed(envp, TOKEN_PARAM) ||
+	    (r->key == NULL) != (r->key_count == 0) ||
+	    (r->token == NULL) != (r->token_count == 0))
+		abort();
+	if (r->key != NULL)
+		check_points_into(envp, KEY_PARAM, r->key, r->key_len);
+	if (r->token != NULL)
+		check_points_into(envp, TOKEN_PARAM, r->token, r->token_len);
+	check_id(r->id);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t i, start, n = 1;
+	char **envp;
+	struct req r;
+	int k = 0;
+
+	for (i = 0; i < size; i++)
+		n += data[i] == '\n';
+	if ((envp = calloc(n + 1, sizeof(*envp))) == NULL)
+		abort();
+	for (start = 0, i = 0; i <= size; i++) {
+		if (i < size && data[i] != '\n')
+			continue;
+		if ((envp[k] = malloc(i - start + 1)) == NULL)
+			abort();
+		memcpy(envp[k], data + start, i - start);
+		envp[k][i - start] = '\0';
+		k++;
+		start = i + 1;
+	}
+	req_parse(envp, &r);
+	check(envp, &r);
+	for (k = 0; envp[k] != NULL; k++)
+		free(envp[k]);
+	free(envp);
+	return 0;
+}
