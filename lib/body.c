@@ -133,6 +133,41 @@ unescape(char c)
 	}
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at p (RFC 3629 table 3: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0.  json-c
+ * 0.16's own check lets overlong forms such as C0 AF through.
+ */
+static int
+utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (end - p < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 struct scan {
 	char		*p, *end;
 	int		 nul;		/* a \u0000 was seen in this string */
@@ -142,7 +177,8 @@ struct scan {
 
 /*
  * Steps over the string whose opening quote is at s->p; on return s->p is
- * just past the closing quote.  Returns -1 on a raw control character.
+ * just past the closing quote.  Returns -1 on a raw control character or
+ * a byte sequence that is not UTF-8.
  */
 static int
 scan_string(struct scan *s)
@@ -157,7 +193,15 @@ scan_string(struct scan *s)
 
 		if ((unsigned char)*p < 0x20)
 			return -1;
-		if (*p == '\\') {
+		if ((unsigned char)*p >= 0x80) {
+			int n = utf8_len((unsigned char *)p,
+			    (unsigned char *)s->end);
+
+			if (n == 0)
+				return -1;
+			out = '\x80';	/* never part of a name we look for */
+			p += n - 1;
+		} else if (*p == '\\') {
 			p++;
 			if (*p == 'u' && (u = u_escape(p, s->end)) >= 0) {
 				s->nul |= u == 0;
@@ -217,7 +261,8 @@ scan_body(char *buf, size_t len, struct body_meta *meta, const char **why)
 			int name = depth == 1 && want_name;
 
 			if (scan_string(&s) == -1) {
-				*why = "control character in a string";
+				*why = "control character or bad UTF-8 in a "
+				    "string";
 				return OTAS_ERR_JSON;
 			}
 			if (name)
