@@ -1,0 +1,124 @@
+/*
+ * admin — what the parts of otas-admin share: exit codes, limits, the
+ * command table's types, and the helpers every command uses (one-line
+ * errors, strict number parsing, JSON output, libpq with parameters only).
+ * The program is bin/otas-admin.c (command table, argument parsing, main)
+ * plus one file per subject here: util.c, migrate.c, keys.c, agents.c.
+ *
+ * Memory: results (PGresult) belong to the caller, who PQclear()s them;
+ * json_print() consumes the object it prints.
+ */
+#ifndef OTAS_ADMIN_H
+#define OTAS_ADMIN_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#ifndef OTAS_SQL_DIR
+#define OTAS_SQL_DIR "/usr/local/share/otas-fcgi/sql"
+#endif
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+#define PREFIX_LEN	12
+#define SECRET_BYTES	32
+#define SECRET_LEN	43	/* unpadded base64url of 32 bytes */
+#define KEY_LEN		(6 + PREFIX_LEN + 1 + SECRET_LEN)
+#define DEFAULT_ITERATIONS 1000L
+#define DEFAULT_EXPIRY_DAYS 30L
+#define MAX_EXPIRY_DAYS	36500L
+#define DEFAULT_LIMIT	20L
+#define MAX_LIMIT	100000L
+#define NAME_MAX_CHARS	255	/* varchar(255) */
+#define MIGRATION_MAX	(16L * 1024 * 1024)
+#define MAX_MIGRATIONS	1000
+#define MAX_OPTS	8
+#define MAX_POS		2
+
+/*
+ * Taken inside every migrate transaction so two operators running migrate at
+ * once apply each file exactly once ("otas" in ASCII).
+ */
+#define MIGRATE_LOCK	"1869898099"
+
+/* ISO 8601 in UTC, made by PostgreSQL. */
+#define ISO(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+struct ctx {
+	int		 json;
+};
+
+struct cmd;
+
+struct args {
+	const struct cmd *cmd;
+	const char	*val[MAX_OPTS];	/* per option of the command; NULL: absent */
+	const char	*pos[MAX_POS];
+	int		 npos;
+};
+
+struct cmd {
+	const char	*group;		/* "agent", "key", "session" or NULL */
+	const char	*name;
+	const char	*opts[MAX_OPTS + 1]; /* "name=" takes a value; NULL ends */
+	int		 minpos, maxpos;
+	int		(*fn)(struct ctx *, struct args *);
+	const char	*synopsis;
+	const char	*help;
+};
+
+struct migration {
+	long		 version;
+	char		*file;		/* file name inside the directory */
+};
+
+/* util.c: errors.  fail() prints "otas-admin: ..." and returns code. */
+int	 fail(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 fail_db(PGconn *conn, const PGresult *res);
+void	 one_line(const char *in, char *out, size_t cap);
+
+/* util.c: checked input; each returns 0 or an exit code after printing. */
+int	 parse_long(const char *s, long min, long max, long *out);
+int	 check_uuid(const char *what, const char *s);
+int	 check_text(const char *what, const char *s, int required);
+const char *opt(const struct args *a, const char *name);
+
+/* util.c: output. */
+void	 json_print(struct json_object *o);
+const char *cell(const PGresult *res, int row, int col);
+void	 jcol(struct json_object *o, const char *key, const PGresult *res,
+	    int row, int col);
+void	 jbool(struct json_object *o, const char *key, const PGresult *res,
+	    int row, int col);
+struct json_object *jraw(const char *text);
+const char *or_dash(const char *s);
+
+/* util.c: database. */
+PGconn	*db_open(void);
+PGresult *db_query(PGconn *conn, const char *sql, int n,
+	    const char *const *params);
+int	 db_cmd(PGconn *conn, const char *sql);
+int	 agent_find(PGconn *conn, const char *id, int lock, int *active);
+
+/* keys.c: PBKDF2 iterations for new keys (--iterations, env, default). */
+int	 key_iterations(const char *opt, long *out);
+
+/* The commands: 0, or an exit code after one line on stderr. */
+int	 cmd_migrate(struct ctx *, struct args *);
+int	 cmd_check(struct ctx *, struct args *);
+int	 cmd_agent_create(struct ctx *, struct args *);
+int	 cmd_agent_list(struct ctx *, struct args *);
+int	 cmd_agent_disable(struct ctx *, struct args *);
+int	 cmd_key_issue(struct ctx *, struct args *);
+int	 cmd_key_rotate(struct ctx *, struct args *);
+int	 cmd_key_revoke(struct ctx *, struct args *);
+int	 cmd_key_list(struct ctx *, struct args *);
+int	 cmd_session_list(struct ctx *, struct args *);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * agents — the read-mostly commands: agent list, agent disable, session
+ * list.  Session meta is printed as PostgreSQL stores it (jsonb text),
+ * never re-parsed, so big numbers keep every digit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+
+int
+cmd_agent_list(struct ctx *c, struct args *a)
+{
+	struct json_object	*o, *arr, *e;
+	PGconn			*conn;
+	PGresult		*res;
+	int			 i;
+
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	res = db_query(conn, "SELECT a.id, a.name, a.provider, a.description,"
+	    " a.project_id, a.is_active, " ISO("a.created_at") ","
+	    " " ISO("a.updated_at") ", (SELECT count(*) FROM agent_key k"
+	    " WHERE k.agent_id = a.id AND k.active AND k.revoked_at IS NULL"
+	    " AND (k.expires_at IS NULL OR k.expires_at > now()))"
+	    " FROM agent a ORDER BY a.created_at, a.id", 0, NULL);
+	PQfinish(conn);
+	if (res == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+		for (i = 0; i < PQntuples(res); i++) {
+			e = json_object_new_object();
+			jcol(e, "agent_id", res, i, 0);
+			jcol(e, "name", res, i, 1);
+			jcol(e, "provider", res, i, 2);
+			jcol(e, "description", res, i, 3);
+			jcol(e, "project_id", res, i, 4);
+			jbool(e, "is_active", res, i, 5);
+			jcol(e, "created_at", res, i, 6);
+			jcol(e, "updated_at", res, i, 7);
+			json_object_object_add(e, "active_keys",
+			    json_object_new_int64(strtoll(PQgetvalue(res, i, 8),
+			    NULL, 10)));
+			json_object_array_add(arr, e);
+		}
+		json_object_object_add(o, "agents", arr);
+		json_print(o);
+	} else {
+		printf("%-36s  %-8s  %-20s  %4s  %s\n", "ID", "STATE",
+		    "CREATED", "KEYS", "NAME");
+		for (i = 0; i < PQntuples(res); i++)
+			printf("%-36s  %-8s  %-20s  %4s  %s\n",
+			    PQgetvalue(res, i, 0),
+			    strcmp(PQgetvalue(res, i, 5), "t") == 0 ?
+			    "active" : "disabled", PQgetvalue(res, i, 6),
+			    PQgetvalue(res, i, 8), PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	return EXIT_OK;
+}
+
+int
+cmd_agent_disable(struct ctx *c, struct args *a)
+{
+	const char		*p[1] = { a->pos[0] };
+	struct json_object	*o;
+	PGconn			*conn;
+	PGresult		*res;
+	int			 rc, active, changed;
+
+	if ((rc = check_uuid("agent id", a->pos[0])) != 0)
+		return rc;
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	if (db_cmd(conn, "BEGIN") == -1 ||
+	    (rc = agent_find(conn, a->pos[0], 1, &active)) != 0) {
+		PQfinish(conn);
+		return EXIT_FAIL;
+	}
+	changed = active;
+	if (active) {
+		if ((res = db_query(conn, "UPDATE agent SET is_active = false,"
+		    " updated_at = now() WHERE id = $1", 1, p)) == NULL) {
+			PQfinish(conn);
+			return EXIT_FAIL;
+		}
+		PQclear(res);
+	}
+	rc = db_cmd(conn, "COMMIT");
+	PQfinish(conn);
+	if (rc == -1)
+		return EXIT_FAIL;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "agent_id",
+		    json_object_new_string(a->pos[0]));
+		json_object_object_add(o, "is_active",
+		    json_object_new_boolean(0));
+		json_object_object_add(o, "changed",
+		    json_object_new_boolean(changed));
+		json_print(o);
+	} else
+		printf("agent %s %s; its keys no longer work\n", a->pos[0],
+		    changed ? "disabled" : "was already disabled");
+	return EXIT_OK;
+}
+
+int
+cmd_session_list(struct ctx *c, struct args *a)
+{
+	const char		*agent = a->pos[0], *lim = opt(a, "limit");
+	const char		*p[2];
+	char			 lbuf[24];
+	struct json_object	*o, *arr, *e;
+	PGconn			*conn;
+	PGresult		*res;
+	long			 limit = DEFAULT_LIMIT;
+	int			 i, rc, active;
+
+	if ((rc = check_uuid("agent id", agent)) != 0)
+		return rc;
+	if (lim != NULL && parse_long(lim, 1, MAX_LIMIT, &limit) == -1)
+		return fail(EXIT_USAGE, "--limit must be a number from 1 to %ld",
+		    MAX_LIMIT);
+	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
+	if (rc < 0 || (size_t)rc >= sizeof lbuf)
+		return fail(EXIT_FAIL, "internal: limit buffer");
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
+		PQfinish(conn);
+		return rc;
+	}
+	p[0] = agent;
+	p[1] = lbuf;
+	res = db_query(conn, "SELECT s.id, s.agent_key_id, k.prefix,"
+	    " " ISO("s.created_at") ", s.meta::text FROM agent_session s"
+	    " LEFT JOIN agent_key k ON k.id = s.agent_key_id"
+	    " WHERE s.agent_id = $1 ORDER BY s.created_at DESC, s.id DESC"
+	    " LIMIT $2::int", 2, p);
+	PQfinish(conn);
+	if (res == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+		json_object_object_add(o, "agent_id",
+		    json_object_new_string(agent));
+		for (i = 0; i < PQntuples(res); i++) {
+			e = json_object_new_object();
+			jcol(e, "session_id", res, i, 0);
+			jcol(e, "key_id", res, i, 1);
+			jcol(e, "key_prefix", res, i, 2);
+			jcol(e, "created_at", res, i, 3);
+			json_object_object_add(e, "meta", jraw(
+			    PQgetvalue(res, i, 4)));
+			json_object_array_add(arr, e);
+		}
+		json_object_object_add(o, "sessions", arr);
+		json_print(o);
+	} else {
+		printf("%-36s  %-20s  %-12s  %s\n", "ID", "CREATED", "KEY",
+		    "META");
+		for (i = 0; i < PQntuples(res); i++)
+			printf("%-36s  %-20s  %-12s  %s\n",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
+			    or_dash(cell(res, i, 2)), PQgetvalue(res, i, 4));
+	}
+	PQclear(res);
+	return EXIT_OK;
+}

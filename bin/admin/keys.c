@@ -1,0 +1,511 @@
+/*
+ * keys — making keys and the commands that make or change them: agent
+ * create (an agent and its first key), key issue, rotate, revoke, list.
+ *
+ * A new key exists in clear only in this process's memory, long enough to
+ * hash and print it once; it is wiped afterwards.  Every column of a new
+ * row is given explicitly: an original OTAS database has no defaults.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "hash.h"
+#include "uuid.h"
+#include "admin.h"
+
+/*
+ * Iterations for new keys: --iterations, else OTAS_KEY_ITERATIONS, else
+ * DEFAULT_ITERATIONS.  The secret carries 256 bits of entropy, so a slow
+ * hash buys nothing; a small count keeps every request cheap.
+ */
+int
+key_iterations(const char *opt, long *out)
+{
+	const char	*env;
+
+	*out = DEFAULT_ITERATIONS;
+	if (opt != NULL) {
+		if (parse_long(opt, 1, HASH_MAX_ITERATIONS, out) == -1)
+			return fail(EXIT_USAGE, "--iterations must be a "
+			    "number from 1 to %ld", HASH_MAX_ITERATIONS);
+		return 0;
+	}
+	env = getenv("OTAS_KEY_ITERATIONS");
+	if (env != NULL && env[0] != '\0' &&
+	    parse_long(env, 1, HASH_MAX_ITERATIONS, out) == -1)
+		return fail(EXIT_FAIL, "OTAS_KEY_ITERATIONS must be a number "
+		    "from 1 to %ld", HASH_MAX_ITERATIONS);
+	return 0;
+}
+
+/*
+ * Expiry in days as a decimal string for the query, or NULL for a key that
+ * never expires.  --expires-in and --never exclude each other.
+ */
+static int
+key_expiry(const char *days, const char *never, char *buf, size_t cap,
+    const char **out)
+{
+	long	 d = DEFAULT_EXPIRY_DAYS;
+	int	 n;
+
+	if (days != NULL && never != NULL)
+		return fail(EXIT_USAGE, "--expires-in and --never exclude "
+		    "each other");
+	if (never != NULL) {
+		*out = NULL;
+		return 0;
+	}
+	if (days != NULL && parse_long(days, 1, MAX_EXPIRY_DAYS, &d) == -1)
+		return fail(EXIT_USAGE, "--expires-in must be a number of days "
+		    "from 1 to %ld", MAX_EXPIRY_DAYS);
+	n = snprintf(buf, cap, "%ld", d);
+	if (n < 0 || (size_t)n >= cap)
+		return fail(EXIT_FAIL, "internal: expiry buffer");
+	*out = buf;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+/*
+ * n characters of [A-Za-z0-9] from RAND_bytes.  Bytes >= 248 (4 * 62) are
+ * thrown away so every character is equally likely.
+ */
+static int
+key_alnum(char *out, size_t n)
+{
+	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char		 buf[64];
+	size_t			 i, got = 0;
+
+	while (got < n) {
+		if (RAND_bytes(buf, sizeof buf) != 1)
+			return -1;
+		for (i = 0; i < sizeof buf && got < n; i++)
+			if (buf[i] < 248)
+				out[got++] = set[buf[i] % 62];
+	}
+	out[got] = '\0';
+	OPENSSL_cleanse(buf, sizeof buf);
+	return 0;
+}
+
+/* 32 random bytes as unpadded base64url: 43 characters. */
+static int
+key_secret(char out[SECRET_LEN + 1])
+{
+	unsigned char	 raw[SECRET_BYTES];
+	unsigned char	 b64[4 * ((SECRET_BYTES + 2) / 3) + 1];
+	size_t		 i;
+
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return -1;
+	if (EVP_EncodeBlock(b64, raw, sizeof raw) != SECRET_LEN + 1)
+		return -1;
+	for (i = 0; i < SECRET_LEN; i++)
+		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	out[SECRET_LEN] = '\0';
+	OPENSSL_cleanse(raw, sizeof raw);
+	OPENSSL_cleanse(b64, sizeof b64);
+	return 0;
+}
+
+struct newkey {
+	char	 id[UUID_STR_LEN + 1];
+	char	 prefix[PREFIX_LEN + 1];
+	char	 key[KEY_LEN + 1];
+	char	 hashed[HASH_ENCODED_MAX];
+	char	*expires_at;		/* NULL: never */
+	char	*created_at;
+};
+
+static void
+newkey_wipe(struct newkey *k)
+{
+	free(k->expires_at);
+	free(k->created_at);
+	OPENSSL_cleanse(k, sizeof *k);
+}
+
+/*
+ * Makes a key and inserts its row inside the caller's transaction.  Every
+ * column is given: an original OTAS database has no column defaults.
+ */
+static int
+key_insert(PGconn *conn, const char *agent, const char *name,
+    const char *days, long iterations, struct newkey *k)
+{
+	char		 secret[SECRET_LEN + 1];
+	const char	*p[6];
+	PGresult	*res;
+	int		 n;
+
+	memset(k, 0, sizeof *k);
+	if (uuid7_make(k->id) == -1 || key_alnum(k->prefix, PREFIX_LEN) == -1 ||
+	    key_secret(secret) == -1)
+		return fail(EXIT_FAIL, "no random bytes available");
+	n = snprintf(k->key, sizeof k->key, "agent_%s_%s", k->prefix, secret);
+	OPENSSL_cleanse(secret, sizeof secret);
+	if (n != KEY_LEN)
+		return fail(EXIT_FAIL, "internal: key length");
+	if (hash_make(k->key, KEY_LEN, iterations, k->hashed,
+	    sizeof k->hashed) == -1)
+		return fail(EXIT_FAIL, "cannot hash the new key");
+	p[0] = k->id;
+	p[1] = k->prefix;
+	p[2] = k->hashed;
+	p[3] = agent;
+	p[4] = name;
+	p[5] = days;
+	res = db_query(conn,
+	    "INSERT INTO agent_key (id, prefix, hashed_key, agent_id, name,"
+	    " created_at, last_used_at, revoked_at, expires_at, active)"
+	    " VALUES ($1, $2, $3, $4, $5, now(), NULL, NULL,"
+	    " now() + make_interval(days => $6::int), true)"
+	    " RETURNING " ISO("created_at") ", " ISO("expires_at"), 6, p);
+	if (res == NULL)
+		return EXIT_FAIL;
+	n = 0;
+	if ((k->created_at = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		n = -1;
+	if (!PQgetisnull(res, 0, 1) &&
+	    (k->expires_at = strdup(PQgetvalue(res, 0, 1))) == NULL)
+		n = -1;
+	PQclear(res);
+	if (n == -1)
+		return fail(EXIT_FAIL, "out of memory");
+	return 0;
+}
+
+static void
+key_print_text(const char *agent, const char *name, const struct newkey *k)
+{
+	printf("key id:    %s\n", k->id);
+	printf("agent id:  %s\n", agent);
+	printf("prefix:    %s\n", k->prefix);
+	printf("name:      %s\n", or_dash(name));
+	printf("expires:   %s\n", k->expires_at == NULL ? "never" :
+	    k->expires_at);
+	printf("\n%s\n\n", k->key);
+	printf("This key is shown once and cannot be recovered: "
+	    "only its hash is stored.\n");
+}
+
+static void
+key_json_add(struct json_object *o, const struct newkey *k)
+{
+	json_object_object_add(o, "key_id", json_object_new_string(k->id));
+	json_object_object_add(o, "prefix", json_object_new_string(k->prefix));
+	json_object_object_add(o, "key", json_object_new_string(k->key));
+	json_object_object_add(o, "expires_at", k->expires_at == NULL ? NULL :
+	    json_object_new_string(k->expires_at));
+}
+
+int
+cmd_agent_create(struct ctx *c, struct args *a)
+{
+	const char	*name = opt(a, "name"), *desc = opt(a, "description");
+	const char	*prov = opt(a, "provider"), *proj = opt(a, "project-id");
+	const char	*kname = opt(a, "key-name"), *days;
+	char		 id[UUID_STR_LEN + 1], dbuf[16];
+	const char	*p[5];
+	struct newkey	 k;
+	struct json_object *o;
+	PGconn		*conn;
+	PGresult	*res;
+	long		 iter;
+	int		 rc;
+
+	memset(&k, 0, sizeof k);
+	if (name == NULL)
+		return fail(EXIT_USAGE, "agent create: --name is required");
+	if (desc == NULL)
+		desc = "";
+	if (prov == NULL)
+		prov = "";
+	if (kname == NULL)
+		kname = "";
+	if ((rc = check_text("--name", name, 1)) != 0 ||
+	    (rc = check_text("--provider", prov, 0)) != 0 ||
+	    (rc = check_text("--key-name", kname, 0)) != 0 ||
+	    (proj != NULL && (rc = check_uuid("--project-id", proj)) != 0) ||
+	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
+	    sizeof dbuf, &days)) != 0 ||
+	    (rc = key_iterations(opt(a, "iterations"), &iter)) != 0)
+		return rc;
+	if (uuid7_make(id) == -1)
+		return fail(EXIT_FAIL, "no random bytes available");
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	rc = EXIT_FAIL;
+	p[0] = id;
+	p[1] = name;
+	p[2] = desc;
+	p[3] = prov;
+	p[4] = proj;
+	if (db_cmd(conn, "BEGIN") == -1 || (res = db_query(conn,
+	    "INSERT INTO agent (id, name, description, provider, project_id,"
+	    " created_at, updated_at, created_by_id, is_active)"
+	    " VALUES ($1, $2, $3, $4, $5, now(), now(), NULL, true)",
+	    5, p)) == NULL)
+		goto out;
+	PQclear(res);
+	if (key_insert(conn, id, kname, days, iter, &k) != 0 ||
+	    db_cmd(conn, "COMMIT") == -1)
+		goto out;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "agent_id",
+		    json_object_new_string(id));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		key_json_add(o, &k);
+		json_print(o);
+	} else {
+		printf("agent:     %s\n", name);
+		key_print_text(id, kname, &k);
+	}
+	rc = EXIT_OK;
+out:
+	newkey_wipe(&k);
+	PQfinish(conn);
+	return rc;
+}
+
+/*
+ * key issue and key rotate: one transaction that (for rotate) revokes every
+ * active key of the agent and inserts a new one.  The agent row is locked
+ * so two rotations cannot interleave.
+ */
+static int
+key_new(struct ctx *c, struct args *a, int rotate)
+{
+	const char		*agent = a->pos[0], *name = opt(a, "name");
+	const char		*p[1] = { agent }, *days;
+	char			 dbuf[16];
+	struct newkey		 k;
+	struct json_object	*o;
+	PGconn			*conn;
+	PGresult		*res;
+	long			 iter, revoked = 0;
+	int			 rc, active;
+
+	memset(&k, 0, sizeof k);
+	if (name == NULL)
+		name = "";
+	if ((rc = check_uuid("agent id", agent)) != 0 ||
+	    (rc = check_text("--name", name, 0)) != 0 ||
+	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
+	    sizeof dbuf, &days)) != 0 ||
+	    (rc = key_iterations(opt(a, "iterations"), &iter)) != 0)
+		return rc;
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	rc = EXIT_FAIL;
+	if (db_cmd(conn, "BEGIN") == -1 ||
+	    agent_find(conn, agent, 1, &active) != 0)
+		goto out;
+	if (!active) {
+		fail(EXIT_FAIL, "agent %s is disabled; a key for it would not "
+		    "work", agent);
+		goto out;
+	}
+	if (rotate) {
+		if ((res = db_query(conn, "UPDATE agent_key SET"
+		    " revoked_at = now(), active = false WHERE agent_id = $1"
+		    " AND active AND revoked_at IS NULL", 1, p)) == NULL)
+			goto out;
+		revoked = strtol(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	if (key_insert(conn, agent, name, days, iter, &k) != 0 ||
+	    db_cmd(conn, "COMMIT") == -1)
+		goto out;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "agent_id",
+		    json_object_new_string(agent));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		key_json_add(o, &k);
+		if (rotate)
+			json_object_object_add(o, "revoked",
+			    json_object_new_int64(revoked));
+		json_print(o);
+	} else {
+		if (rotate)
+			printf("revoked:   %ld key%s\n", revoked,
+			    revoked == 1 ? "" : "s");
+		key_print_text(agent, name, &k);
+	}
+	rc = EXIT_OK;
+out:
+	newkey_wipe(&k);
+	PQfinish(conn);
+	return rc;
+}
+
+int
+cmd_key_issue(struct ctx *c, struct args *a)
+{
+	return key_new(c, a, 0);
+}
+
+int
+cmd_key_rotate(struct ctx *c, struct args *a)
+{
+	return key_new(c, a, 1);
+}
+
+/* A prefix as this program and the original backend make them. */
+static int
+prefix_valid(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return i > 0 && i <= 255;
+}
+
+/*
+ * KEY is a key id or a prefix.  A prefix shared by several keys (possible
+ * with the original backend's prefixes) is refused: the operator names the
+ * key by id instead.  Revoking a revoked key changes nothing and succeeds.
+ */
+int
+cmd_key_revoke(struct ctx *c, struct args *a)
+{
+	const char		*key = a->pos[0], *p[1] = { key };
+	struct json_object	*o;
+	PGconn			*conn;
+	PGresult		*res;
+	char			*id = NULL, *prefix = NULL;
+	int			 byid, rc = EXIT_FAIL, changed = 0;
+
+	byid = uuid_valid(key, strlen(key));
+	if (!byid && !prefix_valid(key))
+		return fail(EXIT_USAGE, "not a key id or prefix: %s", key);
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	if (db_cmd(conn, "BEGIN") == -1 || (res = db_query(conn, byid ?
+	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
+	    " WHERE id = $1 FOR UPDATE" :
+	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
+	    " WHERE prefix = $1 FOR UPDATE", 1, p)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		if (PQntuples(res) == 0)
+			fail(EXIT_FAIL, "no key with %s %s", byid ? "id" :
+			    "prefix", key);
+		else
+			fail(EXIT_FAIL, "%d keys share prefix %s; revoke by "
+			    "key id (see otas-admin key list)",
+			    PQntuples(res), key);
+		PQclear(res);
+		goto out;
+	}
+	changed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	id = strdup(PQgetvalue(res, 0, 0));
+	prefix = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (id == NULL || prefix == NULL) {
+		fail(EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	p[0] = id;
+	if (changed && (res = db_query(conn, "UPDATE agent_key SET"
+	    " revoked_at = now(), active = false WHERE id = $1", 1, p)) == NULL)
+		goto out;
+	if (changed)
+		PQclear(res);
+	if (db_cmd(conn, "COMMIT") == -1)
+		goto out;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "key_id", json_object_new_string(id));
+		json_object_object_add(o, "prefix",
+		    json_object_new_string(prefix));
+		json_object_object_add(o, "changed",
+		    json_object_new_boolean(changed));
+		json_print(o);
+	} else
+		printf("key %s (%s) %s\n", prefix, id, changed ? "revoked" :
+		    "was already revoked or inactive");
+	rc = EXIT_OK;
+out:
+	free(id);
+	free(prefix);
+	PQfinish(conn);
+	return rc;
+}
+
+int
+cmd_key_list(struct ctx *c, struct args *a)
+{
+	const char		*agent = a->pos[0], *p[1] = { agent };
+	struct json_object	*o, *arr, *e;
+	PGconn			*conn;
+	PGresult		*res;
+	int			 i, rc, active;
+
+	if ((rc = check_uuid("agent id", agent)) != 0)
+		return rc;
+	if ((conn = db_open()) == NULL)
+		return EXIT_FAIL;
+	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
+		PQfinish(conn);
+		return rc;
+	}
+	res = db_query(conn, "SELECT id, prefix, name,"
+	    " CASE WHEN NOT active OR revoked_at IS NOT NULL THEN 'revoked'"
+	    " WHEN expires_at IS NOT NULL AND expires_at <= now()"
+	    " THEN 'expired' ELSE 'active' END,"
+	    " " ISO("created_at") ", " ISO("last_used_at") ","
+	    " " ISO("expires_at") ", " ISO("revoked_at")
+	    " FROM agent_key WHERE agent_id = $1"
+	    " ORDER BY created_at DESC, id DESC", 1, p);
+	PQfinish(conn);
+	if (res == NULL)
+		return EXIT_FAIL;
+	if (c->json) {
+		o = json_object_new_object();
+		arr = json_object_new_array();
+		json_object_object_add(o, "agent_id",
+		    json_object_new_string(agent));
+		for (i = 0; i < PQntuples(res); i++) {
+			e = json_object_new_object();
+			jcol(e, "key_id", res, i, 0);
+			jcol(e, "prefix", res, i, 1);
+			jcol(e, "name", res, i, 2);
+			jcol(e, "state", res, i, 3);
+			jcol(e, "created_at", res, i, 4);
+			jcol(e, "last_used_at", res, i, 5);
+			jcol(e, "expires_at", res, i, 6);
+			jcol(e, "revoked_at", res, i, 7);
+			json_object_array_add(arr, e);
+		}
+		json_object_object_add(o, "keys", arr);
+		json_print(o);
+	} else {
+		printf("%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s\n", "ID",
+		    "PREFIX", "STATE", "CREATED", "LAST USED", "EXPIRES",
+		    "NAME");
+		for (i = 0; i < PQntuples(res); i++)
+			printf("%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s\n",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			    or_dash(cell(res, i, 5)),
+			    cell(res, i, 6) == NULL ? "never" :
+			    PQgetvalue(res, i, 6), or_dash(PQgetvalue(res, i, 2)));
+	}
+	PQclear(res);
+	return EXIT_OK;
+}

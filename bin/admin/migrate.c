@@ -1,0 +1,490 @@
+/*
+ * migrate — otas-admin migrate and check.  Migrations are the files
+ * NNN_name.sql of the SQL directory, applied in numeric order, each in one
+ * transaction with its row in otas_schema_migrations, under an advisory
+ * lock so concurrent runs apply each file once.  An original OTAS database
+ * (its tables, no tracking table) is adopted: see mig_adopt and
+ * otas-admin(1).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "admin.h"
+
+/* ------------------------------------------------------------ migrations */
+
+static const char *
+sql_dir(const char *opt)
+{
+	const char	*env;
+
+	if (opt != NULL)
+		return opt;
+	env = getenv("OTAS_SQL_DIR");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return OTAS_SQL_DIR;
+}
+
+/* "NNN_anything.sql" -> NNN in [1, INT_MAX]; anything else is not ours. */
+static int
+mig_version(const char *name, long *v)
+{
+	size_t	 len = strlen(name), i = 0;
+	char	 num[16];
+
+	while (isdigit((unsigned char)name[i]))
+		i++;
+	if (i == 0 || i >= sizeof num || name[i] != '_' || len < 5 ||
+	    strcmp(name + len - 4, ".sql") != 0)
+		return -1;
+	memcpy(num, name, i);
+	num[i] = '\0';
+	return parse_long(num, 1, INT_MAX, v);
+}
+
+static int
+mig_cmp(const void *a, const void *b)
+{
+	const struct migration	*x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+static void
+mig_free(struct migration *m, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(m[i].file);
+	free(m);
+}
+
+/* The migration files of dir, sorted by number; two with one number fail. */
+static int
+mig_list(const char *dir, struct migration **out, size_t *count)
+{
+	struct migration	*m;
+	struct dirent		*de;
+	DIR			*d;
+	size_t			 n = 0, i;
+	long			 v;
+
+	if ((d = opendir(dir)) == NULL)
+		return fail(EXIT_FAIL, "cannot read SQL directory %s: %s",
+		    dir, strerror(errno));
+	if ((m = calloc(MAX_MIGRATIONS, sizeof *m)) == NULL) {
+		closedir(d);
+		return fail(EXIT_FAIL, "out of memory");
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (mig_version(de->d_name, &v) == -1)
+			continue;
+		if (n == MAX_MIGRATIONS) {
+			closedir(d);
+			mig_free(m, n);
+			return fail(EXIT_FAIL, "more than %d migrations in %s",
+			    MAX_MIGRATIONS, dir);
+		}
+		m[n].version = v;
+		if ((m[n++].file = strdup(de->d_name)) == NULL) {
+			closedir(d);
+			mig_free(m, n);
+			return fail(EXIT_FAIL, "out of memory");
+		}
+	}
+	closedir(d);
+	qsort(m, n, sizeof *m, mig_cmp);
+	for (i = 1; i < n; i++)
+		if (m[i].version == m[i - 1].version) {
+			fail(EXIT_FAIL, "two migrations numbered %ld: %s and %s",
+			    m[i].version, m[i - 1].file, m[i].file);
+			mig_free(m, n);
+			return EXIT_FAIL;
+		}
+	*out = m;
+	*count = n;
+	return 0;
+}
+
+/* Reads a migration file whole; a NUL byte could not reach PQexec intact. */
+static int
+mig_read(const char *dir, const char *file, char **out)
+{
+	char	 path[PATH_MAX];
+	char	*buf;
+	FILE	*f;
+	size_t	 len;
+	int	 n;
+
+	n = snprintf(path, sizeof path, "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= sizeof path)
+		return fail(EXIT_FAIL, "path too long: %s/%s", dir, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return fail(EXIT_FAIL, "cannot open %s: %s", path,
+		    strerror(errno));
+	if ((buf = malloc(MIGRATION_MAX + 1)) == NULL) {
+		fclose(f);
+		return fail(EXIT_FAIL, "out of memory");
+	}
+	len = fread(buf, 1, MIGRATION_MAX + 1, f);
+	n = ferror(f);
+	fclose(f);
+	if (n || len > MIGRATION_MAX || memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		return fail(EXIT_FAIL, "%s: %s", path, n ? "read error" :
+		    len > MIGRATION_MAX ? "larger than 16 MiB" :
+		    "contains a NUL byte");
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int
+mig_begin(PGconn *conn)
+{
+	if (db_cmd(conn, "BEGIN") == -1 ||
+	    db_cmd(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")") == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * On an original OTAS database (its three tables present, no tracking
+ * table) 001 is recorded as applied without being run: its CREATE TABLE IF
+ * NOT EXISTS would do nothing, and its CREATE INDEX would build second
+ * copies of indexes Django already made under other names, locking writes
+ * to agent_session for as long as that takes.  The columns the programs use
+ * are checked first, so a foreign table of the same name is refused.
+ */
+static int
+mig_adopt(PGconn *conn, const struct migration *m, size_t n,
+    struct json_object *adopted)
+{
+	const char	*p[1];
+	PGresult	*res;
+	int		 tracked, original;
+
+	if ((res = db_query(conn,
+	    "SELECT to_regclass('otas_schema_migrations') IS NOT NULL,"
+	    " to_regclass('agent') IS NOT NULL"
+	    " AND to_regclass('agent_key') IS NOT NULL"
+	    " AND to_regclass('agent_session') IS NOT NULL", 0, NULL)) == NULL)
+		return EXIT_FAIL;
+	tracked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	original = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	if (tracked)
+		return 0;
+	if (original) {
+		if ((res = db_query(conn,
+		    "SELECT string_agg(t || '.' || c, ', ') FROM (VALUES"
+		    " ('agent','id'), ('agent','name'), ('agent','description'),"
+		    " ('agent','provider'), ('agent','project_id'),"
+		    " ('agent','created_at'), ('agent','updated_at'),"
+		    " ('agent','created_by_id'), ('agent','is_active'),"
+		    " ('agent_key','id'), ('agent_key','prefix'),"
+		    " ('agent_key','hashed_key'), ('agent_key','agent_id'),"
+		    " ('agent_key','name'), ('agent_key','created_at'),"
+		    " ('agent_key','last_used_at'), ('agent_key','revoked_at'),"
+		    " ('agent_key','expires_at'), ('agent_key','active'),"
+		    " ('agent_session','id'), ('agent_session','agent_id'),"
+		    " ('agent_session','agent_key_id'),"
+		    " ('agent_session','created_at'), ('agent_session','meta')"
+		    ") AS need(t, c) WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a"
+		    " WHERE a.attrelid = to_regclass(need.t)"
+		    " AND a.attname = need.c AND a.attnum > 0"
+		    " AND NOT a.attisdropped)", 0, NULL)) == NULL)
+			return EXIT_FAIL;
+		if (!PQgetisnull(res, 0, 0)) {
+			fail(EXIT_FAIL, "existing tables lack OTAS columns (%s); "
+			    "not adopting them", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			return EXIT_FAIL;
+		}
+		PQclear(res);
+	}
+	if (db_cmd(conn, "CREATE TABLE otas_schema_migrations ("
+	    " version integer PRIMARY KEY,"
+	    " name text NOT NULL,"
+	    " applied_at timestamptz NOT NULL DEFAULT now())") == -1)
+		return EXIT_FAIL;
+	if (!original || n == 0 || m[0].version != 1)
+		return 0;
+	p[0] = m[0].file;
+	if (db_cmd(conn, "SET LOCAL client_min_messages = warning") == -1 ||
+	    (res = db_query(conn, "INSERT INTO otas_schema_migrations"
+	    " (version, name) VALUES (1, $1)", 1, p)) == NULL)
+		return EXIT_FAIL;
+	PQclear(res);
+	json_object_array_add(adopted, json_object_new_string(m[0].file));
+	return 0;
+}
+
+/*
+ * Applies one file and its tracking row in one transaction.  Returns 0
+ * (applied or found already applied by a concurrent run), or an exit code.
+ */
+static int
+mig_apply(PGconn *conn, const char *dir, const struct migration *m,
+    int *did)
+{
+	char		 ver[16];
+	const char	*p[2] = { ver, m->file };
+	char		*sql = NULL;
+	PGresult	*res;
+	int		 rc, done;
+
+	*did = 0;
+	rc = snprintf(ver, sizeof ver, "%ld", m->version);
+	if (rc < 0 || (size_t)rc >= sizeof ver)
+		return fail(EXIT_FAIL, "internal: version buffer");
+	if ((rc = mig_read(dir, m->file, &sql)) != 0)
+		return rc;
+	if (mig_begin(conn) == -1 || (res = db_query(conn,
+	    "SELECT 1 FROM otas_schema_migrations WHERE version = $1",
+	    1, p)) == NULL) {
+		free(sql);
+		return EXIT_FAIL;
+	}
+	done = PQntuples(res) > 0;
+	PQclear(res);
+	if (done) {
+		free(sql);
+		return db_cmd(conn, "COMMIT") == -1 ? EXIT_FAIL : 0;
+	}
+	res = PQexec(conn, sql);
+	free(sql);
+	rc = PQresultStatus(res);
+	if (rc != PGRES_COMMAND_OK && rc != PGRES_TUPLES_OK &&
+	    rc != PGRES_EMPTY_QUERY) {
+		char	 line[512];
+
+		one_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+		    PQerrorMessage(conn), line, sizeof line);
+		PQclear(res);
+		return fail(EXIT_FAIL, "migration %s failed, nothing of it "
+		    "applied: %s", m->file, line);
+	}
+	PQclear(res);
+	if (PQtransactionStatus(conn) != PQTRANS_INTRANS)
+		return fail(EXIT_FAIL, "migration %s ended the transaction "
+		    "itself; migration files must not contain BEGIN, COMMIT "
+		    "or ROLLBACK", m->file);
+	if ((res = db_query(conn, "INSERT INTO otas_schema_migrations"
+	    " (version, name) VALUES ($1, $2)", 2, p)) == NULL)
+		return EXIT_FAIL;
+	PQclear(res);
+	if (db_cmd(conn, "COMMIT") == -1)
+		return EXIT_FAIL;
+	*did = 1;
+	return 0;
+}
+
+/*
+ * The applied versions, ascending, as a result with one column; an empty
+ * result when there is no tracking table yet.  NULL after an error.
+ */
+static PGresult *
+mig_applied(PGconn *conn)
+{
+	PGresult	*res;
+	int		 tracked;
+
+	if ((res = db_query(conn, "SELECT to_regclass('otas_schema_migrations')"
+	    " IS NOT NULL", 0, NULL)) == NULL)
+		return NULL;
+	tracked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return db_query(conn, tracked ?
+	    "SELECT version FROM otas_schema_migrations ORDER BY version" :
+	    "SELECT 1 WHERE false", 0, NULL);
+}
+
+static int
+mig_is_applied(const PGresult *res, long version)
+{
+	int	 i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strtol(PQgetvalue(res, i, 0), NULL, 10) == version)
+			return 1;
+	return 0;
+}
+
+static long
+mig_top(const PGresult *res)
+{
+	int	 n = PQntuples(res);
+
+	return n == 0 ? 0 : strtol(PQgetvalue(res, n - 1, 0), NULL, 10);
+}
+
+int
+cmd_migrate(struct ctx *c, struct args *a)
+{
+	const char		*dir = sql_dir(opt(a, "sql-dir"));
+	struct migration	*m = NULL;
+	struct json_object	*applied = NULL, *adopted = NULL, *o;
+	PGconn			*conn = NULL;
+	PGresult		*res;
+	size_t			 n = 0, i;
+	int			 rc, did, count = 0;
+
+	if ((rc = mig_list(dir, &m, &n)) != 0)
+		return rc;
+	rc = EXIT_FAIL;
+	applied = json_object_new_array();
+	adopted = json_object_new_array();
+	if ((conn = db_open()) == NULL)
+		goto out;
+	if (mig_begin(conn) == -1 || mig_adopt(conn, m, n, adopted) != 0 ||
+	    db_cmd(conn, "COMMIT") == -1)
+		goto out;
+	if (!c->json && json_object_array_length(adopted) > 0)
+		printf("recorded %s as applied without running it: the OTAS "
+		    "tables exist already\n", m[0].file);
+	for (i = 0; i < n; i++) {
+		if (mig_apply(conn, dir, &m[i], &did) != 0)
+			goto out;
+		if (!did)
+			continue;
+		count++;
+		json_object_array_add(applied,
+		    json_object_new_string(m[i].file));
+		if (!c->json)
+			printf("applied %s\n", m[i].file);
+	}
+	if ((res = mig_applied(conn)) == NULL)
+		goto out;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "version",
+		    json_object_new_int64(mig_top(res)));
+		json_object_object_add(o, "applied", applied);
+		json_object_object_add(o, "recorded", adopted);
+		applied = adopted = NULL;
+		json_print(o);
+	} else if (count == 0)
+		printf("schema up to date at version %ld\n", mig_top(res));
+	else
+		printf("schema now at version %ld\n", mig_top(res));
+	PQclear(res);
+	rc = EXIT_OK;
+out:
+	json_object_put(applied);
+	json_object_put(adopted);
+	PQfinish(conn);
+	mig_free(m, n);
+	return rc;
+}
+
+/*
+ * Three verdicts, each printed: the configuration as the endpoint would
+ * read it, the database reachable, every migration of the SQL directory
+ * applied.  Exit 1 when any failed.
+ */
+int
+cmd_check(struct ctx *c, struct args *a)
+{
+	const char		*dir = sql_dir(opt(a, "sql-dir"));
+	struct otas_config	 cfg;
+	struct migration	*m = NULL;
+	struct json_object	*o, *pending;
+	PGconn			*conn = NULL;
+	PGresult		*res = NULL;
+	char			 err[256];
+	const char		*failed[3];
+	size_t			 n = 0, i;
+	long			 iter, latest = 0, current = -1;
+	int			 ok_config, ok_db, ok_schema = 0, nfail = 0;
+
+	pending = json_object_new_array();
+	ok_config = config_load(&cfg, CONFIG_NEED_DB, err, sizeof err) == 0;
+	if (ok_config)
+		config_free(&cfg);
+	else
+		fail(EXIT_FAIL, "config: %s", err);
+	if (ok_config && key_iterations(NULL, &iter) != 0)
+		ok_config = 0;
+	ok_db = (conn = db_open()) != NULL;
+	if (ok_db && mig_list(dir, &m, &n) == 0 &&
+	    (res = mig_applied(conn)) != NULL) {
+		current = mig_top(res);
+		latest = n > 0 ? m[n - 1].version : 0;
+		ok_schema = 1;
+		for (i = 0; i < n; i++)
+			if (!mig_is_applied(res, m[i].version)) {
+				ok_schema = 0;
+				json_object_array_add(pending,
+				    json_object_new_string(m[i].file));
+			}
+		if (PQntuples(res) == 0)
+			ok_schema = 0;
+	}
+	if (!ok_config)
+		failed[nfail++] = "config";
+	if (!ok_db)
+		failed[nfail++] = "database";
+	if (ok_db && !ok_schema)	/* not checked without a database */
+		failed[nfail++] = "schema";
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "ok", json_object_new_boolean(
+		    nfail == 0));
+		json_object_object_add(o, "config",
+		    json_object_new_boolean(ok_config));
+		json_object_object_add(o, "database",
+		    json_object_new_boolean(ok_db));
+		json_object_object_add(o, "schema",
+		    json_object_new_boolean(ok_schema));
+		json_object_object_add(o, "schema_version", res == NULL ?
+		    NULL : json_object_new_int64(current));
+		json_object_object_add(o, "latest_version", m == NULL ? NULL :
+		    json_object_new_int64(latest));
+		json_object_object_add(o, "pending", json_object_get(pending));
+		json_print(o);
+	} else {
+		printf("config    %s\n", ok_config ? "ok" : "FAILED");
+		if (ok_db)
+			printf("database  ok (PostgreSQL %s)\n",
+			    or_dash(PQparameterStatus(conn, "server_version")));
+		else
+			printf("database  FAILED\n");
+		if (ok_schema)
+			printf("schema    ok (version %ld)\n", current);
+		else if (res == NULL)
+			printf("schema    FAILED: not checked\n");
+		else if (PQntuples(res) == 0)
+			printf("schema    FAILED: no migrations applied; run "
+			    "otas-admin migrate\n");
+		else
+			printf("schema    FAILED: version %ld, %zu pending "
+			    "(first: %s); run otas-admin migrate\n", current,
+			    json_object_array_length(pending),
+			    json_object_get_string(json_object_array_get_idx(
+			    pending, 0)));
+	}
+	json_object_put(pending);
+	PQclear(res);
+	PQfinish(conn);
+	mig_free(m, n);
+	if (nfail == 0)
+		return EXIT_OK;
+	if (nfail == 1)
+		return fail(EXIT_FAIL, "check failed: %s", failed[0]);
+	if (nfail == 2)
+		return fail(EXIT_FAIL, "check failed: %s, %s", failed[0],
+		    failed[1]);
+	return fail(EXIT_FAIL, "check failed: %s, %s, %s", failed[0],
+	    failed[1], failed[2]);
+}

@@ -1,0 +1,306 @@
+/*
+ * util — the helpers every otas-admin command uses: one-line errors, strict
+ * parsing of numbers and names, JSON output with json-c, and libpq with
+ * every value a parameter.  Nothing here knows a command.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uuid.h"
+#include "admin.h"
+
+/* ---------------------------------------------------------------- errors */
+
+int
+fail(int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("otas-admin: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/*
+ * libpq messages span several lines (a message, then "Is the server
+ * running...").  Operators get one line: join them with a space.
+ */
+void
+one_line(const char *in, char *out, size_t cap)
+{
+	size_t	 o = 0;
+	int	 space = 0;
+
+	for (; *in != '\0' && o + 1 < cap; in++) {
+		if (*in == '\n' || *in == '\t' || *in == '\r') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 2 < cap)
+			out[o++] = ' ';
+		space = 0;
+		out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
+int
+fail_db(PGconn *conn, const PGresult *res)
+{
+	const char	*msg = NULL;
+	char		 line[512];
+
+	if (res != NULL)
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (msg == NULL)
+		msg = PQerrorMessage(conn);
+	one_line(msg, line, sizeof line);
+	return fail(EXIT_FAIL, "database: %s", line[0] != '\0' ? line :
+	    "unknown error");
+}
+
+/* --------------------------------------------------------------- parsing */
+
+/* Decimal in [min, max], digits only: no sign, no space, no trailing junk. */
+int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char	*end;
+	long	 v;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Characters (not bytes) of UTF-8 text, as varchar(n) counts them. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+int
+check_uuid(const char *what, const char *s)
+{
+	if (!uuid_valid(s, strlen(s)))
+		return fail(EXIT_USAGE, "%s is not a uuid: %s", what, s);
+	return 0;
+}
+
+int
+check_text(const char *what, const char *s, int required)
+{
+	if (required && s[0] == '\0')
+		return fail(EXIT_USAGE, "%s must not be empty", what);
+	if (utf8_chars(s) > NAME_MAX_CHARS)
+		return fail(EXIT_USAGE, "%s is longer than %d characters",
+		    what, NAME_MAX_CHARS);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+void
+json_print(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+const char *
+cell(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* A column as a JSON string, or JSON null for SQL NULL. */
+void
+jcol(struct json_object *o, const char *key, const PGresult *res, int row,
+    int col)
+{
+	const char	*v = cell(res, row, col);
+
+	json_object_object_add(o, key, v == NULL ? NULL :
+	    json_object_new_string(v));
+}
+
+void
+jbool(struct json_object *o, const char *key, const PGresult *res, int row,
+    int col)
+{
+	json_object_object_add(o, key, json_object_new_boolean(
+	    strcmp(PQgetvalue(res, row, col), "t") == 0));
+}
+
+/*
+ * jsonb text from PostgreSQL, placed in the output verbatim: parsing it
+ * again would round big numbers through a double or an int64.
+ */
+struct json_object *
+jraw(const char *text)
+{
+	struct json_object	*o;
+	char			*copy;
+
+	if ((copy = strdup(text)) == NULL)
+		return NULL;
+	o = json_object_new_object();
+	json_object_set_serializer(o, json_object_userdata_to_json_string,
+	    copy, json_object_free_userdata);
+	return o;
+}
+
+const char *
+or_dash(const char *s)
+{
+	return s == NULL || s[0] == '\0' ? "-" : s;
+}
+
+/* -------------------------------------------------------------- database */
+
+static void
+notice_ignore(void *arg, const char *msg)
+{
+	/* "relation already exists, skipping" is expected; say nothing. */
+}
+
+/*
+ * OTAS_DATABASE_URL (a URI or conninfo) else libpq's PG* defaults.  A
+ * connect_timeout is supplied unless the URL or PGCONNECT_TIMEOUT sets one,
+ * so a dead host fails the command instead of hanging it.
+ */
+PGconn *
+db_open(void)
+{
+	const char	*keys[4], *vals[4];
+	const char	*url = getenv("OTAS_DATABASE_URL");
+	PGconn		*conn;
+	char		 line[512];
+	int		 n = 0;
+
+	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
+		keys[n] = "connect_timeout";
+		vals[n++] = "10";
+	}
+	keys[n] = "application_name";
+	vals[n++] = "otas-admin";
+	if (url != NULL && url[0] != '\0') {
+		keys[n] = "dbname";	/* expanded: the URL's settings win */
+		vals[n++] = url;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	if (url != NULL && url[0] != '\0') {
+		PQconninfoOption	*opts;
+		char			*perr = NULL;
+
+		/* libpq's own message may quote the URL, password and all. */
+		if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+			PQfreemem(perr);
+			fail(EXIT_FAIL, "OTAS_DATABASE_URL is not a valid libpq "
+			    "URI or conninfo string");
+			return NULL;
+		}
+		PQconninfoFree(opts);
+	}
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL) {
+		fail(EXIT_FAIL, "cannot connect to the database: out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		one_line(PQerrorMessage(conn), line, sizeof line);
+		fail(EXIT_FAIL, "cannot connect to the database: %s", line);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, notice_ignore, NULL);
+	return conn;
+}
+
+/*
+ * Runs one parameterised statement.  Returns the result, or NULL after
+ * printing the error.  Result values come back as text.
+ */
+PGresult *
+db_query(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	fail_db(conn, res);
+	PQclear(res);
+	return NULL;
+}
+
+int
+db_cmd(PGconn *conn, const char *sql)
+{
+	PGresult	*res;
+
+	if ((res = db_query(conn, sql, 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Looks up an agent.  Returns 0 with *active set, or an exit code after
+ * printing why.  lock: FOR UPDATE, so a concurrent rotate waits.
+ */
+int
+agent_find(PGconn *conn, const char *id, int lock, int *active)
+{
+	const char	*p[1] = { id };
+	PGresult	*res;
+
+	res = db_query(conn, lock ?
+	    "SELECT is_active FROM agent WHERE id = $1 FOR UPDATE" :
+	    "SELECT is_active FROM agent WHERE id = $1", 1, p);
+	if (res == NULL)
+		return EXIT_FAIL;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return fail(EXIT_FAIL, "no agent with id %s", id);
+	}
+	*active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+/* The value of option name ("" for a flag), or NULL when not given. */
+const char *
+opt(const struct args *a, const char *name)
+{
+	size_t	 i, len = strlen(name);
+
+	for (i = 0; a->cmd->opts[i] != NULL; i++)
+		if (strncmp(a->cmd->opts[i], name, len) == 0 &&
+		    (a->cmd->opts[i][len] == '\0' ||
+		    a->cmd->opts[i][len] == '='))
+			return a->val[i];
+	return NULL;
+}
