@@ -54,7 +54,8 @@ key_prefix_array(const struct key_parts *k, char *buf, size_t cap)
 	buf[used++] = '{';
 	for (i = 0; i < k->nprefix; i++) {
 		n = strlen(k->prefix[i]);
-		if (used + n + 3 > cap)
+		/* separator, the prefix, then room for the '}' and the NUL */
+		if (used + (i > 0) + n + 2 > cap)
 			return -1;
 		if (i > 0)
 			buf[used++] = ',';
