@@ -1,0 +1,384 @@
+/*
+ * test_resp — the answers as a web server receives them.  Each answer is
+ * sent through resp_send on a CGI-mode conn (fcgi NULL writes to stdout);
+ * stdout's descriptor is pointed at a temporary file for the call and put
+ * back after it, so cmocka's own output (TAP under tests/run) is untouched.
+ * The text is then taken apart like a CGI gateway would: Status line,
+ * headers, blank line, body.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "resp.h"
+
+#define OUT_MAX (2 * RESP_MAX)
+#define HDR_MAX 32
+
+struct answer {
+	char		 text[OUT_MAX + 1];
+	size_t		 len;
+	int		 http;
+	char		 reason[64];
+	int		 nhdr;
+	char		*name[HDR_MAX];
+	char		*value[HDR_MAX];
+	const char	*body;
+	size_t		 body_len;
+};
+
+/* Runs resp_send with stdout on a temporary file; returns its result. */
+static int
+send_and_capture(struct resp *r, struct answer *a)
+{
+	char path[] = "/tmp/test_resp.XXXXXX";
+	struct conn c = { .envp = NULL, .fcgi = NULL };
+	int fd, saved, rc;
+	ssize_t n;
+
+	memset(a, 0, sizeof(*a));
+	assert_true((fd = mkstemp(path)) >= 0);
+	unlink(path);
+	fflush(stdout);
+	assert_true((saved = dup(STDOUT_FILENO)) >= 0);
+	assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+	rc = resp_send(r, &c);
+	fflush(stdout);
+	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+	close(saved);
+	assert_true(lseek(fd, 0, SEEK_SET) == 0);
+	while ((n = read(fd, a->text + a->len, OUT_MAX - a->len)) > 0)
+		a->len += (size_t)n;
+	assert_true(n == 0);
+	close(fd);
+	a->text[a->len] = '\0';
+	return rc;
+}
+
+/* Splits a->text into status, headers and body; fails on bad framing. */
+static void
+split_answer(struct answer *a)
+{
+	char *p = a->text, *eol, *colon;
+	int used;
+
+	if (sscanf(p, "Status: %d %n", &a->http, &used) != 1)
+		fail_msg("no Status line: %.40s", p);
+	if ((eol = strstr(p, "\r\n")) == NULL)
+		fail_msg("Status line not ended by CRLF");
+	*eol = '\0';
+	snprintf(a->reason, sizeof(a->reason), "%s", p + used);
+	p = eol + 2;
+	while (strncmp(p, "\r\n", 2) != 0) {
+		if ((eol = strstr(p, "\r\n")) == NULL)
+			fail_msg("header not ended by CRLF");
+		*eol = '\0';
+		if ((colon = strstr(p, ": ")) == NULL || a->nhdr == HDR_MAX)
+			fail_msg("bad header line: %s", p);
+		*colon = '\0';
+		a->name[a->nhdr] = p;
+		a->value[a->nhdr] = colon + 2;
+		a->nhdr++;
+		p = eol + 2;
+	}
+	a->body = p + 2;
+	a->body_len = a->len - (size_t)(a->body - a->text);
+}
+
+static int
+header_count(const struct answer *a, const char *name)
+{
+	int i, n = 0;
+
+	for (i = 0; i < a->nhdr; i++)
+		n += strcasecmp(a->name[i], name) == 0;
+	return n;
+}
+
+static const char *
+header(const struct answer *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->nhdr; i++)
+		if (strcasecmp(a->name[i], name) == 0)
+			return a->value[i];
+	return NULL;
+}
+
+/* What every answer carries (SPEC §2), and a Content-Length that is true. */
+static void
+assert_common_headers(const struct answer *a)
+{
+	char want[32];
+
+	assert_int_equal(header_count(a, "Content-Type"), 1);
+	assert_string_equal(header(a, "Content-Type"), "application/json");
+	assert_int_equal(header_count(a, "Cache-Control"), 1);
+	assert_string_equal(header(a, "Cache-Control"), "no-store");
+	assert_int_equal(header_count(a, "X-Content-Type-Options"), 1);
+	assert_string_equal(header(a, "X-Content-Type-Options"), "nosniff");
+	assert_int_equal(header_count(a, "Content-Length"), 1);
+	snprintf(want, sizeof(want), "%zu", a->body_len);
+	assert_string_equal(header(a, "Content-Length"), want);
+}
+
+static void
+assert_error_answer(const struct answer *a, enum otas_status st)
+{
+	const struct otas_status_info *si = status_info(st);
+	char body[128];
+
+	assert_int_equal(a->http, si->http);
+	assert_string_equal(a->reason, si->reason);
+	assert_common_headers(a);
+	snprintf(body, sizeof(body),
+	    "{\"status\": 0, \"status_description\": \"%s\"}", si->code);
+	assert_string_equal(a->body, body);
+}
+
+static void
+each_error_status_gives_its_status_line_headers_and_body(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+	int st;
+
+	assert_non_null(r);
+	assert_non_null(a);
+	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+		resp_error(r, (enum otas_status)st);
+		assert_int_equal(send_and_capture(r, a), 0);
+		split_answer(a);
+		assert_error_answer(a, (enum otas_status)st);
+		assert_int_equal(r->http, status_info(st)->http);
+	}
+	free(r);
+	free(a);
+}
+
+static void
+allow_post_only_on_405(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+	int st;
+
+	assert_non_null(r);
+	assert_non_null(a);
+	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+		resp_error(r, (enum otas_status)st);
+		send_and_capture(r, a);
+		split_answer(a);
+		if (st == OTAS_ERR_METHOD) {
+			assert_int_equal(a->http, 405);
+			assert_int_equal(header_count(a, "Allow"), 1);
+			assert_string_equal(header(a, "Allow"), "POST");
+		} else
+			assert_int_equal(header_count(a, "Allow"), 0);
+	}
+	free(r);
+	free(a);
+}
+
+static void
+retry_after_only_on_503(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+	char *end;
+	long secs;
+	int st;
+
+	assert_non_null(r);
+	assert_non_null(a);
+	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+		resp_error(r, (enum otas_status)st);
+		send_and_capture(r, a);
+		split_answer(a);
+		if (st != OTAS_ERR_UNAVAILABLE) {
+			assert_int_equal(header_count(a, "Retry-After"), 0);
+			continue;
+		}
+		assert_int_equal(a->http, 503);
+		assert_int_equal(header_count(a, "Retry-After"), 1);
+		secs = strtol(header(a, "Retry-After"), &end, 10);
+		assert_true(*end == '\0' && secs > 0);
+	}
+	free(r);
+	free(a);
+}
+
+static void
+session_answer_has_exactly_the_spec_shape(void **state)
+{
+	const char *jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	    "eyJhZ2VudF9pZCI6IngifQ.c2lnbmF0dXJlLWJ5dGVz-_";
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+	json_object *root, *v, *resp;
+
+	assert_non_null(r);
+	assert_non_null(a);
+	resp_session(r, jwt);
+	assert_int_equal(send_and_capture(r, a), 0);
+	split_answer(a);
+	assert_int_equal(a->http, 200);
+	assert_string_equal(a->reason, "OK");
+	assert_int_equal(r->http, 200);
+	assert_common_headers(a);
+	assert_int_equal(header_count(a, "Allow"), 0);
+	assert_int_equal(header_count(a, "Retry-After"), 0);
+
+	root = json_tokener_parse(a->body);
+	assert_non_null(root);
+	assert_true(json_object_is_type(root, json_type_object));
+	assert_int_equal(json_object_object_length(root), 3);
+	assert_true(json_object_object_get_ex(root, "status", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	assert_int_equal(json_object_get_int(v), 1);
+	assert_true(json_object_object_get_ex(root, "status_description", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), "agent_session_created");
+	assert_true(json_object_object_get_ex(root, "response", &resp));
+	assert_true(json_object_is_type(resp, json_type_object));
+	assert_int_equal(json_object_object_length(resp), 2);
+	assert_true(json_object_object_get_ex(resp, "Header_value", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v),
+	    "X-OTAS-AGENT-SESSION-TOKEN");
+	assert_true(json_object_object_get_ex(resp, "jwt_token", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), jwt);
+	json_object_put(root);
+	free(r);
+	free(a);
+}
+
+/* Too much for the buffer: resp_send must answer a plain 500. */
+static void
+assert_overflow_becomes_500(struct resp *r, const char *leak)
+{
+	struct answer *a = malloc(sizeof(*a));
+
+	assert_non_null(a);
+	assert_true(r->overflow);
+	assert_int_equal(send_and_capture(r, a), 0);
+	split_answer(a);
+	assert_error_answer(a, OTAS_ERR_SERVER);
+	assert_int_equal(header_count(a, "Allow"), 0);
+	assert_null(strstr(a->text, leak));
+	assert_true(a->len < RESP_MAX);
+	free(a);
+}
+
+static void
+session_too_large_for_the_buffer_is_sent_as_500(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	char *jwt = malloc(RESP_MAX + 1);
+
+	assert_non_null(r);
+	assert_non_null(jwt);
+	memset(jwt, 'J', RESP_MAX);
+	jwt[RESP_MAX] = '\0';
+	resp_session(r, jwt);
+	assert_overflow_becomes_500(r, "JJJJJJJJ");
+	free(jwt);
+	free(r);
+}
+
+static void
+session_just_over_the_buffer_is_sent_as_500(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	char *jwt = malloc(RESP_MAX);
+	size_t n;
+	int fit = -1;
+
+	assert_non_null(r);
+	assert_non_null(jwt);
+	/* Grow the token until the answer no longer fits, then check it. */
+	for (n = RESP_MAX - 400; n < RESP_MAX - 1; n++) {
+		memset(jwt, 'K', n);
+		jwt[n] = '\0';
+		resp_session(r, jwt);
+		if (r->overflow) {
+			fit = (int)n - 1;
+			break;
+		}
+		assert_true(r->len <= RESP_MAX - 1);
+	}
+	assert_true(fit > 0);
+	assert_overflow_becomes_500(r, "KKKKKKKK");
+	free(jwt);
+	free(r);
+}
+
+static void
+header_too_large_for_the_buffer_is_sent_as_500(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	char *value = malloc(RESP_MAX + 1);
+
+	assert_non_null(r);
+	assert_non_null(value);
+	memset(value, 'V', RESP_MAX);
+	value[RESP_MAX] = '\0';
+	resp_start(r, 200, "OK");
+	resp_header(r, "X-Big", value);
+	resp_body(r, "{}");
+	assert_overflow_becomes_500(r, "VVVVVVVV");
+	free(value);
+	free(r);
+}
+
+static void
+start_header_body_build_a_framed_answer(void **state)
+{
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+
+	assert_non_null(r);
+	assert_non_null(a);
+	resp_start(r, 401, "Unauthorized");
+	resp_header(r, "X-Extra", "yes");
+	resp_body(r, "{\"a\": \"\xc3\xa9\"}");
+	assert_false(r->overflow);
+	send_and_capture(r, a);
+	split_answer(a);
+	assert_int_equal(a->http, 401);
+	assert_common_headers(a);
+	assert_string_equal(header(a, "X-Extra"), "yes");
+	/* Content-Length counts bytes, not characters. */
+	assert_string_equal(header(a, "Content-Length"), "11");
+	assert_string_equal(a->body, "{\"a\": \"\xc3\xa9\"}");
+	free(r);
+	free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(each_error_status_gives_its_status_line_headers_and_body),
+		cmocka_unit_test(allow_post_only_on_405),
+		cmocka_unit_test(retry_after_only_on_503),
+		cmocka_unit_test(session_answer_has_exactly_the_spec_shape),
+		cmocka_unit_test(session_too_large_for_the_buffer_is_sent_as_500),
+		cmocka_unit_test(session_just_over_the_buffer_is_sent_as_500),
+		cmocka_unit_test(header_too_large_for_the_buffer_is_sent_as_500),
+		cmocka_unit_test(start_header_body_build_a_framed_answer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
