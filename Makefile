@@ -77,5 +77,32 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/dev-stack
 
+# `make sanitize`: the unit and integration suites with ASan + UBSan builds
+# of every program (own BUILD dir), then valgrind memcheck on a responder
+# serving 10 000 requests.  See tests/sanitize/run.
+SANITIZE_BUILD ?= $(BUILD)/sanitize
+sanitize: deps
+	@BUILD=$(SANITIZE_BUILD) PYTHON=$(PYTHON) MAKE="$(MAKE)" \
+	    tests/sanitize/run
+
+# `make fuzz`: every tests/fuzz/fuzz_*.c as a libFuzzer target (clang),
+# FUZZ_SECONDS each.  See tests/fuzz/run.
+FUZZ_BUILD   ?= $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) MAKE="$(MAKE)" \
+	    tests/fuzz/run
+
+# `make bench`: throughput, latency and CPU per request of the real stack
+# (durable PostgreSQL, lighttpd, nginx) against pgbench running the same
+# statement.  Never part of `make test`; see scripts/bench, BENCHMARKS.md.
+$(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
+	@BUILD=$(BUILD) $(PYTHON) scripts/bench
+
 clean:
 	rm -rf $(BUILD)
