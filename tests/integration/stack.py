@@ -483,12 +483,18 @@ class Server:
                 pass
         return out
 
-    def spawn(self, argv):
+    # Variables a server kind may put in the web server's own environment
+    # to prove its example configuration does not pass them on to the
+    # program (see test_session_lighttpd.py).
+    CANARY_ENV = {"OTAS_CANARY_FROM_SERVER_ENV": "leaked",
+                  "PGAPPNAME": "canary-leaked"}
+
+    def spawn(self, argv, env=None):
         """Starts the server in the foreground as our child, in its own
         process group (so stop() can reach what it spawned)."""
         out = open(os.path.join(self.dir, "server.out"), "ab")
         try:
-            self.proc = subprocess.Popen(argv, cwd=self.dir,
+            self.proc = subprocess.Popen(argv, cwd=self.dir, env=env,
                                          stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=out,
                                          process_group=0)
@@ -498,6 +504,29 @@ class Server:
     def stop(self):
         stop_process(self.proc)
         self.proc = None
+
+    def program_pids(self, name="otas-session"):
+        """PIDs of the running copies of a program under this server
+        (descendants of its process, found through /proc)."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append((int(entry), comm))
+        found, todo = [], [self.proc.pid]
+        while todo:
+            for pid, comm in children.get(todo.pop(), []):
+                todo.append(pid)
+                if comm == name[:15]:
+                    found.append(pid)
+        return found
 
 
 def render_lighttpd_conf(text, settings, extra_env=None):
@@ -585,7 +614,8 @@ class Lighttpd(Server):
         if check.returncode != 0:
             raise RuntimeError("lighttpd -tt refused the config:\n" +
                                check.stdout + check.stderr)
-        self.spawn(["lighttpd", "-D", "-f", conf])
+        self.spawn(["lighttpd", "-D", "-f", conf],
+                   env=dict(os.environ, **self.CANARY_ENV))
         self.wait_ready()
         return self
 
