@@ -113,6 +113,11 @@ check_text(const char *what, const char *s, int required)
 	if (utf8_chars(s) > NAME_MAX_CHARS)
 		return fail(EXIT_USAGE, "%s is longer than %d characters",
 		    what, NAME_MAX_CHARS);
+	/* Names are printed in tables: no escape sequences, no newlines. */
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return fail(EXIT_USAGE, "%s contains a control "
+			    "character", what);
 	return 0;
 }
 

@@ -367,11 +367,11 @@ def test_check_says_the_database_failed_when_it_is_down(run):
 
 
 def test_check_says_the_config_failed_on_a_short_jwt_secret(run):
-    r = run("check", env={"OTAS_JWT_SECRET": "short"})
+    r = run("check", env={"OTAS_JWT_SECRET": "s3cr3tval"})
     assert r.returncode == 1
     assert re.search(r"^config +FAILED", r.stdout, re.M)
-    assert "OTAS_JWT_SECRET" in r.stderr and "short" not in \
-        r.stderr.replace("OTAS_JWT_SECRET", "")
+    assert "OTAS_JWT_SECRET" in r.stderr
+    assert "s3cr3tval" not in r.stderr + r.stdout
     assert "check failed: config" in r.stderr
 
 
@@ -438,6 +438,13 @@ def test_agent_create_rejects_a_malformed_project_id(run, pg):
 def test_agent_create_rejects_a_name_over_255_characters(run):
     failed(run("agent", "create", "--name", "é" * 256), 2, ["255"])
     ok(run("agent", "create", "--name", "é" * 255))
+
+
+def test_agent_create_rejects_control_characters_in_names(run):
+    failed(run("agent", "create", "--name", "evil\x1b[2J"), 2,
+           ["control character"])
+    failed(run("agent", "create", "--name", "x", "--provider", "a\nb"), 2,
+           ["--provider"])
 
 
 def test_agent_create_writes_nothing_when_the_key_insert_fails(
