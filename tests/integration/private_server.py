@@ -1,0 +1,146 @@
+"""private_server — a lighttpd of a test's own, for tests that change what
+the shared one must not: the program's environment (short timeouts, a
+PgBouncer URL, a slow-hash budget), the number of FastCGI processes, or the
+database it stands in front of.  It is stack.Lighttpd from the same
+lighttpd.conf.example, only with those few things changed, started in its
+own directory and stopped by PID.
+
+Also here: Load, a bounded request loop in a few threads that records
+every answer with its timing (fault tests), and worker_pids, the
+otas-session processes of a lighttpd (to see that none crashed or was
+restarted).
+"""
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import stack
+from otas_http import create_session
+
+
+class PrivateLighttpd(stack.Lighttpd):
+    """lighttpd.conf.example with extra OTAS_* settings and, optionally,
+    another "max-procs"."""
+
+    def __init__(self, basedir, app, env=None, max_procs=None):
+        merged = dict(app.env)
+        merged.update(env or {})
+        super().__init__(basedir, stack.App(app.build, merged))
+        self.max_procs = max_procs
+
+    def config_text(self):
+        text = super().config_text()
+        if self.max_procs is not None:
+            text, n = re.subn(r'("max-procs"\s*=>\s*)\d+',
+                              lambda m: m.group(1) + str(self.max_procs),
+                              text)
+            if n < 1:
+                raise ValueError("lighttpd.conf.example has no max-procs")
+        return text
+
+
+def start_private(basedir, app, env=None, max_procs=None):
+    os.makedirs(basedir, exist_ok=True)
+    srv = PrivateLighttpd(basedir, app, env, max_procs)
+    try:
+        srv.start()
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
+
+
+def worker_pids(server, name="otas-session"):
+    """PIDs of the running processes called name whose parent is the
+    server's process (lighttpd spawns its FastCGI programs itself)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if comm == name[:15] and fields[0] != "Z" and \
+                int(fields[1]) == server.proc.pid:
+            pids.add(int(entry))
+    return pids
+
+
+@dataclass
+class Answer:
+    start: float        # time.monotonic() when the request was sent
+    end: float
+    status: int
+    code: str           # status_description, or "" when not JSON
+    retry_after: str
+
+    @property
+    def seconds(self):
+        return self.end - self.start
+
+
+class Load:
+    """threads workers sending the key's session request back to back
+    until stop() (and at most max_seconds), recording every answer."""
+
+    def __init__(self, server, key, threads=4, max_seconds=120,
+                 timeout=30):
+        self.server = server
+        self.key = key
+        self.answers = []
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.deadline = time.monotonic() + max_seconds
+        self.timeout = timeout
+        self.threads = [threading.Thread(target=self._run, daemon=True)
+                        for _ in range(threads)]
+
+    def _one(self):
+        t0 = time.monotonic()
+        resp = create_session(self.server, self.key, '{"meta": {}}',
+                              timeout=self.timeout)
+        t1 = time.monotonic()
+        try:
+            code = resp.json().get("status_description", "")
+        except (ValueError, AssertionError, UnicodeDecodeError):
+            code = ""
+        return Answer(t0, t1, resp.status, code,
+                      resp.header("Retry-After") or "")
+
+    def _run(self):
+        while not self.stopping.is_set() and \
+                time.monotonic() < self.deadline:
+            try:
+                a = self._one()
+            except OSError as e:     # a reset or a timeout: a failure
+                with self.lock:
+                    self.errors.append(repr(e))
+                continue
+            with self.lock:
+                self.answers.append(a)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=self.timeout + 5)
+        assert not any(t.is_alive() for t in self.threads), \
+            "a load thread is stuck"
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def count(self, status):
+        return sum(1 for a in self.answers if a.status == status)
