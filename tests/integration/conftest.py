@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 import stack
+import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
 
 TOKEN_TTL_DEFAULT = 2592000
 
