@@ -170,7 +170,7 @@ utf8_len(const unsigned char *p, const unsigned char *end)
 
 struct scan {
 	char		*p, *end;
-	int		 nul;		/* a \u0000 was seen in this string */
+	int		 unstorable;	/* \u0000 or a lone surrogate: no jsonb */
 	char		 text[5];	/* first bytes of the decoded string */
 	size_t		 text_len;	/* decoded length, saturating */
 };
@@ -184,9 +184,9 @@ static int
 scan_string(struct scan *s)
 {
 	char *p = s->p + 1;
-	long u;
+	long u, low;
 
-	s->nul = 0;
+	s->unstorable = 0;
 	s->text_len = 0;
 	for (; p < s->end && *p != '"'; p++) {
 		char out = *p;
@@ -204,9 +204,16 @@ scan_string(struct scan *s)
 		} else if (*p == '\\') {
 			p++;
 			if (*p == 'u' && (u = u_escape(p, s->end)) >= 0) {
-				s->nul |= u == 0;
-				out = u < 0x80 ? (char)u : '\x80';
 				p += 4;
+				if (u >= 0xd800 && u <= 0xdbff && p + 2 < s->end &&
+				    p[1] == '\\' && p[2] == 'u' &&
+				    (low = u_escape(p + 2, s->end)) >= 0xdc00 &&
+				    low <= 0xdfff)
+					p += 6;		/* a valid pair */
+				else if (u >= 0xd800 && u <= 0xdfff)
+					s->unstorable = 1;
+				s->unstorable |= u == 0;
+				out = u < 0x80 ? (char)u : '\x80';
 			} else
 				out = unescape(*p);
 		}
@@ -225,14 +232,59 @@ is_meta_key(const struct scan *s)
 }
 
 /*
- * Outside strings, RFC 8259 JSON has only structure, numbers and the three
- * literals; json-c 0.16 strict mode still passes NaN, Infinity and single
- * quotes, which fail this test.
+ * Outside strings and numbers, RFC 8259 JSON has only structure and the
+ * letters of true, false and null; json-c 0.16 strict mode still passes
+ * NaN, Infinity and single quotes, which fail this test.
  */
 static int
 bare_byte_ok(char c)
 {
-	return c != '\0' && strchr(" \t\r\n{}[],:0123456789+-.eEtrufalsn", c) != NULL;
+	return c != '\0' && strchr(" \t\r\n{}[],:truefalsn", c) != NULL;
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Steps over the number at s->p, which must match RFC 8259's grammar
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? — json-c 0.16 also takes
+ * "-01", "1." and "-.5".  Returns -1 when it does not.
+ */
+static int
+scan_number(struct scan *s)
+{
+	char *p = s->p, *end = s->end;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		while (p < end && is_digit(*p))
+			p++;
+	else
+		return -1;
+	if (p < end && *p == '.') {
+		if (++p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || !is_digit(*p))
+			return -1;
+		while (p < end && is_digit(*p))
+			p++;
+	}
+	if (p < end && (is_digit(*p) || *p == '.'))
+		return -1;		/* "01", "0.1.2" */
+	s->p = p;
+	return 0;
 }
 
 static int
@@ -268,8 +320,15 @@ scan_body(char *buf, size_t len, struct body_meta *meta, const char **why)
 			if (name)
 				in_meta = is_meta_key(&s);
 			else if (vstart != NULL)
-				meta_nul |= s.nul;
+				meta_nul |= s.unstorable;
 			want_name = 0;
+			continue;
+		}
+		if (c == '-' || is_digit(c)) {
+			if (scan_number(&s) == -1) {
+				*why = "number outside the JSON grammar";
+				return OTAS_ERR_JSON;
+			}
 			continue;
 		}
 		if (!bare_byte_ok(c)) {
@@ -315,7 +374,8 @@ scan_body(char *buf, size_t len, struct body_meta *meta, const char **why)
 		return OTAS_ERR_META;
 	}
 	if (last_nul) {
-		*why = "meta holds \\u0000, which jsonb cannot store";
+		*why = "meta holds \\u0000 or a lone surrogate, which jsonb "
+		    "cannot store";
 		return OTAS_ERR_META;
 	}
 	*mend = '\0';

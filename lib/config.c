@@ -40,6 +40,11 @@ env_long(const char *name, long min, long max, long *out, char *err,
 
 	if (s == NULL || *s == '\0')
 		return 0;
+	/* strtol would skip leading blanks and take a '+': not here. */
+	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' &&
+	    s[1] <= '9'))
+		return fail(err, errlen, "%s must be a whole number from %ld "
+		    "to %ld", name, min, max);
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
