@@ -21,6 +21,7 @@ import uuid
 import jwt
 import pytest
 
+import authz_servers
 import stack
 from otas_http import assert_common_headers, create_session, request
 
@@ -101,22 +102,30 @@ def assert_denied(server, resp):
     through (mod_fcgid puts its own 401 page in its place)."""
     assert resp.status == 401, resp
     assert b"agent_session_id" not in resp.body, resp
-    if getattr(server, "authz_denial_body", True):
+    if server.kind not in DENIAL_BODY_DROPPED:
         assert_common_headers(resp)
         assert resp.json() == DENIED, resp
 
 
 # --- which servers --------------------------------------------------------
 
-def authz_kinds():
-    """Server kinds whose example protects the echo URL with otas-authz."""
-    return [k for k in stack.server_kinds()
-            if getattr(stack.SERVERS.get(k), "serves_authz", k == "lighttpd")]
+# Kinds whose authorizer hook replaces the denial's body with the server's
+# own 401 page (SPEC §6: the README points to mod_authnz_fcgi instead).
+DENIAL_BODY_DROPPED = ("apache-fcgid",)
 
 
-@pytest.fixture(scope="session", params=authz_kinds())
-def authz(request, servers):
-    return servers.get(request.param)
+@pytest.fixture(scope="session", params=authz_servers.kinds())
+def authz(request, servers, workdir, app):
+    kind = request.param
+    if kind in ("lighttpd", "apache-fcgid"):
+        yield servers.get(kind)
+        return
+    srv = authz_servers.start_private(
+        kind, os.path.join(workdir, "authz-" + kind), app)
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 # --- tokens that pass ----------------------------------------------------
