@@ -62,20 +62,32 @@ def replace_exactly(text, old, new, what):
 
 # --- the spawn-fcgi command of an example ---------------------------------
 
-def spawn_fcgi_command(text, what):
-    """The commented command between "# spawn-fcgi command" and
-    "# (end)", as argv (continuation backslashes joined)."""
-    m = re.search(r"^# spawn-fcgi command[^\n]*\n(.*?)^# \(end\)$", text,
-                  re.MULTILINE | re.DOTALL)
-    if not m:
-        raise ValueError("%s: no spawn-fcgi command block" % what)
-    parts = []
-    for line in m.group(1).splitlines():
-        line = line.lstrip("#").strip()
-        if line.endswith("\\"):
-            line = line[:-1].rstrip()
-        parts.append(line)
-    return shlex.split(" ".join(parts))
+SPAWN_FCGI_BLOCK = re.compile(
+    r"^[ \t]*# spawn-fcgi command\b(?: \([^)\n]*\))?:[ \t]*\n(.*?)"
+    r"^[ \t]*# \(end\)[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def spawn_fcgi_commands(text):
+    """Every commented command between "# spawn-fcgi command...:" and
+    "# (end)", as argv lists (continuation backslashes joined)."""
+    out = []
+    for m in SPAWN_FCGI_BLOCK.finditer(text):
+        parts = []
+        for line in m.group(1).splitlines():
+            line = line.strip().lstrip("#").strip()
+            if line.endswith("\\"):
+                line = line[:-1].rstrip()
+            parts.append(line)
+        out.append(shlex.split(" ".join(parts)))
+    return out
+
+
+def spawn_fcgi_command(text, what, program="otas-session"):
+    """The documented command that runs `program`."""
+    for argv in spawn_fcgi_commands(text):
+        if argv and os.path.basename(argv[-1]) == program:
+            return argv
+    raise ValueError("%s: no spawn-fcgi command for %s" % (what, program))
 
 
 def render_spawn_fcgi(argv, rundir, libexec, env):
