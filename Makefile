@@ -82,8 +82,8 @@ run: deps
 # serving 10 000 requests.  See tests/sanitize/run.
 SANITIZE_BUILD ?= $(BUILD)/sanitize
 sanitize: deps
-	@BUILD=$(SANITIZE_BUILD) PYTHON=$(PYTHON) MAKE="$(MAKE)" \
-	    tests/sanitize/run
+	@BUILD=$(SANITIZE_BUILD) VALGRIND_BUILD=$(BUILD) PYTHON=$(PYTHON) \
+	    MAKE="$(MAKE)" tests/sanitize/run
 
 # `make fuzz`: every tests/fuzz/fuzz_*.c as a libFuzzer target (clang),
 # FUZZ_SECONDS each.  See tests/fuzz/run.

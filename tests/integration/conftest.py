@@ -27,6 +27,7 @@ import pytest
 
 import stack
 import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
+import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
 
 TOKEN_TTL_DEFAULT = 2592000
 

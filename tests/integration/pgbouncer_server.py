@@ -1,0 +1,173 @@
+"""pgbouncer_server — PgBouncer 1.18 (Debian 12's /usr/sbin/pgbouncer) in
+transaction pooling mode between otas-session and the test PostgreSQL,
+and the server kind `lighttpd-pgbouncer` that puts it under every
+contract test: lighttpd from lighttpd.conf.example, the program pointed at
+PgBouncer with OTAS_DB_UNNAMED_STATEMENTS=1 (SPEC §5).
+
+PgBouncer refuses to run as root, so it runs as postgres in a directory
+owned by postgres, on a free 127.0.0.1 port with no unix socket, in the
+foreground as our child, and is stopped by PID.  Clients log in with
+auth_type trust against an auth_file naming the one user.
+
+The program sends no startup options through PgBouncer (1.18 refuses
+unknown ones), so its statement_timeout cannot travel that way; the
+[databases] entry sets it on every server connection with connect_query,
+as the README tells operators to do (or ALTER ROLE ... SET).
+"""
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+
+import psycopg2
+
+import stack
+from stack import register
+
+PGBOUNCER = "/usr/sbin/pgbouncer"
+STATEMENT_TIMEOUT_MS = 2000     # the program's default
+
+
+class PgBouncer:
+    """One pgbouncer in front of the database at target_url."""
+
+    def __init__(self, basedir, target_url, pool_mode="transaction",
+                 statement_timeout_ms=STATEMENT_TIMEOUT_MS):
+        u = urllib.parse.urlsplit(target_url)
+        self.target = (u.hostname or "127.0.0.1", u.port or 5432,
+                       u.path.lstrip("/") or "postgres",
+                       u.username or "postgres")
+        self.dir = os.path.join(basedir, "pgbouncer")
+        self.port = stack.free_port()
+        self.pool_mode = pool_mode
+        self.statement_timeout_ms = statement_timeout_ms
+        self.proc = None
+
+    @property
+    def dbname(self):
+        return self.target[2]
+
+    @property
+    def url(self):
+        return "postgresql://%s@127.0.0.1:%d/%s" % (self.target[3],
+                                                    self.port, self.dbname)
+
+    @property
+    def logfile(self):
+        return os.path.join(self.dir, "pgbouncer.log")
+
+    def ini_text(self):
+        host, port, dbname, user = self.target
+        return "\n".join([
+            "; written by tests/integration/pgbouncer_server.py",
+            "[databases]",
+            "%s = host=%s port=%d dbname=%s user=%s "
+            "connect_query='SET statement_timeout = %d'" % (
+                dbname, host, port, dbname, user,
+                self.statement_timeout_ms),
+            "",
+            "[pgbouncer]",
+            "listen_addr = 127.0.0.1",
+            "listen_port = %d" % self.port,
+            "unix_socket_dir =",
+            "auth_type = trust",
+            "auth_file = %s" % os.path.join(self.dir, "userlist.txt"),
+            "pool_mode = %s" % self.pool_mode,
+            "max_client_conn = 200",
+            "default_pool_size = 10",
+            # After a failed login (database down) pgbouncer fails
+            # clients at once for server_login_retry (15 s by default):
+            # retry at once, so a restarted database is used at once.
+            "server_login_retry = 0",
+            "server_connect_timeout = 2",
+            "query_wait_timeout = 10",
+            "logfile = %s" % self.logfile,
+            "pidfile = %s" % os.path.join(self.dir, "pgbouncer.pid"),
+            "",
+        ])
+
+    def start(self, timeout=20):
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "userlist.txt"), "w") as f:
+            f.write('"%s" ""\n' % self.target[3])
+        ini = os.path.join(self.dir, "pgbouncer.ini")
+        with open(ini, "w") as f:
+            f.write(self.ini_text())
+        for name in os.listdir(self.dir):
+            stack.give_to(os.path.join(self.dir, name), "postgres")
+        stack.give_to(self.dir, "postgres")
+        out = open(os.path.join(self.dir, "pgbouncer.out"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [PGBOUNCER, ini], user="postgres", group="postgres",
+                cwd=self.dir, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=out, process_group=0)
+        finally:
+            out.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg2.connect(host="127.0.0.1", port=self.port,
+                                 user=self.target[3], dbname=self.dbname,
+                                 connect_timeout=2).close()
+                return self
+            except psycopg2.OperationalError:
+                if self.proc.poll() is not None or \
+                        time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("pgbouncer did not start:\n" +
+                                       self.log_tail())
+                time.sleep(0.1)
+
+    def log_tail(self, n=40):
+        text = ""
+        for name in ("pgbouncer.out", "pgbouncer.log"):
+            try:
+                with open(os.path.join(self.dir, name),
+                          errors="replace") as f:
+                    text += "".join(f.readlines()[-n:])
+            except OSError:
+                pass
+        return text
+
+    def stop(self):
+        # SIGTERM: immediate shutdown (SIGINT would wait for clients).
+        stack.stop_process(self.proc)
+        self.proc = None
+
+
+@register
+class LighttpdPgBouncer(stack.Lighttpd):
+    """The lighttpd kind with PgBouncer (transaction pooling) between
+    otas-session and PostgreSQL."""
+
+    kind = "lighttpd-pgbouncer"
+
+    def __init__(self, basedir, app):
+        self.bouncer = PgBouncer(os.path.join(basedir, self.kind),
+                                 app.env["OTAS_DATABASE_URL"])
+        env = dict(app.env)
+        env["OTAS_DATABASE_URL"] = self.bouncer.url
+        env["OTAS_DB_UNNAMED_STATEMENTS"] = "1"
+        super().__init__(basedir, stack.App(app.build, env))
+
+    @classmethod
+    def available(cls):
+        return shutil.which("lighttpd") is not None and \
+            os.access(PGBOUNCER, os.X_OK)
+
+    def start(self):
+        self.bouncer.start()
+        try:
+            return super().start()
+        except BaseException:
+            self.bouncer.stop()
+            raise
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            self.bouncer.stop()
