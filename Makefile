@@ -33,7 +33,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit integration run sanitize fuzz bench install \
-        uninstall clean
+        uninstall clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -55,10 +55,21 @@ $(BUILD)/%: cgi-bin/%.c $(LIB_A)
 $(BUILD)/%: bin/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
-# otas-admin is bin/otas-admin.c plus its modules in bin/admin/.
-$(BUILD)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Ibin/admin $(ALL_LDFLAGS) -o $@ bin/otas-admin.c \
+# otas-admin is bin/otas-admin.c plus its modules in bin/admin/.  It finds
+# the migrations where `make install` puts them; $(BUILD)/prefix changes
+# only when PREFIX does, so a build for another PREFIX is relinked.
+$(BUILD)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h $(LIB_A) \
+    $(BUILD)/prefix
+	$(CC) $(ALL_CFLAGS) -Ibin/admin \
+	    -DOTAS_SQL_DIR='"$(PREFIX)/share/otas-fcgi/sql"' \
+	    $(ALL_LDFLAGS) -o $@ bin/otas-admin.c \
 	    $(wildcard bin/admin/*.c) $(LIB_A) $(LIBS)
+
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+
+FORCE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(@D)
@@ -103,6 +114,37 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
 	@BUILD=$(BUILD) $(PYTHON) scripts/bench
+
+# `make install`: the FastCGI/CGI programs are not commands a user runs,
+# so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);
+# otas-admin to $(PREFIX)/bin, its man page, the migrations it applies and
+# the example configs under $(PREFIX)/share.  DESTDIR stages a package.
+LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
+SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
+DOCDIR     = $(PREFIX)/share/doc/otas-fcgi
+MAN1DIR    = $(PREFIX)/share/man/man1
+CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
+EXAMPLES   := $(wildcard *.conf.example)
+SQL_FILES  := $(wildcard sql/*.sql)
+
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
+	    $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 otas-admin.1 $(DESTDIR)$(MAN1DIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(CGI_PROGS)) \
+	    $(DESTDIR)$(PREFIX)/bin/otas-admin \
+	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES)) \
+	    $(DESTDIR)$(MAN1DIR)/otas-admin.1
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
+	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
