@@ -1,0 +1,59 @@
+"""`make install` and `make uninstall` (issue 4), staged with DESTDIR so
+nothing outside a temporary directory is touched: every file lands where
+the README and the example configurations say, otas-admin looks for its
+migrations where they were installed, and uninstall removes all of it.
+"""
+
+import os
+import subprocess
+
+import stack
+
+PREFIX = "/usr/local"       # the default: the build is not relinked
+
+
+def make(build_dir, target, destdir):
+    r = subprocess.run(["make", "--no-print-directory", "BUILD=" + build_dir,
+                        "PREFIX=" + PREFIX, "DESTDIR=" + destdir, target],
+                       cwd=stack.ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def files_under(root):
+    out = set()
+    for d, _, names in os.walk(root):
+        for n in names:
+            out.add(os.path.relpath(os.path.join(d, n), root))
+    return out
+
+
+def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
+        build_dir, tmp_path):
+    stage = str(tmp_path / "stage")
+    make(build_dir, "install", stage)
+    got = files_under(stage)
+    p = PREFIX.lstrip("/")
+    programs = sorted(n[:-2] for n in os.listdir(
+        os.path.join(stack.ROOT, "cgi-bin")) if n.endswith(".c"))
+    assert "otas-session" in programs
+    expected = {"%s/lib/otas-fcgi/%s" % (p, n) for n in programs}
+    expected |= {p + "/bin/otas-admin",
+                 p + "/share/man/man1/otas-admin.1",
+                 p + "/share/doc/otas-fcgi/apache.conf.example",
+                 p + "/share/doc/otas-fcgi/lighttpd.conf.example",
+                 p + "/share/doc/otas-fcgi/nginx.conf.example"}
+    expected |= {p + "/share/otas-fcgi/sql/" + n
+                 for n in os.listdir(os.path.join(stack.ROOT, "sql"))
+                 if n.endswith(".sql")}
+    assert got == expected
+    for n in programs:
+        assert os.access(os.path.join(stage, p, "lib/otas-fcgi", n),
+                         os.X_OK)
+    # The installed otas-admin names the installed migrations directory.
+    with open(os.path.join(stage, p, "bin/otas-admin"), "rb") as f:
+        assert (PREFIX + "/share/otas-fcgi/sql").encode() in f.read()
+
+    make(build_dir, "uninstall", stage)
+    assert files_under(stage) == set()
+    assert not os.path.exists(os.path.join(stage, p, "lib/otas-fcgi"))
