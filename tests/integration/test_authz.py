@@ -72,7 +72,8 @@ def tamper(token):
 def session_token(server, keys):
     """(token, claims) from the real session endpoint."""
     key = keys.make()
-    resp = create_session(server, key, body='{"meta": {"task": "authz"}}')
+    resp = create_session(server, key, body='{"meta": {"task": "summarize", '
+                          '"input_length": 512}}')
     assert resp.status == 200, resp
     token = resp.json()["response"]["jwt_token"]
     return token, jwt.decode(token, options={"verify_signature": False})
@@ -130,7 +131,18 @@ def authz(request, servers, workdir, app):
 
 # --- tokens that pass ----------------------------------------------------
 
-def test_passes_a_token_from_the_session_endpoint(authz, keys):
+def test_seed_examples_chain_create_a_session_then_call_a_protected_url(
+        authz, keys):
+    # The seed's two curl examples, in order: the second is a POST with
+    # a JSON body and the token the first answered.
+    token, c = session_token(authz, keys)
+    resp = request(authz, method="POST", path=PROTECTED, body=b"{}",
+                   headers=[(TOKEN_HEADER, token),
+                            ("Content-Type", "application/json")])
+    assert_passed(resp, c)
+
+
+def test_passes_a_token_from_the_session_endpoint_on_get(authz, keys):
     token, c = session_token(authz, keys)
     assert_passed(call(authz, token), c)
 
