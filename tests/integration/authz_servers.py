@@ -222,9 +222,14 @@ def kinds():
 
 
 def start_private(kind, basedir, app):
-    """A private instance of a kind that needs more than the shared
-    server (its authorizer and echo backends); the caller stops it."""
-    cls = {"apache-authnz": ApacheAuthnz, "nginx": NginxAuthz}[kind]
+    """A private instance of a kind: for kinds that need more than the
+    shared server (authorizer and echo backends), or for settings of a
+    test's own (app.env).  The caller stops it."""
+    classes = {"lighttpd": stack.Lighttpd}
+    if san is not None:
+        classes.update({"apache-fcgid": san.ApacheFcgid,
+                        "apache-authnz": ApacheAuthnz, "nginx": NginxAuthz})
+    cls = classes[kind]
     os.makedirs(basedir, exist_ok=True)
     os.chmod(basedir, 0o755)
     srv = cls(basedir, app)
