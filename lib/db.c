@@ -22,10 +22,10 @@
 #include "db.h"
 #include "log.h"
 
-enum stmt { STMT_LOOKUP, STMT_CREATE, STMT_COUNT };
+enum stmt { STMT_LOOKUP, STMT_CREATE, STMT_SESSION, STMT_COUNT };
 
 static const char *const stmt_name[STMT_COUNT] = {
-	"otas_lookup_keys", "otas_create_session"
+	"otas_lookup_keys", "otas_create_session", "otas_session_exists"
 };
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -62,9 +62,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	" meta)"
 	" SELECT k.sid, k.agent_id, k.id, now(), k.meta::jsonb FROM k"
 	" RETURNING id::text, agent_id::text",
+
+	/* otas-authz's database mode: $1 session id, $2 agent id. */
+	"SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
+	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active",
 };
 
-static const int stmt_nparams[STMT_COUNT] = { 1, 4 };
+static const int stmt_nparams[STMT_COUNT] = { 1, 4, 2 };
 
 struct db {
 	pthread_mutex_t	 lock;		/* one statement at a time */
@@ -509,4 +513,29 @@ db_create_sessions(struct db *db, struct db_session *rows, int n)
 		for (i = 0; i < n; i++)
 			create_locked(db, &rows[i], 1);
 	pthread_mutex_unlock(&db->lock);
+}
+
+enum otas_status
+db_session_exists(struct db *db, const char *session_id, const char *agent_id,
+    const char **why)
+{
+	const char *params[2] = { session_id, agent_id };
+	enum otas_status st = OTAS_ERR_SERVER;
+	PGresult *res;
+	int rows;
+
+	pthread_mutex_lock(&db->lock);
+	db->err = "";
+	res = run(db, STMT_SESSION, params, &st);
+	*why = db->err;
+	pthread_mutex_unlock(&db->lock);
+	if (res == NULL)
+		return st == OTAS_ERR_META ? OTAS_ERR_SERVER : st;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows == 0) {
+		*why = "session unknown or agent inactive";
+		return OTAS_ERR_TOKEN;
+	}
+	return OTAS_OK;
 }

@@ -63,6 +63,14 @@ struct db_session {
 void		 db_create_sessions(struct db *db, struct db_session *rows,
 		    int n);
 
+/*
+ * otas-authz's database mode: OTAS_OK when the session exists with that
+ * agent and the agent is active, OTAS_ERR_TOKEN when not,
+ * OTAS_ERR_UNAVAILABLE / OTAS_ERR_SERVER with *why set.  Thread-safe.
+ */
+enum otas_status db_session_exists(struct db *db, const char *session_id,
+		    const char *agent_id, const char **why);
+
 /* The hot-path statement's SQL, so `make bench` runs the very same text. */
 const char	*db_hot_sql(void);
 

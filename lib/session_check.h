@@ -6,10 +6,8 @@
  * one query every few seconds, not one per call; a negative answer is never
  * remembered, so a session that appears later is accepted at once.
  *
- * Its own PGconn, opened lazily, re-opened after a failure, every wait
- * bounded (connect_timeout, statement_timeout and a client-side deadline),
- * like db.c's; kept apart because the responder's statements are not this
- * program's.
+ * The query itself is db.c's (db_session_exists), on otas-authz's own
+ * connection.
  */
 #ifndef OTAS_SESSION_CHECK_H
 #define OTAS_SESSION_CHECK_H
