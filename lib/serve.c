@@ -4,11 +4,15 @@
  * environ with the request's parameters.
  *
  * Requests are served by `threads` worker threads, each with its own
- * FCGX_Request, taking turns at accept() (as libfcgi's own threaded example
- * does).  Signals go to the main thread only: on SIGTERM it asks libfcgi to
- * stop (FCGX_ShutdownPending) and interrupts the one worker blocked in
- * accept() with SIGUSR2, installed without SA_RESTART; workers busy with a
- * request finish it, answer, and then stop.
+ * FCGX_Request, each waiting in FCGX_Accept_r: for a new connection
+ * (concurrent accept() on one socket is safe on Linux), or, when the web
+ * server keeps connections open (nginx fastcgi_keep_conn), for the next
+ * request on its own connection — which is why no lock is held around it.
+ * Signals go to the main thread only: on SIGTERM it asks libfcgi to stop
+ * (FCGX_ShutdownPending) and interrupts every worker that is waiting with
+ * SIGUSR2, installed without SA_RESTART.  Workers busy with a request are
+ * left alone (libfcgi's read() would fail on EINTR): they finish it,
+ * answer, and then stop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,13 +28,10 @@
 extern char **environ;
 
 struct pool {
-	pthread_mutex_t	 accept_lock;
 	volatile int	 stopping;
-	pthread_t	 accepting;	/* valid while in_accept */
-	volatile int	 in_accept;
-	long		 served;	/* under accept_lock */
+	long		 served;	/* atomic */
 	long		 max_requests;
-	int		 live;		/* workers not yet finished */
+	int		 live;		/* atomic: workers not yet finished */
 	serve_fn	 fn;
 	void		*arg;
 };
@@ -39,6 +40,7 @@ struct worker {
 	struct pool	*pool;
 	pthread_t	 tid;
 	int		 index;
+	volatile int	 waiting;	/* inside FCGX_Accept_r */
 };
 
 static void
@@ -93,24 +95,25 @@ serve_cgi(serve_fn fn, void *arg)
 
 /* Takes the next request, or returns -1 when the pool is stopping. */
 static int
-next_request(struct pool *p, FCGX_Request *req)
+next_request(struct worker *w, FCGX_Request *req)
 {
-	int rc = -1;
+	struct pool *p = w->pool;
+	long n;
+	int rc;
 
-	pthread_mutex_lock(&p->accept_lock);
-	if (!p->stopping &&
-	    (p->max_requests == 0 || p->served < p->max_requests)) {
-		p->accepting = pthread_self();
-		p->in_accept = 1;
-		rc = FCGX_Accept_r(req);
-		p->in_accept = 0;
-		if (rc >= 0)
-			p->served++;
-	}
-	if (rc < 0 || (p->max_requests != 0 && p->served >= p->max_requests))
+	if (p->stopping)
+		return -1;
+	w->waiting = 1;
+	rc = FCGX_Accept_r(req);
+	w->waiting = 0;
+	if (rc < 0) {
 		p->stopping = 1;
-	pthread_mutex_unlock(&p->accept_lock);
-	return rc < 0 ? -1 : 0;
+		return -1;
+	}
+	n = __atomic_add_fetch(&p->served, 1, __ATOMIC_SEQ_CST);
+	if (p->max_requests != 0 && n >= p->max_requests)
+		p->stopping = 1;	/* this one is still served */
+	return 0;
 }
 
 static void *
@@ -122,7 +125,7 @@ worker_main(void *v)
 	struct conn c;
 
 	if (FCGX_InitRequest(&req, 0, 0) == 0) {
-		while (next_request(p, &req) == 0) {
+		while (next_request(w, &req) == 0) {
 			c.envp = req.envp;
 			c.fcgi = &req;
 			c.authorizer = req.role == FCGI_AUTHORIZER;
@@ -136,20 +139,26 @@ worker_main(void *v)
 	return NULL;
 }
 
-/* Main thread: wait for a signal or for the workers to run out. */
+/*
+ * Main thread: wait for a signal or for the workers to run out.  Once
+ * stopping, waiting workers are woken every tick: one may be just about to
+ * enter accept() or read() when the first wake-up is sent.
+ */
 static void
-supervise(struct pool *p, const sigset_t *stop_set)
+supervise(struct pool *p, struct worker *w, int n, const sigset_t *stop_set)
 {
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int i;
 
 	while (__atomic_load_n(&p->live, __ATOMIC_SEQ_CST) > 0) {
-		if (sigtimedwait(stop_set, NULL, &tick) > 0 || p->stopping) {
+		if (sigtimedwait(stop_set, NULL, &tick) > 0)
 			p->stopping = 1;
-			FCGX_ShutdownPending();
-			/* Repeated: a worker may be just about to accept(). */
-			if (p->in_accept)
-				pthread_kill(p->accepting, SIGUSR2);
-		}
+		if (!p->stopping)
+			continue;
+		FCGX_ShutdownPending();
+		for (i = 0; i < n; i++)
+			if (w[i].waiting)
+				pthread_kill(w[i].tid, SIGUSR2);
 	}
 }
 
@@ -189,7 +198,6 @@ serve(long max_requests, int threads, serve_fn fn, void *arg)
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
 	memset(&p, 0, sizeof(p));
-	pthread_mutex_init(&p.accept_lock, NULL);
 	p.max_requests = max_requests;
 	p.fn = fn;
 	p.arg = arg;
@@ -207,10 +215,9 @@ serve(long max_requests, int threads, serve_fn fn, void *arg)
 		}
 		started++;
 	}
-	supervise(&p, &stop_set);
+	supervise(&p, w, started, &stop_set);
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].tid, NULL);
 	free(w);
-	pthread_mutex_destroy(&p.accept_lock);
 	return started == threads ? 0 : 1;
 }
