@@ -41,8 +41,9 @@ void	keycache_drop(const unsigned char digest[KEYCACHE_DIGEST_LEN]);
 
 /*
  * The slow-hash budget of a prefix: keycache_slow_allowed is 1 while fewer
- * than limit slow verifications for prefix have failed in the last minute
- * (limit 0: never refused), keycache_slow_failed counts one.
+ * than limit slow verifications for prefix have failed in its current
+ * one-minute window, which opens at the first failure (so at most 2 x limit
+ * fit in any 60 s; limit 0: never refused); keycache_slow_failed counts one.
  */
 int	keycache_slow_allowed(const char *prefix, long limit, time_t now);
 void	keycache_slow_failed(const char *prefix, time_t now);
