@@ -100,10 +100,10 @@ struct json_object *jraw(const char *text);
 const char *or_dash(const char *s);
 
 /* util.c: database. */
-PGconn	*db_open(void);
-PGresult *db_query(PGconn *conn, const char *sql, int n,
+PGconn	*admin_connect(void);
+PGresult *admin_query(PGconn *conn, const char *sql, int n,
 	    const char *const *params);
-int	 db_cmd(PGconn *conn, const char *sql);
+int	 admin_exec(PGconn *conn, const char *sql);
 int	 agent_find(PGconn *conn, const char *id, int lock, int *active);
 
 /* keys.c: PBKDF2 iterations for new keys (--iterations, env, default). */

@@ -17,9 +17,9 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	PGresult		*res;
 	int			 i;
 
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
-	res = db_query(conn, "SELECT a.id, a.name, a.provider, a.description,"
+	res = admin_query(conn, "SELECT a.id, a.name, a.provider, a.description,"
 	    " a.project_id, a.is_active, " ISO("a.created_at") ","
 	    " " ISO("a.updated_at") ", (SELECT count(*) FROM agent_key k"
 	    " WHERE k.agent_id = a.id AND k.active AND k.revoked_at IS NULL"
@@ -73,23 +73,23 @@ cmd_agent_disable(struct ctx *c, struct args *a)
 
 	if ((rc = check_uuid("agent id", a->pos[0])) != 0)
 		return rc;
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
-	if (db_cmd(conn, "BEGIN") == -1 ||
+	if (admin_exec(conn, "BEGIN") == -1 ||
 	    (rc = agent_find(conn, a->pos[0], 1, &active)) != 0) {
 		PQfinish(conn);
 		return EXIT_FAIL;
 	}
 	changed = active;
 	if (active) {
-		if ((res = db_query(conn, "UPDATE agent SET is_active = false,"
+		if ((res = admin_query(conn, "UPDATE agent SET is_active = false,"
 		    " updated_at = now() WHERE id = $1", 1, p)) == NULL) {
 			PQfinish(conn);
 			return EXIT_FAIL;
 		}
 		PQclear(res);
 	}
-	rc = db_cmd(conn, "COMMIT");
+	rc = admin_exec(conn, "COMMIT");
 	PQfinish(conn);
 	if (rc == -1)
 		return EXIT_FAIL;
@@ -128,7 +128,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
 	if (rc < 0 || (size_t)rc >= sizeof lbuf)
 		return fail(EXIT_FAIL, "internal: limit buffer");
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
 	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
 		PQfinish(conn);
@@ -136,7 +136,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 	}
 	p[0] = agent;
 	p[1] = lbuf;
-	res = db_query(conn, "SELECT s.id, s.agent_key_id, k.prefix,"
+	res = admin_query(conn, "SELECT s.id, s.agent_key_id, k.prefix,"
 	    " " ISO("s.created_at") ", s.meta::text FROM agent_session s"
 	    " LEFT JOIN agent_key k ON k.id = s.agent_key_id"
 	    " WHERE s.agent_id = $1 ORDER BY s.created_at DESC, s.id DESC"

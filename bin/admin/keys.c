@@ -165,7 +165,7 @@ key_insert(PGconn *conn, const char *agent, const char *name,
 	p[3] = agent;
 	p[4] = name;
 	p[5] = days;
-	res = db_query(conn,
+	res = admin_query(conn,
 	    "INSERT INTO agent_key (id, prefix, hashed_key, agent_id, name,"
 	    " created_at, last_used_at, revoked_at, expires_at, active)"
 	    " VALUES ($1, $2, $3, $4, $5, now(), NULL, NULL,"
@@ -243,7 +243,7 @@ cmd_agent_create(struct ctx *c, struct args *a)
 		return rc;
 	if (uuid7_make(id) == -1)
 		return fail(EXIT_FAIL, "no random bytes available");
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
 	rc = EXIT_FAIL;
 	p[0] = id;
@@ -251,7 +251,7 @@ cmd_agent_create(struct ctx *c, struct args *a)
 	p[2] = desc;
 	p[3] = prov;
 	p[4] = proj;
-	if (db_cmd(conn, "BEGIN") == -1 || (res = db_query(conn,
+	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn,
 	    "INSERT INTO agent (id, name, description, provider, project_id,"
 	    " created_at, updated_at, created_by_id, is_active)"
 	    " VALUES ($1, $2, $3, $4, $5, now(), now(), NULL, true)",
@@ -259,7 +259,7 @@ cmd_agent_create(struct ctx *c, struct args *a)
 		goto out;
 	PQclear(res);
 	if (key_insert(conn, id, kname, days, iter, &k) != 0 ||
-	    db_cmd(conn, "COMMIT") == -1)
+	    admin_exec(conn, "COMMIT") == -1)
 		goto out;
 	if (c->json) {
 		o = json_object_new_object();
@@ -306,10 +306,10 @@ key_new(struct ctx *c, struct args *a, int rotate)
 	    sizeof dbuf, &days)) != 0 ||
 	    (rc = key_iterations(opt(a, "iterations"), &iter)) != 0)
 		return rc;
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
 	rc = EXIT_FAIL;
-	if (db_cmd(conn, "BEGIN") == -1 ||
+	if (admin_exec(conn, "BEGIN") == -1 ||
 	    agent_find(conn, agent, 1, &active) != 0)
 		goto out;
 	if (!active) {
@@ -318,7 +318,7 @@ key_new(struct ctx *c, struct args *a, int rotate)
 		goto out;
 	}
 	if (rotate) {
-		if ((res = db_query(conn, "UPDATE agent_key SET"
+		if ((res = admin_query(conn, "UPDATE agent_key SET"
 		    " revoked_at = now(), active = false WHERE agent_id = $1"
 		    " AND active AND revoked_at IS NULL", 1, p)) == NULL)
 			goto out;
@@ -326,7 +326,7 @@ key_new(struct ctx *c, struct args *a, int rotate)
 		PQclear(res);
 	}
 	if (key_insert(conn, agent, name, days, iter, &k) != 0 ||
-	    db_cmd(conn, "COMMIT") == -1)
+	    admin_exec(conn, "COMMIT") == -1)
 		goto out;
 	if (c->json) {
 		o = json_object_new_object();
@@ -393,9 +393,9 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 	byid = uuid_valid(key, strlen(key));
 	if (!byid && !prefix_valid(key))
 		return fail(EXIT_USAGE, "not a key id or prefix: %s", key);
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
-	if (db_cmd(conn, "BEGIN") == -1 || (res = db_query(conn, byid ?
+	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn, byid ?
 	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
 	    " WHERE id = $1 FOR UPDATE" :
 	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
@@ -421,12 +421,12 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 		goto out;
 	}
 	p[0] = id;
-	if (changed && (res = db_query(conn, "UPDATE agent_key SET"
+	if (changed && (res = admin_query(conn, "UPDATE agent_key SET"
 	    " revoked_at = now(), active = false WHERE id = $1", 1, p)) == NULL)
 		goto out;
 	if (changed)
 		PQclear(res);
-	if (db_cmd(conn, "COMMIT") == -1)
+	if (admin_exec(conn, "COMMIT") == -1)
 		goto out;
 	if (c->json) {
 		o = json_object_new_object();
@@ -458,13 +458,13 @@ cmd_key_list(struct ctx *c, struct args *a)
 
 	if ((rc = check_uuid("agent id", agent)) != 0)
 		return rc;
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		return EXIT_FAIL;
 	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
 		PQfinish(conn);
 		return rc;
 	}
-	res = db_query(conn, "SELECT id, prefix, name,"
+	res = admin_query(conn, "SELECT id, prefix, name,"
 	    " CASE WHEN NOT active OR revoked_at IS NOT NULL THEN 'revoked'"
 	    " WHEN expires_at IS NOT NULL AND expires_at <= now()"
 	    " THEN 'expired' ELSE 'active' END,"

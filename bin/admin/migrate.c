@@ -151,8 +151,8 @@ mig_read(const char *dir, const char *file, char **out)
 static int
 mig_begin(PGconn *conn)
 {
-	if (db_cmd(conn, "BEGIN") == -1 ||
-	    db_cmd(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")") == -1)
+	if (admin_exec(conn, "BEGIN") == -1 ||
+	    admin_exec(conn, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")") == -1)
 		return -1;
 	return 0;
 }
@@ -173,7 +173,7 @@ mig_adopt(PGconn *conn, const struct migration *m, size_t n,
 	PGresult	*res;
 	int		 tracked, original;
 
-	if ((res = db_query(conn,
+	if ((res = admin_query(conn,
 	    "SELECT to_regclass('otas_schema_migrations') IS NOT NULL,"
 	    " to_regclass('agent') IS NOT NULL"
 	    " AND to_regclass('agent_key') IS NOT NULL"
@@ -185,7 +185,7 @@ mig_adopt(PGconn *conn, const struct migration *m, size_t n,
 	if (tracked)
 		return 0;
 	if (original) {
-		if ((res = db_query(conn,
+		if ((res = admin_query(conn,
 		    "SELECT string_agg(t || '.' || c, ', ') FROM (VALUES"
 		    " ('agent','id'), ('agent','name'), ('agent','description'),"
 		    " ('agent','provider'), ('agent','project_id'),"
@@ -212,7 +212,7 @@ mig_adopt(PGconn *conn, const struct migration *m, size_t n,
 		}
 		PQclear(res);
 	}
-	if (db_cmd(conn, "CREATE TABLE otas_schema_migrations ("
+	if (admin_exec(conn, "CREATE TABLE otas_schema_migrations ("
 	    " version integer PRIMARY KEY,"
 	    " name text NOT NULL,"
 	    " applied_at timestamptz NOT NULL DEFAULT now())") == -1)
@@ -220,8 +220,8 @@ mig_adopt(PGconn *conn, const struct migration *m, size_t n,
 	if (!original || n == 0 || m[0].version != 1)
 		return 0;
 	p[0] = m[0].file;
-	if (db_cmd(conn, "SET LOCAL client_min_messages = warning") == -1 ||
-	    (res = db_query(conn, "INSERT INTO otas_schema_migrations"
+	if (admin_exec(conn, "SET LOCAL client_min_messages = warning") == -1 ||
+	    (res = admin_query(conn, "INSERT INTO otas_schema_migrations"
 	    " (version, name) VALUES (1, $1)", 1, p)) == NULL)
 		return EXIT_FAIL;
 	PQclear(res);
@@ -249,7 +249,7 @@ mig_apply(PGconn *conn, const char *dir, const struct migration *m,
 		return fail(EXIT_FAIL, "internal: version buffer");
 	if ((rc = mig_read(dir, m->file, &sql)) != 0)
 		return rc;
-	if (mig_begin(conn) == -1 || (res = db_query(conn,
+	if (mig_begin(conn) == -1 || (res = admin_query(conn,
 	    "SELECT 1 FROM otas_schema_migrations WHERE version = $1",
 	    1, p)) == NULL) {
 		free(sql);
@@ -259,7 +259,7 @@ mig_apply(PGconn *conn, const char *dir, const struct migration *m,
 	PQclear(res);
 	if (done) {
 		free(sql);
-		return db_cmd(conn, "COMMIT") == -1 ? EXIT_FAIL : 0;
+		return admin_exec(conn, "COMMIT") == -1 ? EXIT_FAIL : 0;
 	}
 	res = PQexec(conn, sql);
 	free(sql);
@@ -280,11 +280,11 @@ mig_apply(PGconn *conn, const char *dir, const struct migration *m,
 		return fail(EXIT_FAIL, "migration %s ended the transaction "
 		    "itself; migration files must not contain BEGIN, COMMIT "
 		    "or ROLLBACK", m->file);
-	if ((res = db_query(conn, "INSERT INTO otas_schema_migrations"
+	if ((res = admin_query(conn, "INSERT INTO otas_schema_migrations"
 	    " (version, name) VALUES ($1, $2)", 2, p)) == NULL)
 		return EXIT_FAIL;
 	PQclear(res);
-	if (db_cmd(conn, "COMMIT") == -1)
+	if (admin_exec(conn, "COMMIT") == -1)
 		return EXIT_FAIL;
 	*did = 1;
 	return 0;
@@ -300,12 +300,12 @@ mig_applied(PGconn *conn)
 	PGresult	*res;
 	int		 tracked;
 
-	if ((res = db_query(conn, "SELECT to_regclass('otas_schema_migrations')"
+	if ((res = admin_query(conn, "SELECT to_regclass('otas_schema_migrations')"
 	    " IS NOT NULL", 0, NULL)) == NULL)
 		return NULL;
 	tracked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
-	return db_query(conn, tracked ?
+	return admin_query(conn, tracked ?
 	    "SELECT version FROM otas_schema_migrations ORDER BY version" :
 	    "SELECT 1 WHERE false", 0, NULL);
 }
@@ -345,10 +345,10 @@ cmd_migrate(struct ctx *c, struct args *a)
 	rc = EXIT_FAIL;
 	applied = json_object_new_array();
 	adopted = json_object_new_array();
-	if ((conn = db_open()) == NULL)
+	if ((conn = admin_connect()) == NULL)
 		goto out;
 	if (mig_begin(conn) == -1 || mig_adopt(conn, m, n, adopted) != 0 ||
-	    db_cmd(conn, "COMMIT") == -1)
+	    admin_exec(conn, "COMMIT") == -1)
 		goto out;
 	if (!c->json && json_object_array_length(adopted) > 0)
 		printf("recorded %s as applied without running it: the OTAS "
@@ -416,7 +416,7 @@ cmd_check(struct ctx *c, struct args *a)
 		fail(EXIT_FAIL, "config: %s", err);
 	if (ok_config && key_iterations(NULL, &iter) != 0)
 		ok_config = 0;
-	ok_db = (conn = db_open()) != NULL;
+	ok_db = (conn = admin_connect()) != NULL;
 	if (ok_db && mig_list(dir, &m, &n) == 0 &&
 	    (res = mig_applied(conn)) != NULL) {
 		current = mig_top(res);

@@ -194,7 +194,7 @@ notice_ignore(void *arg, const char *msg)
  * so a dead host fails the command instead of hanging it.
  */
 PGconn *
-db_open(void)
+admin_connect(void)
 {
 	const char	*keys[4], *vals[4];
 	const char	*url = getenv("OTAS_DATABASE_URL");
@@ -247,7 +247,7 @@ db_open(void)
  * printing the error.  Result values come back as text.
  */
 PGresult *
-db_query(PGconn *conn, const char *sql, int n, const char *const *params)
+admin_query(PGconn *conn, const char *sql, int n, const char *const *params)
 {
 	PGresult	*res;
 	ExecStatusType	 st;
@@ -262,11 +262,11 @@ db_query(PGconn *conn, const char *sql, int n, const char *const *params)
 }
 
 int
-db_cmd(PGconn *conn, const char *sql)
+admin_exec(PGconn *conn, const char *sql)
 {
 	PGresult	*res;
 
-	if ((res = db_query(conn, sql, 0, NULL)) == NULL)
+	if ((res = admin_query(conn, sql, 0, NULL)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -282,7 +282,7 @@ agent_find(PGconn *conn, const char *id, int lock, int *active)
 	const char	*p[1] = { id };
 	PGresult	*res;
 
-	res = db_query(conn, lock ?
+	res = admin_query(conn, lock ?
 	    "SELECT is_active FROM agent WHERE id = $1 FOR UPDATE" :
 	    "SELECT is_active FROM agent WHERE id = $1", 1, p);
 	if (res == NULL)
