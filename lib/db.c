@@ -301,10 +301,16 @@ run(struct db *db, enum stmt s, const char *const *params,
 	return NULL;
 }
 
+/* A column into a fixed array, cut to fit (ours are uuids and prefixes). */
 static void
 copy_field(char *dst, size_t cap, const PGresult *res, int row, int col)
 {
-	snprintf(dst, cap, "%s", PQgetvalue(res, row, col));
+	size_t n = (size_t)PQgetlength(res, row, col);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, PQgetvalue(res, row, col), n);
+	dst[n] = '\0';
 }
 
 static int

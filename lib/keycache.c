@@ -35,13 +35,25 @@ static unsigned long long seed;
 static int seeded;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+static EVP_MD *sha256;			/* fetched once: see digest_setup */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* OpenSSL 3 looks EVP_sha256() up in its provider on every use; once is enough. */
+static void
+digest_setup(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int
 keycache_digest(const char *key, size_t len,
     unsigned char out[KEYCACHE_DIGEST_LEN])
 {
 	unsigned int n = 0;
 
-	if (EVP_Digest(key, len, out, &n, EVP_sha256(), NULL) != 1 ||
+	pthread_once(&sha256_once, digest_setup);
+	if (sha256 == NULL ||
+	    EVP_Digest(key, len, out, &n, sha256, NULL) != 1 ||
 	    n != KEYCACHE_DIGEST_LEN)
 		return -1;
 	return 0;

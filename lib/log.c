@@ -15,11 +15,13 @@
 #define LINE_MAX_LEN 1024
 
 static const char *prog_name = "otas";
+static long prog_pid;		/* these programs never fork after start */
 
 void
 log_init(const char *prog)
 {
 	prog_name = prog;
+	prog_pid = (long)getpid();
 }
 
 long long
@@ -82,7 +84,7 @@ log_request(const struct log_req *l)
 	timestamp(ts, sizeof(ts));
 	n = snprintf(line, sizeof(line), "%s %s[%ld] id=%s status=%d "
 	    "code=%s agent=%s prefix=%s us=%lld why=\"%s\"\n", ts, prog_name,
-	    (long)getpid(), clean(l->id, id, sizeof(id)), l->http, l->code,
+	    prog_pid, clean(l->id, id, sizeof(id)), l->http, l->code,
 	    clean(l->agent_id, agent, sizeof(agent)),
 	    clean(l->prefix, prefix, sizeof(prefix)), l->usec,
 	    clean(l->why, why, sizeof(why)));
@@ -102,6 +104,6 @@ log_msg(const char *fmt, ...)
 	va_end(ap);
 	timestamp(ts, sizeof(ts));
 	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
-	    (long)getpid(), clean(msg, safe, sizeof(safe)));
+	    prog_pid, clean(msg, safe, sizeof(safe)));
 	emit(line, n);
 }

@@ -1,5 +1,16 @@
 /*
- * token — signs and verifies the session JWT with libjwt 1.10.
+ * token — signs the session JWT with OpenSSL's HMAC, verifies any JWT with
+ * libjwt 1.10.
+ *
+ * Signing is on the hot path of every session, and libjwt spent about half
+ * of the responder's CPU there (jansson objects, libb64, and an HMAC that
+ * looks its digest up again on every call).  What we sign is always the
+ * same shape — a fixed header and four claims we made ourselves, two
+ * checked uuids and two integers — so the text is formatted here exactly as
+ * libjwt would print it (compact, keys sorted), and a keyed HMAC context
+ * made once per secret is copied for each token.  Verifying takes tokens
+ * from outside, so that stays with libjwt, which also cross-checks every
+ * token made here in the tests.
  *
  * libjwt 1.10 trusts the token for its algorithm, skips the signature check
  * when the key length is 0, alloca()s segments as long as the token, and
@@ -12,10 +23,14 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jwt.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "token.h"
 
@@ -38,25 +53,127 @@ token_claims_ok(const struct token_claims *c)
 	    c->exp <= LONG_MAX;
 }
 
+struct token_signer {
+	EVP_MAC_CTX	*keyed;		/* HMAC-SHA256 with the secret, ready */
+};
+
+/* base64url's header of {"alg":"HS256","typ":"JWT"}, as libjwt writes it. */
+#define TOKEN_HEADER_B64 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+struct token_signer *
+token_signer_new(const struct otas_secret *secret)
+{
+	struct token_signer	*ts;
+	EVP_MAC			*mac;
+	OSSL_PARAM		 params[2];
+	char			 digest[] = "SHA256";
+
+	if (!token_secret_ok(secret) ||
+	    (ts = calloc(1, sizeof(*ts))) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL &&
+	    (ts->keyed = EVP_MAC_CTX_new(mac)) != NULL &&
+	    EVP_MAC_init(ts->keyed, secret->bytes, secret->len, params) == 1) {
+		EVP_MAC_free(mac);
+		return ts;
+	}
+	EVP_MAC_free(mac);
+	token_signer_free(ts);
+	return NULL;
+}
+
+void
+token_signer_free(struct token_signer *ts)
+{
+	if (ts == NULL)
+		return;
+	EVP_MAC_CTX_free(ts->keyed);
+	free(ts);
+}
+
+/* RFC 4648 §5 without padding; out needs 4 * ((n + 2) / 3) + 1 bytes. */
+static size_t
+token_b64url(const unsigned char *in, size_t n, char *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = abc[in[i] >> 2];
+		out[o++] = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
+		out[o++] = abc[(in[i + 1] & 15) << 2 | in[i + 2] >> 6];
+		out[o++] = abc[in[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = abc[in[i] >> 2];
+		out[o++] = abc[(in[i] & 3) << 4];
+	} else if (n - i == 2) {
+		out[o++] = abc[in[i] >> 2];
+		out[o++] = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
+		out[o++] = abc[(in[i + 1] & 15) << 2];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* HMAC-SHA256 of msg[0..len) into out (32 bytes); 0 or -1. */
+static int
+token_hmac(const struct token_signer *ts, const char *msg, size_t len,
+    unsigned char out[32])
+{
+	EVP_MAC_CTX	*ctx;
+	size_t		 n = 0;
+	int		 ok;
+
+	if ((ctx = EVP_MAC_CTX_dup(ts->keyed)) == NULL)
+		return -1;
+	ok = EVP_MAC_update(ctx, (const unsigned char *)msg, len) == 1 &&
+	    EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+char *
+token_signer_sign(const struct token_signer *ts, const struct token_claims *c)
+{
+	char		 claims[192], tok[512];
+	unsigned char	 mac[32];
+	size_t		 len;
+	int		 n;
+
+	if (ts == NULL || c == NULL || !token_claims_ok(c))
+		return NULL;
+	/* jansson's compact form with sorted keys, as libjwt prints claims. */
+	n = snprintf(claims, sizeof(claims), "{\"agent_id\":\"%s\","
+	    "\"agent_session_id\":\"%s\",\"exp\":%lld,\"iat\":%lld}",
+	    c->agent_id, c->session_id, c->exp, c->iat);
+	if (n < 0 || (size_t)n >= sizeof(claims))
+		return NULL;
+	len = sizeof(TOKEN_HEADER_B64) - 1;
+	memcpy(tok, TOKEN_HEADER_B64 ".", len + 1);
+	len++;
+	len += token_b64url((const unsigned char *)claims, (size_t)n,
+	    tok + len);
+	if (token_hmac(ts, tok, len, mac) == -1)
+		return NULL;
+	tok[len++] = '.';
+	len += token_b64url(mac, sizeof(mac), tok + len);
+	return strdup(tok);
+}
+
 char *
 token_sign(const struct token_claims *c, const struct otas_secret *secret)
 {
-	jwt_t	*jwt = NULL;
-	char	*tok = NULL;
+	struct token_signer	*ts;
+	char			*tok;
 
-	if (c == NULL || !token_claims_ok(c) || !token_secret_ok(secret))
+	if ((ts = token_signer_new(secret)) == NULL)
 		return NULL;
-	if (jwt_new(&jwt) != 0)
-		return NULL;
-	/* Each claim once, from this one path (see jwt_add_grant* EEXIST). */
-	if (jwt_add_grant(jwt, "agent_session_id", c->session_id) == 0 &&
-	    jwt_add_grant(jwt, "agent_id", c->agent_id) == 0 &&
-	    jwt_add_grant_int(jwt, "iat", (long)c->iat) == 0 &&
-	    jwt_add_grant_int(jwt, "exp", (long)c->exp) == 0 &&
-	    jwt_set_alg(jwt, JWT_ALG_HS256, secret->bytes,
-	    (int)secret->len) == 0)
-		tok = jwt_encode_str(jwt);
-	jwt_free(jwt);
+	tok = token_signer_sign(ts, c);
+	token_signer_free(ts);
 	return tok;
 }
 

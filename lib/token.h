@@ -21,9 +21,25 @@ struct token_claims {
 };
 
 /*
- * Signs c with HS256 and secret; returns a malloc'd token (release with
- * free()) or NULL on failure.
+ * A secret made ready for signing once, at start: token_signer_new returns
+ * NULL for a secret shorter than CONFIG_SECRET_MIN (or out of memory).  One
+ * signer may sign from several threads at once.
  */
+struct token_signer;
+
+struct token_signer *token_signer_new(const struct otas_secret *secret);
+void	token_signer_free(struct token_signer *ts);
+
+/*
+ * Signs c with HS256: header {"alg":"HS256","typ":"JWT"}, claims exactly
+ * agent_id, agent_session_id, exp, iat, byte for byte what libjwt would
+ * make.  Returns a malloc'd token (release with free()) or NULL when a
+ * claim is malformed or signing fails.
+ */
+char	*token_signer_sign(const struct token_signer *ts,
+	    const struct token_claims *c);
+
+/* token_signer_sign with a signer made for this one call. */
 char	*token_sign(const struct token_claims *c,
 	    const struct otas_secret *secret);
 

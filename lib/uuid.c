@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "uuid.h"
@@ -34,6 +35,9 @@ static pthread_mutex_t	 uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 uuid_last_ms;	/* 0: nothing made yet */
 static uint64_t		 uuid_counter;
 static pid_t		 uuid_pid;
+/* Random bytes drawn in bulk: RAND_bytes per id cost more than the rest. */
+static unsigned char	 uuid_pool[512];
+static size_t		 uuid_pool_left;
 
 static int
 uuid_now_ms(uint64_t *ms)
@@ -66,12 +70,6 @@ static int
 uuid_next(uint64_t now, const unsigned char rnd[6], uint64_t *ms,
     uint64_t *counter)
 {
-	pid_t	 pid = getpid();
-
-	if (pid != uuid_pid) {
-		uuid_pid = pid;
-		uuid_last_ms = 0;
-	}
 	if (now > uuid_last_ms) {
 		uuid_last_ms = now;
 		/* Top counter bit clear: at least 2^41 increments of room. */
@@ -86,6 +84,31 @@ uuid_next(uint64_t now, const unsigned char rnd[6], uint64_t *ms,
 		return -1;
 	*ms = uuid_last_ms;
 	*counter = uuid_counter;
+	return 0;
+}
+
+/*
+ * n bytes from the pool, refilled when short; uuid_lock is held.  A forked
+ * child starts afresh: it must not reuse its parent's bytes or counter.
+ */
+static int
+uuid_random(unsigned char *out, size_t n)
+{
+	pid_t	 pid = getpid();
+
+	if (pid != uuid_pid) {
+		uuid_pid = pid;
+		uuid_last_ms = 0;
+		uuid_pool_left = 0;
+	}
+	if (uuid_pool_left < n) {
+		if (RAND_bytes(uuid_pool, sizeof(uuid_pool)) != 1)
+			return -1;
+		uuid_pool_left = sizeof(uuid_pool);
+	}
+	uuid_pool_left -= n;
+	memcpy(out, uuid_pool + uuid_pool_left, n);
+	OPENSSL_cleanse(uuid_pool + uuid_pool_left, n);
 	return 0;
 }
 
@@ -114,13 +137,12 @@ uuid7_make(char out[UUID_STR_LEN + 1])
 	out[0] = '\0';
 	if (uuid_now_ms(&now) == -1)
 		return -1;
-	/* 6 bytes for a counter seed, 4 for the random tail. */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
-
 	if (pthread_mutex_lock(&uuid_lock) != 0)
 		return -1;
-	rc = uuid_next(now, rnd, &ms, &counter);
+	/* 6 bytes for a counter seed, 4 for the random tail. */
+	rc = uuid_random(rnd, sizeof(rnd));
+	if (rc == 0)
+		rc = uuid_next(now, rnd, &ms, &counter);
 	pthread_mutex_unlock(&uuid_lock);
 	if (rc == -1)
 		return -1;

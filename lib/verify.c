@@ -88,7 +88,7 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 
 	memset(out, 0, sizeof(*out));
 	*cached = 0;
-	snprintf(out->prefix, sizeof(out->prefix), "%s", parts->prefix[0]);
+	memcpy(out->prefix, parts->prefix[0], sizeof(out->prefix));
 	if (keycache_digest(key, len, out->digest) == -1) {
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;

@@ -200,6 +200,39 @@ sign_then_verify_round_trips(void **state)
 	free(tok);
 }
 
+/* The signer formats tokens itself: they must be libjwt's, byte for byte. */
+static void
+sign_matches_libjwt_byte_for_byte(void **state)
+{
+	struct token_claims	 c = claims(1700000000, 1702592000);
+	struct token_signer	*ts;
+	jwt_t			*jwt = NULL;
+	char			*ours, *theirs;
+
+	assert_int_equal(jwt_new(&jwt), 0);
+	assert_int_equal(jwt_add_grant(jwt, "agent_session_id", SID), 0);
+	assert_int_equal(jwt_add_grant(jwt, "agent_id", AID), 0);
+	assert_int_equal(jwt_add_grant_int(jwt, "iat", 1700000000), 0);
+	assert_int_equal(jwt_add_grant_int(jwt, "exp", 1702592000), 0);
+	assert_int_equal(jwt_set_alg(jwt, JWT_ALG_HS256, cur.bytes,
+	    (int)cur.len), 0);
+	theirs = jwt_encode_str(jwt);
+	assert_non_null(theirs);
+	ts = token_signer_new(&cur);
+	assert_non_null(ts);
+	ours = token_signer_sign(ts, &c);
+	assert_non_null(ours);
+	assert_string_equal(ours, theirs);
+	/* The same signer again: the keyed context is copied, not used up. */
+	free(ours);
+	ours = token_signer_sign(ts, &c);
+	assert_string_equal(ours, theirs);
+	free(ours);
+	free(theirs);
+	token_signer_free(ts);
+	jwt_free(jwt);
+}
+
 static void
 sign_emits_hs256_header_and_exactly_four_claims(void **state)
 {
@@ -685,6 +718,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sign_then_verify_round_trips),
+		cmocka_unit_test(sign_matches_libjwt_byte_for_byte),
 		cmocka_unit_test(sign_emits_hs256_header_and_exactly_four_claims),
 		cmocka_unit_test(sign_refuses_short_or_missing_secret),
 		cmocka_unit_test(sign_refuses_malformed_claims),
