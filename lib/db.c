@@ -208,12 +208,10 @@ await(struct db *db)
 
 	pfd.fd = PQsocket(db->conn);
 	pfd.events = POLLIN;
+	/* No read before the first poll: the answer cannot be there yet. */
 	for (;;) {
-		if (PQconsumeInput(db->conn) == 0)
-			return -1;
-		if (!PQisBusy(db->conn))
-			return 0;
 		long long left = deadline - now_ms();
+
 		if (left <= 0) {
 			db->err = "database answer past the deadline";
 			return -1;
@@ -221,6 +219,10 @@ await(struct db *db)
 		r = poll(&pfd, 1, (int)left);
 		if (r == -1 && errno != EINTR)
 			return -1;
+		if (r > 0 && PQconsumeInput(db->conn) == 0)
+			return -1;
+		if (!PQisBusy(db->conn))
+			return 0;
 	}
 }
 

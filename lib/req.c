@@ -62,8 +62,11 @@ static void
 default_id(struct req *r)
 {
 	static unsigned long counter;	/* shared by a process's threads */
+	static long pid;		/* a syscall saved per request */
 
-	snprintf(r->id, sizeof(r->id), "%ld-%lu", (long)getpid(),
+	if (pid == 0)
+		pid = (long)getpid();
+	snprintf(r->id, sizeof(r->id), "%ld-%lu", pid,
 	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 

@@ -34,7 +34,7 @@
 static pthread_mutex_t	 uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 uuid_last_ms;	/* 0: nothing made yet */
 static uint64_t		 uuid_counter;
-static pid_t		 uuid_pid;
+static pthread_once_t	 uuid_once = PTHREAD_ONCE_INIT;
 /* Random bytes drawn in bulk: RAND_bytes per id cost more than the rest. */
 static unsigned char	 uuid_pool[512];
 static size_t		 uuid_pool_left;
@@ -87,20 +87,24 @@ uuid_next(uint64_t now, const unsigned char rnd[6], uint64_t *ms,
 	return 0;
 }
 
-/*
- * n bytes from the pool, refilled when short; uuid_lock is held.  A forked
- * child starts afresh: it must not reuse its parent's bytes or counter.
- */
+/* A forked child starts afresh: it must not reuse its parent's bytes. */
+static void
+uuid_forget(void)
+{
+	uuid_last_ms = 0;
+	uuid_pool_left = 0;
+}
+
+static void
+uuid_setup(void)
+{
+	pthread_atfork(NULL, NULL, uuid_forget);
+}
+
+/* n bytes from the pool, refilled when short; uuid_lock is held. */
 static int
 uuid_random(unsigned char *out, size_t n)
 {
-	pid_t	 pid = getpid();
-
-	if (pid != uuid_pid) {
-		uuid_pid = pid;
-		uuid_last_ms = 0;
-		uuid_pool_left = 0;
-	}
 	if (uuid_pool_left < n) {
 		if (RAND_bytes(uuid_pool, sizeof(uuid_pool)) != 1)
 			return -1;
@@ -135,6 +139,7 @@ uuid7_make(char out[UUID_STR_LEN + 1])
 	int		 rc;
 
 	out[0] = '\0';
+	pthread_once(&uuid_once, uuid_setup);
 	if (uuid_now_ms(&now) == -1)
 		return -1;
 	if (pthread_mutex_lock(&uuid_lock) != 0)
