@@ -293,7 +293,7 @@ run(struct db *db, enum stmt s, const char *const *params,
 		/* No answer, or the connection died under it. */
 		PQclear(res);
 		log_pq(stmt_name[s], db->conn);
-		if (*db->err == '\0' || fresh)
+		if (*db->err == '\0')	/* else the deadline's message */
 			db->err = "database connection lost";
 		drop(db);
 		if (fresh)

@@ -28,6 +28,7 @@
 extern char **environ;
 
 struct pool {
+	pthread_t	 main;		/* takes the signals */
 	volatile int	 stopping;
 	long		 served;	/* atomic */
 	long		 max_requests;
@@ -93,6 +94,18 @@ serve_cgi(serve_fn fn, void *arg)
 	return 0;
 }
 
+/*
+ * A worker's way to stop the pool (limit reached, libfcgi gave up, or the
+ * last worker gone): the same signal an operator sends, so the main thread
+ * can sleep in sigwait() instead of polling.
+ */
+static void
+pool_stop(struct pool *p)
+{
+	p->stopping = 1;
+	pthread_kill(p->main, SIGTERM);
+}
+
 /* Takes the next request, or returns -1 when the pool is stopping. */
 static int
 next_request(struct worker *w, FCGX_Request *req)
@@ -107,12 +120,12 @@ next_request(struct worker *w, FCGX_Request *req)
 	rc = FCGX_Accept_r(req);
 	w->waiting = 0;
 	if (rc < 0) {
-		p->stopping = 1;
+		pool_stop(p);
 		return -1;
 	}
 	n = __atomic_add_fetch(&p->served, 1, __ATOMIC_SEQ_CST);
 	if (p->max_requests != 0 && n >= p->max_requests)
-		p->stopping = 1;	/* this one is still served */
+		pool_stop(p);		/* this one is still served */
 	return 0;
 }
 
@@ -135,30 +148,30 @@ worker_main(void *v)
 		}
 		FCGX_Free(&req, 1);
 	}
-	__atomic_sub_fetch(&p->live, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_sub_fetch(&p->live, 1, __ATOMIC_SEQ_CST) == 0)
+		pool_stop(p);
 	return NULL;
 }
 
 /*
- * Main thread: wait for a signal or for the workers to run out.  Once
- * stopping, waiting workers are woken every tick: one may be just about to
+ * Main thread: sleep until a signal (or a worker) says stop; then wake the
+ * waiting workers every tick until all are gone — one may be just about to
  * enter accept() or read() when the first wake-up is sent.
  */
 static void
 supervise(struct pool *p, struct worker *w, int n, const sigset_t *stop_set)
 {
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
-	int i;
+	int i, sig;
 
+	sigwait(stop_set, &sig);
+	p->stopping = 1;
+	FCGX_ShutdownPending();
 	while (__atomic_load_n(&p->live, __ATOMIC_SEQ_CST) > 0) {
-		if (sigtimedwait(stop_set, NULL, &tick) > 0)
-			p->stopping = 1;
-		if (!p->stopping)
-			continue;
-		FCGX_ShutdownPending();
 		for (i = 0; i < n; i++)
 			if (w[i].waiting)
 				pthread_kill(w[i].tid, SIGUSR2);
+		sigtimedwait(stop_set, NULL, &tick);
 	}
 }
 
@@ -198,6 +211,7 @@ serve(long max_requests, int threads, serve_fn fn, void *arg)
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
 	memset(&p, 0, sizeof(p));
+	p.main = pthread_self();
 	p.max_requests = max_requests;
 	p.fn = fn;
 	p.arg = arg;
@@ -215,7 +229,8 @@ serve(long max_requests, int threads, serve_fn fn, void *arg)
 		}
 		started++;
 	}
-	supervise(&p, w, started, &stop_set);
+	if (started > 0)
+		supervise(&p, w, started, &stop_set);
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].tid, NULL);
 	free(w);
