@@ -19,6 +19,7 @@ Tests that hold for every server take `server`; one contract, many servers.
 
 import os
 import shutil
+import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -33,11 +34,26 @@ TOKEN_TTL_DEFAULT = 2592000
 
 
 @pytest.fixture(scope="session")
-def build_dir():
-    build = os.environ.get("BUILD", "build")
-    if not os.path.isabs(build):
-        build = os.path.join(stack.ROOT, build)
-    return build
+def build_dir(workdir):
+    return programs_reachable(stack.build_path(), workdir)
+
+
+def programs_reachable(build, workdir):
+    """The servers run the programs as www-data.  A checkout under a
+    private directory (mktemp -d, /root) is out of its reach: then the
+    programs are copied into the session's directory, which is not."""
+    probe = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-x",
+                            os.path.join(build, "otas-session")])
+    if probe.returncode == 0:
+        return build
+    copy = os.path.join(workdir, "build")
+    os.mkdir(copy)
+    os.chmod(copy, 0o755)
+    for name in os.listdir(build):
+        path = os.path.join(build, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            shutil.copy2(path, copy)
+    return copy
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,13 @@ SERVER_USER = "www-data"
 
 # --- processes and ports ------------------------------------------------
 
+def build_path():
+    """$BUILD (default build/) as an absolute path: where make put the
+    programs."""
+    build = os.environ.get("BUILD", "build")
+    return build if os.path.isabs(build) else os.path.join(ROOT, build)
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -29,7 +29,8 @@ def files_under(root):
 
 
 def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
-        build_dir, tmp_path):
+        tmp_path):
+    build_dir = stack.build_path()      # make's own, not a copy for www-data
     stage = str(tmp_path / "stage")
     make(build_dir, "install", stage)
     got = files_under(stage)
