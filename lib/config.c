@@ -18,6 +18,9 @@
 
 #define SECRET_FILE_MAX 4096
 
+static int fail(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {

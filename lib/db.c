@@ -64,8 +64,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	" RETURNING id::text, agent_id::text",
 
 	/* otas-authz's database mode: $1 session id, $2 agent id. */
-	"SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
-	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active",
+	("SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
+	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active"),
 };
 
 static const int stmt_nparams[STMT_COUNT] = { 1, 4, 2 };
