@@ -7,6 +7,9 @@
 
 #include "resp.h"
 
+static void append(struct resp *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 append(struct resp *r, const char *fmt, ...)
 {
