@@ -7,6 +7,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
+# The one source of the version: programs, tarball and package read it here.
+VERSION  := $(shell cat VERSION)
 
 PKGS     := fcgi json-c libjwt libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
