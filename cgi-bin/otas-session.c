@@ -111,7 +111,7 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
 			return st;
-		keycache_drop(o->key.digest);
+		verify_forget(&o->key);
 		if (!cached)
 			return st;
 	}

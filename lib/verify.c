@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hash.h"
+#include "slowhash.h"
 #include "verify.h"
 
 static const char *
@@ -55,20 +56,20 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "stored hash is not pbkdf2_sha256";
 			continue;
 		}
-		if (slow && !keycache_slow_allowed(r->prefix,
+		if (slow && !slowhash_allowed(r->prefix,
 		    cfg->slow_failures, now)) {
 			*why = "slow-hash budget of this prefix spent";
 			continue;
 		}
 		if (hash_verify(key, len, r->hashed_key) != HASH_MATCH) {
 			if (slow)
-				keycache_slow_failed(r->prefix, now);
+				slowhash_failed(r->prefix, now);
 			*why = "wrong secret";
 			continue;
 		}
 		if ((*why = row_unusable(r)) != NULL) {
 			if (slow)
-				keycache_slow_failed(r->prefix, now);
+				slowhash_failed(r->prefix, now);
 			return OTAS_ERR_KEY;
 		}
 		fill(out, r);
@@ -89,7 +90,7 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 	memset(out, 0, sizeof(*out));
 	*cached = 0;
 	memcpy(out->prefix, parts->prefix[0], sizeof(out->prefix));
-	if (keycache_digest(key, len, out->digest) == -1) {
+	if (hash_sha256(key, len, out->digest) == -1) {
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
@@ -104,4 +105,10 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 	if (st == OTAS_OK)
 		keycache_put(out);
 	return st;
+}
+
+void
+verify_forget(const struct keycache_entry *k)
+{
+	keycache_drop(k->digest);
 }
