@@ -4,7 +4,7 @@
  *    so a key hashed with hundreds of thousands of PBKDF2 iterations costs
  *    that once per process, not per request.  An entry only says "this key
  *    matched this row's hashed_key"; whether the row is still usable is
- *    asked of the database on every request (db_create_session).
+ *    asked of the database on every request (agent_session_insert).
  *  - failed slow verifications per prefix, so a wrong secret for a known
  *    prefix cannot buy an attacker a slow hash per request.
  * Thread-safe; entries are copied in and out.

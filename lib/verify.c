@@ -12,7 +12,7 @@
 #include "verify.h"
 
 static const char *
-row_unusable(const struct db_key_row *r)
+row_unusable(const struct agent_key_row *r)
 {
 	if (!r->active)
 		return "key inactive";
@@ -26,7 +26,7 @@ row_unusable(const struct db_key_row *r)
 }
 
 static void
-fill(struct keycache_entry *out, const struct db_key_row *r)
+fill(struct keycache_entry *out, const struct agent_key_row *r)
 {
 	snprintf(out->key_id, sizeof(out->key_id), "%s", r->id);
 	snprintf(out->agent_id, sizeof(out->agent_id), "%s", r->agent_id);
@@ -38,7 +38,7 @@ fill(struct keycache_entry *out, const struct db_key_row *r)
 /* Checks the rows in turn; returns OTAS_OK when one matches and is usable. */
 static enum otas_status
 check_rows(const struct otas_config *cfg, const char *key, size_t len,
-    struct db_key_row *rows, int n, struct keycache_entry *out,
+    struct agent_key_row *rows, int n, struct keycache_entry *out,
     const char **why)
 {
 	time_t now = time(NULL);
@@ -46,7 +46,7 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 
 	*why = "unknown key prefix";
 	for (i = 0; i < n; i++) {
-		struct db_key_row *r = &rows[i];
+		struct agent_key_row *r = &rows[i];
 		long iter = hash_iterations(r->hashed_key);
 		int slow = iter > cfg->slow_hash_iterations;
 
@@ -82,7 +82,7 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
     size_t len, const struct key_parts *parts, struct keycache_entry *out,
     int *cached, const char **why)
 {
-	struct db_key_row rows[DB_MAX_KEY_ROWS];
+	struct agent_key_row rows[AGENT_KEY_MAX_ROWS];
 	enum otas_status st;
 	int n;
 
@@ -97,10 +97,10 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 		*cached = 1;
 		return OTAS_OK;
 	}
-	if ((st = db_lookup_keys(db, parts, rows, &n, why)) != OTAS_OK)
+	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
 	st = check_rows(cfg, key, len, rows, n, out, why);
-	db_key_rows_free(rows, n);
+	agent_key_rows_free(rows, n);
 	if (st == OTAS_OK)
 		keycache_put(out);
 	return st;

@@ -8,7 +8,7 @@
 #define OTAS_VERIFY_H
 
 #include "config.h"
-#include "db.h"
+#include "agent_key.h"
 #include "key.h"
 #include "keycache.h"
 #include "status.h"
