@@ -30,13 +30,19 @@ BEGIN
 
     -- otas-session: look keys up, re-check them and their agent.
     EXECUTE format('GRANT SELECT ON agent, agent_key TO %I', r);
-    -- otas-session keeps last_used_at current; no other column.
-    EXECUTE format('GRANT UPDATE (last_used_at) ON agent_key TO %I', r);
+    -- otas-session keeps last_used_at current, and replaces a legacy slow
+    -- hash by a fast one on its first use; no other column.
+    EXECUTE format('GRANT UPDATE (last_used_at, hashed_key) ON agent_key'
+                   ' TO %I', r);
     -- otas-session inserts sessions (RETURNING reads id and agent_id);
     -- otas-authz's database mode asks whether one exists.  meta is not
     -- readable, and no session can be changed or deleted.
     EXECUTE format('GRANT INSERT ON agent_session TO %I', r);
     EXECUTE format('GRANT SELECT (id, agent_id) ON agent_session TO %I', r);
+    -- Idempotency-Key: otas-session records what a key made and answers
+    -- a retry from it; only otas-admin session purge deletes records.
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON otas_idempotency TO %I',
+                   r);
     -- the readiness check compares the schema version (the table is
     -- otas-admin's: a schema applied by hand may lack it).
     IF to_regclass('otas_schema_migrations') IS NOT NULL THEN

@@ -73,13 +73,17 @@ def test_the_runtime_role_cannot_read_session_meta(pg):
     refused(pg, "SELECT meta FROM agent_session")
 
 
-def test_the_runtime_role_cannot_change_agents_or_keys_beyond_last_used(
+def test_the_runtime_role_cannot_delete_idempotency_records(pg):
+    refused(pg, "DELETE FROM otas_idempotency")
+
+
+def test_the_runtime_role_cannot_change_agents_or_keys_beyond_their_use(
         pg, keys):
     key = keys.make()
     refused(pg, "UPDATE agent SET is_active = true")
     refused(pg, "UPDATE agent_key SET revoked_at = NULL WHERE id = %s",
             (key.key_id,))
-    refused(pg, "UPDATE agent_key SET hashed_key = 'x' WHERE id = %s",
+    refused(pg, "UPDATE agent_key SET active = true WHERE id = %s",
             (key.key_id,))
     refused(pg, "DELETE FROM agent_key")
     refused(pg, "INSERT INTO agent (id, name) VALUES (gen_random_uuid(),"
