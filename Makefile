@@ -47,6 +47,10 @@ $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Only version.o carries the number, so a release rebuilds one object.
+$(BUILD)/lib/version.o: VERSION
+$(BUILD)/lib/version.o: ALL_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
