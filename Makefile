@@ -123,34 +123,41 @@ bench: deps
 
 # `make install`: the FastCGI/CGI programs are not commands a user runs,
 # so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);
-# otas-admin to $(PREFIX)/bin, its man page, the migrations it applies and
+# otas-admin to $(PREFIX)/bin, the man pages, the migrations it applies and
 # the example configs under $(PREFIX)/share.  DESTDIR stages a package.
 LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
 SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
-DOCDIR     = $(PREFIX)/share/doc/otas-fcgi
+EXAMPLEDIR = $(PREFIX)/share/doc/otas-fcgi/examples
 MAN1DIR    = $(PREFIX)/share/man/man1
+MAN8DIR    = $(PREFIX)/share/man/man8
 CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
 EXAMPLES   := $(wildcard *.conf.example)
 SQL_FILES  := $(wildcard sql/*.sql)
+MAN1       := $(wildcard *.1)
+MAN8       := $(wildcard *.8)
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MAN1DIR)
+	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(MAN1DIR) \
+	    $(DESTDIR)$(MAN8DIR)
 	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
-	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/
-	install -m 0644 otas-admin.1 $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MAN8DIR)/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(PREFIX)/bin/otas-admin \
 	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
-	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES)) \
-	    $(DESTDIR)$(MAN1DIR)/otas-admin.1
+	    $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLES)) \
+	    $(addprefix $(DESTDIR)$(MAN1DIR)/,$(MAN1)) \
+	    $(addprefix $(DESTDIR)$(MAN8DIR)/,$(MAN8))
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
-	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(DOCDIR) 2>/dev/null
+	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
