@@ -35,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit integration run sanitize fuzz bench install \
-        uninstall clean FORCE
+        uninstall deb clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -158,6 +158,28 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
 	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
+
+# `make deb`: the Debian package, built by debhelper from debian/ in a copy
+# of the sources under $(BUILD)/deb (the checkout stays clean), checked
+# with lintian (an error fails the target).  debian/changelog must name the
+# version in VERSION.
+DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
+            debian $(EXAMPLES) $(MAN1) $(MAN8)
+DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
+deb: $(DEB)
+
+$(DEB): $(shell find $(DEB_SRC) -type f)
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	test "$$v" = "$(VERSION)" || { echo "make deb: debian/changelog \
+	says $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb/src
+	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
+	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
+	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
+	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    { tail -n 40 ../build.log >&2; exit 1; }
+	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
+	lintian --fail-on error $@
 
 clean:
 	rm -rf $(BUILD)
