@@ -71,6 +71,10 @@ static const struct cmd cmds[] = {
 	{ "agent", "disable", { NULL }, 1, 1, cmd_agent_disable,
 	  "agent disable AGENT_ID",
 	  "Disables an agent: none of its keys works from the next request.\n" },
+	{ "agent", "enable", { NULL }, 1, 1, cmd_agent_enable,
+	  "agent enable AGENT_ID",
+	  "Enables a disabled agent: its usable keys (active, not revoked, not\n"
+	  "expired) work again from the next request.\n" },
 	{ "key", "issue", { "name=", "expires-in=", "never", "iterations=" },
 	  1, 1, cmd_key_issue,
 	  "key issue AGENT_ID [--name N] [--expires-in DAYS | --never] "

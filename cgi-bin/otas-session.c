@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_session.h"
 #include "batch.h"
 #include "body.h"
 #include "config.h"
@@ -67,7 +68,7 @@ static enum otas_status
 insert(struct app *app, const char *session_id, const char *meta,
     struct outcome *o)
 {
-	struct db_session row;
+	struct agent_session_row row;
 
 	memset(&row, 0, sizeof(row));
 	row.session_id = session_id;
@@ -111,7 +112,7 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
 			return st;
-		keycache_drop(o->key.digest);
+		verify_forget(&o->key);
 		if (!cached)
 			return st;
 	}

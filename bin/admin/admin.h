@@ -115,6 +115,7 @@ int	 cmd_check(struct ctx *, struct args *);
 int	 cmd_agent_create(struct ctx *, struct args *);
 int	 cmd_agent_list(struct ctx *, struct args *);
 int	 cmd_agent_disable(struct ctx *, struct args *);
+int	 cmd_agent_enable(struct ctx *, struct args *);
 int	 cmd_key_issue(struct ctx *, struct args *);
 int	 cmd_key_rotate(struct ctx *, struct args *);
 int	 cmd_key_revoke(struct ctx *, struct args *);

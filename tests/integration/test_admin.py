@@ -242,9 +242,25 @@ def test_migrate_records_001_on_an_original_database_without_running_it(
         assert not original_db.exists(idx)
     assert [i for i in indexes] == original_db.query(
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-        " AND tablename <> 'otas_schema_migrations' ORDER BY 1")
+        " AND left(tablename, 5) <> 'otas_' ORDER BY 1")
     r = ok(run("migrate", url=original_db.url))
     assert "up to date" in r.stdout
+
+
+def test_migrate_adds_the_idempotency_table_to_an_original_database(
+        run, original_db):
+    columns = original_db.query(
+        "SELECT table_name, column_name, data_type FROM"
+        " information_schema.columns WHERE table_schema = 'public'"
+        " ORDER BY 1, 2")
+    out = ok_json(run("migrate", "--json", url=original_db.url))
+    assert "002_idempotency.sql" in out["applied"]
+    assert original_db.exists("otas_idempotency")
+    # Additive: the original tables keep exactly their columns.
+    assert columns == original_db.query(
+        "SELECT table_name, column_name, data_type FROM"
+        " information_schema.columns WHERE table_schema = 'public'"
+        " AND left(table_name, 5) <> 'otas_' ORDER BY 1, 2")
 
 
 def test_migrate_text_says_001_was_recorded_not_run(run, original_db):
@@ -506,6 +522,26 @@ def test_agent_disable_of_a_malformed_id_is_a_usage_error(run):
     failed(run("agent", "disable", "123"), 2, ["not a uuid"])
 
 
+def test_agent_enable_marks_a_disabled_agent_active_again(run, pg):
+    out = create_agent(run)
+    ok(run("agent", "disable", out["agent_id"]))
+    r = ok(run("agent", "enable", out["agent_id"]))
+    assert "enabled" in r.stdout
+    assert pg.scalar("SELECT is_active FROM agent WHERE id = %s",
+                     (out["agent_id"],)) is True
+    again = ok_json(run("agent", "enable", out["agent_id"], "--json"))
+    assert again == {"agent_id": out["agent_id"], "is_active": True,
+                     "changed": False}
+
+
+def test_agent_enable_of_an_unknown_agent_fails(run):
+    failed(run("agent", "enable", str(uuid.uuid4())), 1, ["no agent"])
+
+
+def test_agent_enable_of_a_malformed_id_is_a_usage_error(run):
+    failed(run("agent", "enable", "123"), 2, ["not a uuid"])
+
+
 # --- key issue -----------------------------------------------------------
 
 def test_key_issue_expires_in_30_days_by_default(run, pg):
@@ -759,14 +795,14 @@ def test_session_list_of_an_unknown_agent_fails(run):
 def test_help_lists_every_command(run):
     r = ok(run("--help"))
     for c in ("migrate", "check", "agent create", "agent list",
-              "agent disable", "key issue", "key rotate", "key revoke",
+              "agent disable", "agent enable", "key issue", "key rotate", "key revoke",
               "key list", "session list"):
         assert c in r.stdout
 
 
 @pytest.mark.parametrize("cmd", [
     ["migrate"], ["check"], ["agent", "create"], ["agent", "list"],
-    ["agent", "disable"], ["key", "issue"], ["key", "rotate"],
+    ["agent", "disable"], ["agent", "enable"], ["key", "issue"], ["key", "rotate"],
     ["key", "revoke"], ["key", "list"], ["session", "list"]])
 def test_help_for_each_command_needs_no_database(run, cmd):
     r = ok(run(*cmd, "--help", url=dead_url()))
@@ -839,6 +875,14 @@ def test_a_disabled_agent_key_stops_at_the_next_request(run, lighttpd):
     assert session_create(lighttpd, out["key"]).status == 200
     ok(run("agent", "disable", out["agent_id"]))
     assert session_create(lighttpd, out["key"]).status == 401
+
+
+def test_an_enabled_agent_key_works_again_at_the_next_request(run, lighttpd):
+    out = create_agent(run)
+    ok(run("agent", "disable", out["agent_id"]))
+    assert session_create(lighttpd, out["key"]).status == 401
+    ok(run("agent", "enable", out["agent_id"]))
+    assert session_create(lighttpd, out["key"]).status == 200
 
 
 def test_session_list_shows_a_session_made_at_the_endpoint(run, lighttpd):
