@@ -300,3 +300,64 @@ config_free(struct otas_config *c)
 	secret_free(&c->jwt_secret);
 	secret_free(&c->jwt_previous);
 }
+
+/*
+ * The start-up log line's view of the settings.  Of the database URL only
+ * the host, port, database and user are shown: its password (and any other
+ * parameter a URL may carry) never reaches a log.  Secrets appear only as
+ * whether they are set.
+ */
+static int
+describe_database(const char *url, char *buf, size_t cap)
+{
+	static const char *const shown[] = { "host", "hostaddr", "port",
+	    "dbname", "user" };
+	PQconninfoOption *opts, *o;
+	size_t used = 0, i;
+	char *perr = NULL;
+	int n;
+
+	if (url == NULL)
+		return snprintf(buf, cap, "db=libpq-defaults") < (int)cap ?
+		    0 : -1;
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);
+		return snprintf(buf, cap, "db=unparsable") < (int)cap ? 0 : -1;
+	}
+	buf[0] = '\0';
+	for (o = opts; o->keyword != NULL; o++)
+		for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+			if (strcmp(o->keyword, shown[i]) != 0 ||
+			    o->val == NULL || *o->val == '\0')
+				continue;
+			n = snprintf(buf + used, cap - used, "%sdb_%s=%s",
+			    used > 0 ? " " : "", o->keyword, o->val);
+			if (n < 0 || (size_t)n >= cap - used) {
+				PQconninfoFree(opts);
+				return -1;
+			}
+			used += (size_t)n;
+		}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+int
+config_describe(const struct otas_config *c, char *buf, size_t cap)
+{
+	char db[384];
+	int n;
+
+	if (describe_database(c->database_url, db, sizeof(db)) == -1)
+		return -1;
+	n = snprintf(buf, cap, "%s threads=%ld max_requests=%ld "
+	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
+	    "statement_timeout_ms=%ld unnamed_statements=%d "
+	    "authz_check_db=%d jwt_secret=%s previous_secret=%s", db,
+	    c->threads, c->max_requests, c->token_ttl, c->max_body,
+	    c->connect_timeout, c->statement_timeout_ms,
+	    c->unnamed_statements, c->authz_check_db,
+	    c->jwt_secret.bytes != NULL ? "set" : "unset",
+	    c->jwt_previous.bytes != NULL ? "set" : "unset");
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}

@@ -52,4 +52,11 @@ int	config_load(struct otas_config *c, unsigned need, char *err,
 	    size_t errlen);
 void	config_free(struct otas_config *c);
 
+/*
+ * One line for the start-up log: the settings in effect, never a secret or
+ * a password (of the database only host, port, name and user).  Returns 0,
+ * or -1 when cap is too small.
+ */
+int	config_describe(const struct otas_config *c, char *buf, size_t cap);
+
 #endif
