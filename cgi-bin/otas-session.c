@@ -25,6 +25,7 @@
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
+#include "version.h"
 
 struct app {
 	struct otas_config	 cfg;
@@ -214,12 +215,15 @@ app_free(struct app *app)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	struct app app;
 	char err[256];
-	int rc = 1;
+	int rc;
 
+	if ((rc = version_answer("otas-session", argc, argv)) != -1)
+		return rc;
+	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
 	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
@@ -227,6 +231,7 @@ main(void)
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
 	}
+	log_start(&app.cfg);
 	if (app_init(&app) == -1)
 		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
 	else
