@@ -34,8 +34,8 @@ PROGS    := $(addprefix $(BUILD)/,$(notdir $(PROG_SRC:.c=)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration run sanitize fuzz bench install \
-        uninstall clean FORCE
+.PHONY: all deps test unit integration run sanitize fuzz bench static dist \
+        install uninstall clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -117,6 +117,53 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
 	@BUILD=$(BUILD) $(PYTHON) scripts/bench
+
+# `make static`: the four programs fully static in $(STATIC)/, for a host
+# with none of our libraries (shared hosting, a chroot).  Debian ships
+# static libfcgi, json-c and OpenSSL; its libpq.a needs GSSAPI and LDAP,
+# which it ships only as shared libraries, so scripts/static-libpq builds
+# libpq alone from Debian's source package into $(DEPS), outside $(BUILD)
+# so that the sanitizer and fuzz builds share it.  lib/ is compiled again
+# with OTAS_STATIC_BUILD: static glibc cannot resolve host names, so those
+# programs refuse one at start.
+DEPS          ?= build/deps
+STATIC        := $(BUILD)/static
+STATIC_LIBPQ  := $(DEPS)/libpq
+STATIC_PKGS   := fcgi json-c libpq libcrypto
+STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
+                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
+                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
+                 $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
+                 $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
+                 -lpthread -lm -ldl
+STATIC_LINK    = -static -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
+STATIC_OBJ    := $(LIB_SRC:%.c=$(STATIC)/%.o)
+STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
+
+static: $(STATIC_PROGS)
+
+$(STATIC_LIBPQ)/done:
+	scripts/static-libpq $(STATIC_LIBPQ)
+
+$(STATIC)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(STATIC_CFLAGS) -c -o $@ $<
+
+$(STATIC)/libotas.a: $(STATIC_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
+	    $(STATIC_LIBS)
+
+# Uploaded beside sql/ (see `make dist`), so that is where it looks.
+$(STATIC)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h \
+    $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+	$(CC) $(STATIC_CFLAGS) -Ibin/admin -DOTAS_SQL_DIR='"sql"' \
+	    $(STATIC_LINK) -o $@ bin/otas-admin.c $(wildcard bin/admin/*.c) \
+	    $(STATIC)/libotas.a $(STATIC_LIBS)
 
 # `make install`: the FastCGI/CGI programs are not commands a user runs,
 # so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
@@ -154,6 +155,70 @@ load_secrets(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	return secret_check(&c->jwt_previous, var, err, errlen);
 }
 
+#ifdef OTAS_STATIC_BUILD
+/* h[0..n) is an IPv4 or IPv6 address or a socket directory (or empty). */
+static int
+host_needs_no_lookup(const char *h, size_t n)
+{
+	char		 buf[64];
+	unsigned char	 addr[16];
+
+	if (n == 0 || h[0] == '/' || h[0] == '@')
+		return 1;
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET, buf, addr) == 1 ||
+	    inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/*
+ * Static glibc cannot resolve host names (its NSS modules are shared
+ * libraries), so a static program would fail at every connection; it
+ * refuses the name at start instead.  hostaddr, when given, is what libpq
+ * connects to, so then host is only a label.  PGHOST stands in for an
+ * absent host, as in libpq.
+ */
+static int
+hosts_need_no_lookup(const char *host, const char *hostaddr, char *err,
+    size_t errlen)
+{
+	const char	*h, *comma;
+	size_t		 n;
+
+	if (hostaddr != NULL && *hostaddr != '\0')
+		return 0;
+	if (host == NULL || *host == '\0')
+		host = getenv("PGHOST");
+	for (h = host; h != NULL; h = comma != NULL ? comma + 1 : NULL) {
+		comma = strchr(h, ',');
+		n = comma != NULL ? (size_t)(comma - h) : strlen(h);
+		if (!host_needs_no_lookup(h, n))
+			return fail(err, errlen, "the database host \"%.*s\" is "
+			    "a name, and this static build cannot look names "
+			    "up: give its IP address or a socket directory",
+			    (int)(n > 64 ? 64 : n), h);
+	}
+	return 0;
+}
+
+static int
+url_hosts_need_no_lookup(PQconninfoOption *opts, char *err, size_t errlen)
+{
+	const char		*host = NULL, *hostaddr = NULL;
+	PQconninfoOption	*o;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	}
+	return hosts_need_no_lookup(host, hostaddr, err, errlen);
+}
+#endif
+
 /* Catch a malformed URL at start, not at the first request. */
 static int
 load_database(struct otas_config *c, unsigned need, char *err, size_t errlen)
@@ -162,8 +227,14 @@ load_database(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	PQconninfoOption *opts;
 	char *perr = NULL;
 
-	if (url == NULL || *url == '\0')
+	if (url == NULL || *url == '\0') {
+#ifdef OTAS_STATIC_BUILD
+		if ((need & CONFIG_NEED_DB) != 0 &&
+		    hosts_need_no_lookup(NULL, NULL, err, errlen) == -1)
+			return -1;
+#endif
 		return 0;
+	}
 	if ((need & CONFIG_NEED_DB) != 0) {
 		if ((opts = PQconninfoParse(url, &perr)) == NULL) {
 			/* perr may quote the URL, password and all. */
@@ -171,6 +242,12 @@ load_database(struct otas_config *c, unsigned need, char *err, size_t errlen)
 			return fail(err, errlen, "OTAS_DATABASE_URL is not a "
 			    "valid libpq URI or conninfo string");
 		}
+#ifdef OTAS_STATIC_BUILD
+		if (url_hosts_need_no_lookup(opts, err, errlen) == -1) {
+			PQconninfoFree(opts);
+			return -1;
+		}
+#endif
 		PQconninfoFree(opts);
 	}
 	if ((c->database_url = strdup(url)) == NULL)
