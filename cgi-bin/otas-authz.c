@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "session_check.h"
 #include "token.h"
+#include "version.h"
 
 #define AUTHZ_OK_BODY "{\"status\": 1, \"status_description\": \"ok\"}"
 
@@ -125,12 +126,14 @@ handle(struct conn *c, void *arg)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	struct app app;
 	char err[256];
 	int rc;
 
+	if ((rc = version_answer("otas-authz", argc, argv)) != -1)
+		return rc;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-authz");
 	/* The database URL is checked only when this program will use it. */
@@ -140,6 +143,7 @@ main(void)
 		fprintf(stderr, "otas-authz: %s\n", err);
 		return 1;
 	}
+	log_start(&app.cfg);
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
 		fprintf(stderr, "otas-authz: out of memory\n");
