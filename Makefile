@@ -210,6 +210,29 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
 	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
 
+# `make dist`: what a shared-hosting user uploads, one tarball of the
+# static programs, the migrations, the man pages, the example settings
+# (otas.conf.example, htaccess.example) and the README, under one
+# directory.  The static otas-admin finds sql/ beside it when run from
+# there.  The programs are stripped (5 MB instead of 7); owner, group
+# and order are fixed, so two builds list alike.
+DIST_NAME  := otas-fcgi-$(VERSION)-linux-x86_64
+DIST_DIR   := $(BUILD)/dist/$(DIST_NAME)
+DIST       := $(BUILD)/dist/$(DIST_NAME).tar.gz
+DIST_DOCS  := README.md $(wildcard otas.conf.example htaccess.example)
+dist: $(DIST)
+
+$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
+	rm -rf $(DIST_DIR)
+	install -d $(DIST_DIR)/sql $(DIST_DIR)/man
+	install -m 0755 -s $(STATIC_PROGS) $(DIST_DIR)/
+	install -m 0644 $(SQL_FILES) $(DIST_DIR)/sql/
+	install -m 0644 $(MAN1) $(MAN8) $(DIST_DIR)/man/
+	install -m 0644 $(DIST_DOCS) $(DIST_DIR)/
+	tar -C $(BUILD)/dist --sort=name --owner=0 --group=0 --numeric-owner \
+	    -czf $@ $(DIST_NAME)
+	rm -rf $(DIST_DIR)
+
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked
 # with lintian (an error fails the target).  debian/changelog must name the
