@@ -217,15 +217,15 @@ app_free(struct app *app)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc = 1;
 
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
-	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
