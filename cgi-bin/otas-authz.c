@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "session_check.h"
 #include "token.h"
+#include "version.h"
 
 #define AUTHZ_OK_BODY "{\"status\": 1, \"status_description\": \"ok\"}"
 
@@ -131,6 +132,8 @@ main(int argc, char *argv[])
 	char err[512];
 	int rc;
 
+	if ((rc = version_answer("otas-authz", argc, argv)) != -1)
+		return rc;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-authz");
 	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
@@ -138,6 +141,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "otas-authz: %s\n", err);
 		return 1;
 	}
+	log_start(&app.cfg);
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
 		fprintf(stderr, "otas-authz: out of memory\n");

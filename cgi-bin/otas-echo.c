@@ -20,6 +20,7 @@
 #include "resp.h"
 #include "serve.h"
 #include "uuid.h"
+#include "version.h"
 
 enum { V_SESSION, V_AGENT, V_EXPIRES, V_COUNT };
 
@@ -137,8 +138,13 @@ handle(struct conn *c, void *arg)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
+	int rc;
+
+	if ((rc = version_answer("otas-echo", argc, argv)) != -1)
+		return rc;
 	log_init("otas-echo");
+	log_start(NULL);
 	return serve(0, 1, handle, NULL);
 }

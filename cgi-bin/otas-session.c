@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_session.h"
 #include "batch.h"
 #include "body.h"
 #include "config.h"
@@ -24,6 +25,7 @@
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
+#include "version.h"
 
 struct app {
 	struct otas_config	 cfg;
@@ -66,7 +68,7 @@ static enum otas_status
 insert(struct app *app, const char *session_id, const char *meta,
     struct outcome *o)
 {
-	struct db_session row;
+	struct agent_session_row row;
 
 	memset(&row, 0, sizeof(row));
 	row.session_id = session_id;
@@ -110,7 +112,7 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
 			return st;
-		keycache_drop(o->key.digest);
+		verify_forget(&o->key);
 		if (!cached)
 			return st;
 	}
@@ -221,8 +223,11 @@ main(int argc, char *argv[])
 {
 	struct app app;
 	char err[512];
-	int rc = 1;
+	int rc;
 
+	if ((rc = version_answer("otas-session", argc, argv)) != -1)
+		return rc;
+	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
 	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
@@ -230,6 +235,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
 	}
+	log_start(&app.cfg);
 	if (app_init(&app) == -1)
 		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
 	else

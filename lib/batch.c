@@ -9,7 +9,7 @@
 #include "batch.h"
 
 struct waiter {
-	struct db_session	*row;
+	struct agent_session_row	*row;
 	int			 done;
 	struct waiter		*next;
 };
@@ -65,18 +65,18 @@ take(struct batch *b, struct waiter **taken)
 static void
 write_rows(struct batch *b, struct waiter **taken, int n)
 {
-	struct db_session rows[BATCH_MAX];
+	struct agent_session_row rows[BATCH_MAX];
 	int i;
 
 	for (i = 0; i < n; i++)
 		rows[i] = *taken[i]->row;
-	db_create_sessions(b->db, rows, n);
+	agent_session_insert(b->db, rows, n);
 	for (i = 0; i < n; i++)
 		*taken[i]->row = rows[i];
 }
 
 void
-batch_create(struct batch *b, struct db_session *row)
+batch_create(struct batch *b, struct agent_session_row *row)
 {
 	struct waiter self = { row, 0, NULL }, *taken[BATCH_MAX];
 	int i, n;

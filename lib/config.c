@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "duration.h"
 
 #define SECRET_FILE_MAX		4096
 #define SETTINGS_FILE_MAX	(64 * 1024)
@@ -37,47 +38,60 @@ enum kind {
 	FLAG,		/* int, 0 or 1 */
 	PATH,		/* char *; relative in the file: to the file's directory */
 	DB_URL,		/* char *; a libpq URI or conninfo string */
-	SECRET		/* struct otas_secret, the value itself */
+	SECRET,		/* struct otas_secret, the value itself */
+	ROLE,		/* char [CONFIG_ROLE_MAX + 1], a plain PostgreSQL name */
+	DURATION	/* long long seconds, written "90d" (lib/duration.h) */
 };
 
+/*
+ * def is the default as the settings file would spell it (NULL: unset), so
+ * the example file can be checked against it; it is read like any value.
+ */
 struct setting {
 	const char	*name;
 	enum kind	 kind;
 	size_t		 field;		/* offsetof(struct otas_config, ...) */
-	long		 def, min, max;	/* NUMBER and FLAG */
+	const char	*def;
+	long		 min, max;	/* NUMBER */
 };
 
 #define AT(m)	offsetof(struct otas_config, m)
-#define DAY	86400L
 
 static const struct setting settings[] = {
-	{ "OTAS_DATABASE_URL",		DB_URL,	AT(database_url), 0, 0, 0 },
-	{ "OTAS_JWT_SECRET_FILE",	PATH,	AT(jwt_secret_file), 0, 0, 0 },
-	{ "OTAS_JWT_SECRET",		SECRET,	AT(jwt_secret), 0, 0, 0 },
+	{ "OTAS_DATABASE_URL",		DB_URL,	AT(database_url), NULL, 0, 0 },
+	{ "OTAS_JWT_SECRET_FILE",	PATH,	AT(jwt_secret_file), NULL, 0, 0 },
+	{ "OTAS_JWT_SECRET",		SECRET,	AT(jwt_secret), NULL, 0, 0 },
 	{ "OTAS_JWT_PREVIOUS_SECRET_FILE", PATH, AT(jwt_previous_file),
-	    0, 0, 0 },
-	{ "OTAS_TOKEN_TTL",		NUMBER,	AT(token_ttl),
-	    30 * DAY, 60, 366 * DAY },
-	{ "OTAS_TOKEN_LEEWAY",		NUMBER,	AT(token_leeway), 60, 0, 3600 },
-	{ "OTAS_MAX_BODY",		NUMBER,	AT(max_body),
-	    64 * 1024, 2, 16L * 1024 * 1024 },
-	{ "OTAS_CONNECT_TIMEOUT",	NUMBER,	AT(connect_timeout), 2, 1, 60 },
+	    NULL, 0, 0 },
+	{ "OTAS_TOKEN_TTL",		NUMBER,	AT(token_ttl), "2592000",
+	    60, 366L * 86400 },			/* 30 days; at most a year */
+	{ "OTAS_TOKEN_LEEWAY",		NUMBER,	AT(token_leeway), "60",
+	    0, 3600 },
+	{ "OTAS_MAX_BODY",		NUMBER,	AT(max_body), "65536",
+	    2, 16L * 1024 * 1024 },
+	{ "OTAS_CONNECT_TIMEOUT",	NUMBER,	AT(connect_timeout), "2",
+	    1, 60 },
 	{ "OTAS_STATEMENT_TIMEOUT_MS",	NUMBER,	AT(statement_timeout_ms),
-	    2000, 10, 600000 },
-	{ "OTAS_DB_UNNAMED_STATEMENTS",	FLAG,	AT(unnamed_statements),
-	    0, 0, 1 },
-	{ "OTAS_THREADS",		NUMBER,	AT(threads), 1, 1, 64 },
-	{ "OTAS_MAX_REQUESTS",		NUMBER,	AT(max_requests),
-	    0, 0, LONG_MAX },
-	{ "OTAS_AUTHZ_CHECK_DB",	FLAG,	AT(authz_check_db), 0, 0, 1 },
-	{ "OTAS_AUTHZ_CACHE_SECONDS",	NUMBER,	AT(authz_cache_seconds),
-	    5, 0, 3600 },
+	    "2000", 10, 600000 },
+	{ "OTAS_DB_UNNAMED_STATEMENTS",	FLAG,	AT(unnamed_statements), "0",
+	    0, 1 },
+	{ "OTAS_THREADS",		NUMBER,	AT(threads), "1", 1, 64 },
+	{ "OTAS_MAX_REQUESTS",		NUMBER,	AT(max_requests), "0",
+	    0, LONG_MAX },
+	{ "OTAS_AUTHZ_CHECK_DB",	FLAG,	AT(authz_check_db), "0", 0, 1 },
+	{ "OTAS_AUTHZ_CACHE_SECONDS",	NUMBER,	AT(authz_cache_seconds), "5",
+	    0, 3600 },
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
-	    10000, 1, 10000000 },
-	{ "OTAS_SLOW_HASH_FAILURES",	NUMBER,	AT(slow_failures), 3, 0, 1000 },
-	{ "OTAS_KEY_ITERATIONS",	NUMBER,	AT(key_iterations),
-	    1000, 1, 10000000 },
-	{ "OTAS_SQL_DIR",		PATH,	AT(sql_dir), 0, 0, 0 },
+	    "10000", 1, 10000000 },
+	{ "OTAS_SLOW_HASH_FAILURES",	NUMBER,	AT(slow_failures), "3",
+	    0, 1000 },
+	{ "OTAS_KEY_ITERATIONS",	NUMBER,	AT(key_iterations), "1000",
+	    1, 10000000 },
+	{ "OTAS_SQL_DIR",		PATH,	AT(sql_dir), NULL, 0, 0 },
+	{ "OTAS_RUNTIME_ROLE",		ROLE,	AT(runtime_role), "otas_runtime",
+	    0, 0 },
+	{ "OTAS_SESSION_RETENTION",	DURATION, AT(session_retention), NULL,
+	    0, 0 },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -243,6 +257,26 @@ path_set(struct load *ld, int row, char **f, const char *v)
 	return text_set(ld, row, f, buf);
 }
 
+/*
+ * The runtime role's name goes into GRANT statements (quoted there), and
+ * into the README's createuser line: plain lower-case identifiers only,
+ * and none of PostgreSQL's reserved pg_ names.
+ */
+static int
+role_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > CONFIG_ROLE_MAX || strncmp(s, "pg_", 3) == 0 ||
+	    (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
+			return 0;
+	return 1;
+}
+
 /* Stores one value (never empty: empty means unset) into its field. */
 static int
 value_set(struct load *ld, int row, const char *v)
@@ -278,6 +312,19 @@ value_set(struct load *ld, int row, const char *v)
 		secret_free(f);
 		if (secret_set(f, v, strlen(v)) == -1)
 			return fail(ld, row, "out of memory");
+		return 0;
+	case ROLE:
+		if (!role_valid(v))
+			return fail(ld, row, "%s must be a lower-case PostgreSQL "
+			    "name of at most %d characters ([a-z0-9_], not "
+			    "starting with a digit or pg_)", s->name,
+			    CONFIG_ROLE_MAX);
+		snprintf(f, CONFIG_ROLE_MAX + 1, "%s", v);
+		return 0;
+	case DURATION:
+		if (duration_parse(v, strlen(v), f) == -1)
+			return fail(ld, row, "%s must be a whole number and one "
+			    "unit (s, m, h, d, w), e.g. 90d", s->name);
 		return 0;
 	}
 	return -1;
@@ -671,16 +718,16 @@ config_load(struct otas_config *c, const char *argv0, unsigned need,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	for (i = 0; i < NSETTINGS; i++)
-		if (settings[i].kind == NUMBER)
-			*(long *)field(c, &settings[i]) = settings[i].def;
-		else if (settings[i].kind == FLAG)
-			*(int *)field(c, &settings[i]) = (int)settings[i].def;
 	memset(&ld, 0, sizeof(ld));
 	ld.c = c;
 	ld.err = err;
 	ld.errlen = errlen;
-	rc = load_file(&ld, argv0);
+	rc = 0;
+	for (i = 0; i < NSETTINGS && rc == 0; i++)
+		if (settings[i].def != NULL)
+			rc = value_set(&ld, (int)i, settings[i].def);
+	if (rc == 0)
+		rc = load_file(&ld, argv0);
 	if (rc == 0)
 		rc = load_env(&ld);
 	if (rc == 0)
@@ -710,9 +757,68 @@ config_setting(size_t i, const char **name, char *def, size_t deflen)
 	if (i >= NSETTINGS)
 		return -1;
 	*name = settings[i].name;
-	if (settings[i].kind == NUMBER || settings[i].kind == FLAG)
-		snprintf(def, deflen, "%ld", settings[i].def);
-	else
-		snprintf(def, deflen, "%s", "");
+	snprintf(def, deflen, "%s", settings[i].def != NULL ?
+	    settings[i].def : "");
 	return 0;
+}
+
+/*
+ * The start-up log line's view of the settings.  Of the database URL only
+ * the host, port, database and user are shown: its password (and any other
+ * parameter a URL may carry) never reaches a log.  Secrets appear only as
+ * whether they are set.
+ */
+static int
+describe_database(const char *url, char *buf, size_t cap)
+{
+	static const char *const shown[] = { "host", "hostaddr", "port",
+	    "dbname", "user" };
+	PQconninfoOption *opts, *o;
+	size_t used = 0, i;
+	char *perr = NULL;
+	int n;
+
+	if (url == NULL)
+		return snprintf(buf, cap, "db=libpq-defaults") < (int)cap ?
+		    0 : -1;
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);
+		return snprintf(buf, cap, "db=unparsable") < (int)cap ? 0 : -1;
+	}
+	buf[0] = '\0';
+	for (o = opts; o->keyword != NULL; o++)
+		for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+			if (strcmp(o->keyword, shown[i]) != 0 ||
+			    o->val == NULL || *o->val == '\0')
+				continue;
+			n = snprintf(buf + used, cap - used, "%sdb_%s=%s",
+			    used > 0 ? " " : "", o->keyword, o->val);
+			if (n < 0 || (size_t)n >= cap - used) {
+				PQconninfoFree(opts);
+				return -1;
+			}
+			used += (size_t)n;
+		}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+int
+config_describe(const struct otas_config *c, char *buf, size_t cap)
+{
+	char db[384];
+	int n;
+
+	if (describe_database(c->database_url, db, sizeof(db)) == -1)
+		return -1;
+	n = snprintf(buf, cap, "%s threads=%ld max_requests=%ld "
+	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
+	    "statement_timeout_ms=%ld unnamed_statements=%d "
+	    "authz_check_db=%d jwt_secret=%s previous_secret=%s", db,
+	    c->threads, c->max_requests, c->token_ttl, c->max_body,
+	    c->connect_timeout, c->statement_timeout_ms,
+	    c->unnamed_statements, c->authz_check_db,
+	    c->jwt_secret.bytes != NULL ? "set" : "unset",
+	    c->jwt_previous.bytes != NULL ? "set" : "unset");
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

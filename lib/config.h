@@ -16,6 +16,7 @@
 
 #define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
 #define CONFIG_FILE_NAME "otas.conf"	/* looked for beside the program */
+#define CONFIG_ROLE_MAX 63	/* PostgreSQL's NAMEDATALEN - 1 */
 
 struct otas_secret {
 	unsigned char	*bytes;		/* NULL when not configured */
@@ -43,6 +44,8 @@ struct otas_config {
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
 	long		 slow_failures;	/* OTAS_SLOW_HASH_FAILURES per prefix/min; 3 */
 	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
+	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
+	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */
 };
 
 /* What a program needs; config_load fails when it is missing. */
@@ -61,8 +64,15 @@ int	config_load(struct otas_config *c, const char *argv0, unsigned need,
 void	config_free(struct otas_config *c);
 
 /*
- * The i-th setting of the table: its name and, for a number, its default in
- * def ("" for the others).  Returns 0, or -1 past the last row; the unit
+ * One line for the start-up log: the settings in effect, never a secret or
+ * a password (of the database only host, port, name and user).  Returns 0,
+ * or -1 when cap is too small.
+ */
+int	config_describe(const struct otas_config *c, char *buf, size_t cap);
+
+/*
+ * The i-th setting of the table: its name and its default as the settings
+ * file would write it, in def ("" when unset by default).  Returns 0, or -1 past the last row; the unit
  * test uses it to hold otas.conf.example to the table.
  */
 int	config_setting(size_t i, const char **name, char *def, size_t deflen);

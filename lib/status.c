@@ -14,6 +14,9 @@ static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_ERR_UNAVAILABLE]	= { 503, "Service Unavailable", "service_unavailable" },
 	[OTAS_ERR_SERVER]	= { 500, "Internal Server Error", "server_error" },
 	[OTAS_ERR_TOKEN]	= { 401, "Unauthorized", "invalid_session_token" },
+	[OTAS_ERR_IDEM_KEY]	= { 400, "Bad Request", "invalid_idempotency_key" },
+	[OTAS_ERR_IDEM_IN_FLIGHT] = { 409, "Conflict", "idempotency_key_in_flight" },
+	[OTAS_ERR_IDEM_REUSED]	= { 422, "Unprocessable Content", "idempotency_key_reused" },
 };
 
 const struct otas_status_info *
