@@ -35,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit integration run sanitize fuzz bench install \
-        uninstall clean FORCE
+        uninstall deb clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -46,6 +46,10 @@ deps:
 $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Only version.o carries the number, so a release rebuilds one object.
+$(BUILD)/lib/version.o: VERSION
+$(BUILD)/lib/version.o: ALL_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
@@ -119,34 +123,63 @@ bench: deps
 
 # `make install`: the FastCGI/CGI programs are not commands a user runs,
 # so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);
-# otas-admin to $(PREFIX)/bin, its man page, the migrations it applies and
+# otas-admin to $(PREFIX)/bin, the man pages, the migrations it applies and
 # the example configs under $(PREFIX)/share.  DESTDIR stages a package.
 LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
 SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
-DOCDIR     = $(PREFIX)/share/doc/otas-fcgi
+EXAMPLEDIR = $(PREFIX)/share/doc/otas-fcgi/examples
 MAN1DIR    = $(PREFIX)/share/man/man1
+MAN8DIR    = $(PREFIX)/share/man/man8
 CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
 EXAMPLES   := $(wildcard *.conf.example)
 SQL_FILES  := $(wildcard sql/*.sql)
+MAN1       := $(wildcard *.1)
+MAN8       := $(wildcard *.8)
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MAN1DIR)
+	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(MAN1DIR) \
+	    $(DESTDIR)$(MAN8DIR)
 	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
-	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/
-	install -m 0644 otas-admin.1 $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MAN8DIR)/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(PREFIX)/bin/otas-admin \
 	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
-	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES)) \
-	    $(DESTDIR)$(MAN1DIR)/otas-admin.1
+	    $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLES)) \
+	    $(addprefix $(DESTDIR)$(MAN1DIR)/,$(MAN1)) \
+	    $(addprefix $(DESTDIR)$(MAN8DIR)/,$(MAN8))
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
-	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(DOCDIR) 2>/dev/null
+	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
+
+# `make deb`: the Debian package, built by debhelper from debian/ in a copy
+# of the sources under $(BUILD)/deb (the checkout stays clean), checked
+# with lintian (an error fails the target).  debian/changelog must name the
+# version in VERSION.
+DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
+            debian $(EXAMPLES) $(MAN1) $(MAN8)
+DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
+deb: $(DEB)
+
+$(DEB): $(shell find $(DEB_SRC) -type f)
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	test "$$v" = "$(VERSION)" || { echo "make deb: debian/changelog \
+	says $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb/src
+	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
+	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
+	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
+	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    { tail -n 40 ../build.log >&2; exit 1; }
+	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
+	lintian --fail-on error $@
 
 clean:
 	rm -rf $(BUILD)

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "duration.h"
 
 #define SECRET_FILE_MAX 4096
 
@@ -211,6 +212,48 @@ load_numbers(struct otas_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The runtime role's name goes into GRANT statements (quoted there), and
+ * into the README's createuser line: plain lower-case identifiers only,
+ * and none of PostgreSQL's reserved pg_ names.
+ */
+static int
+role_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > CONFIG_ROLE_MAX || strncmp(s, "pg_", 3) == 0 ||
+	    (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* What otas-admin reads: the runtime role, the session retention. */
+static int
+load_admin(struct otas_config *c, char *err, size_t errlen)
+{
+	const char *role = getenv("OTAS_RUNTIME_ROLE");
+	const char *keep = getenv("OTAS_SESSION_RETENTION");
+
+	if (role != NULL && *role != '\0') {
+		if (!role_valid(role))
+			return fail(err, errlen, "OTAS_RUNTIME_ROLE must be a "
+			    "lower-case PostgreSQL name of at most %d "
+			    "characters ([a-z0-9_], not starting with a digit "
+			    "or pg_)", CONFIG_ROLE_MAX);
+		snprintf(c->runtime_role, sizeof(c->runtime_role), "%s", role);
+	}
+	if (keep != NULL && *keep != '\0' &&
+	    duration_parse(keep, strlen(keep), &c->session_retention) == -1)
+		return fail(err, errlen, "OTAS_SESSION_RETENTION must be a "
+		    "whole number and one unit (s, m, h, d, w), e.g. 90d");
+	return 0;
+}
+
 int
 config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 {
@@ -225,8 +268,11 @@ config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	c->slow_failures = 3;
 	c->key_iterations = 1000;
 	c->threads = 1;
+	snprintf(c->runtime_role, sizeof(c->runtime_role), "%s",
+	    CONFIG_RUNTIME_ROLE);
 
 	if (load_numbers(c, err, errlen) == -1 ||
+	    load_admin(c, err, errlen) == -1 ||
 	    load_database(c, need, err, errlen) == -1 ||
 	    load_secrets(c, need, err, errlen) == -1) {
 		config_free(c);
@@ -253,4 +299,65 @@ config_free(struct otas_config *c)
 	c->database_url = NULL;
 	secret_free(&c->jwt_secret);
 	secret_free(&c->jwt_previous);
+}
+
+/*
+ * The start-up log line's view of the settings.  Of the database URL only
+ * the host, port, database and user are shown: its password (and any other
+ * parameter a URL may carry) never reaches a log.  Secrets appear only as
+ * whether they are set.
+ */
+static int
+describe_database(const char *url, char *buf, size_t cap)
+{
+	static const char *const shown[] = { "host", "hostaddr", "port",
+	    "dbname", "user" };
+	PQconninfoOption *opts, *o;
+	size_t used = 0, i;
+	char *perr = NULL;
+	int n;
+
+	if (url == NULL)
+		return snprintf(buf, cap, "db=libpq-defaults") < (int)cap ?
+		    0 : -1;
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);
+		return snprintf(buf, cap, "db=unparsable") < (int)cap ? 0 : -1;
+	}
+	buf[0] = '\0';
+	for (o = opts; o->keyword != NULL; o++)
+		for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+			if (strcmp(o->keyword, shown[i]) != 0 ||
+			    o->val == NULL || *o->val == '\0')
+				continue;
+			n = snprintf(buf + used, cap - used, "%sdb_%s=%s",
+			    used > 0 ? " " : "", o->keyword, o->val);
+			if (n < 0 || (size_t)n >= cap - used) {
+				PQconninfoFree(opts);
+				return -1;
+			}
+			used += (size_t)n;
+		}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+int
+config_describe(const struct otas_config *c, char *buf, size_t cap)
+{
+	char db[384];
+	int n;
+
+	if (describe_database(c->database_url, db, sizeof(db)) == -1)
+		return -1;
+	n = snprintf(buf, cap, "%s threads=%ld max_requests=%ld "
+	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
+	    "statement_timeout_ms=%ld unnamed_statements=%d "
+	    "authz_check_db=%d jwt_secret=%s previous_secret=%s", db,
+	    c->threads, c->max_requests, c->token_ttl, c->max_body,
+	    c->connect_timeout, c->statement_timeout_ms,
+	    c->unnamed_statements, c->authz_check_db,
+	    c->jwt_secret.bytes != NULL ? "set" : "unset",
+	    c->jwt_previous.bytes != NULL ? "set" : "unset");
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
+#define CONFIG_ROLE_MAX 63	/* PostgreSQL's NAMEDATALEN - 1 */
+#define CONFIG_RUNTIME_ROLE "otas_runtime"
 
 struct otas_secret {
 	unsigned char	*bytes;		/* NULL when not configured */
@@ -33,6 +35,8 @@ struct otas_config {
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
 	long		 slow_failures;	/* OTAS_SLOW_HASH_FAILURES per prefix/min; 3 */
 	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
+	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
+	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */
 };
 
 /* What a program needs; config_load fails when a needed setting is bad. */
@@ -47,5 +51,12 @@ struct otas_config {
 int	config_load(struct otas_config *c, unsigned need, char *err,
 	    size_t errlen);
 void	config_free(struct otas_config *c);
+
+/*
+ * One line for the start-up log: the settings in effect, never a secret or
+ * a password (of the database only host, port, name and user).  Returns 0,
+ * or -1 when cap is too small.
+ */
+int	config_describe(const struct otas_config *c, char *buf, size_t cap);
 
 #endif

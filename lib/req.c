@@ -1,7 +1,7 @@
 /*
  * req — one pass over the parameter block.  Names are compared whole;
  * values are only located here, validated by their own modules (key.c,
- * token.c), except CONTENT_LENGTH, which must be a plain decimal.
+ * token.c, idem.c), except CONTENT_LENGTH, which must be a plain decimal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY"
 #define TOKEN_PARAM	"HTTP_X_OTAS_AGENT_SESSION_TOKEN"
+#define IDEM_PARAM	"HTTP_IDEMPOTENCY_KEY"
 
 /* The value of "NAME=value" when the name is exactly name, else NULL. */
 static const char *
@@ -87,6 +88,10 @@ req_parse(char *const *envp, struct req *r)
 			r->token = v;
 			r->token_len = strlen(v);
 			r->token_count++;
+		} else if ((v = param_value(*envp, IDEM_PARAM)) != NULL) {
+			r->idem = v;
+			r->idem_len = strlen(v);
+			r->idem_count++;
 		} else if ((v = param_value(*envp, "REQUEST_METHOD")) != NULL)
 			r->method = v;
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)

@@ -45,6 +45,9 @@
  */
 #define MIGRATE_LOCK	"1869898099"
 
+/* The runtime role's rights, in the SQL directory, applied by migrate. */
+#define GRANTS_FILE	"grants.sql"
+
 /* ISO 8601 in UTC, made by PostgreSQL. */
 #define ISO(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -115,6 +118,7 @@ int	 cmd_check(struct ctx *, struct args *);
 int	 cmd_agent_create(struct ctx *, struct args *);
 int	 cmd_agent_list(struct ctx *, struct args *);
 int	 cmd_agent_disable(struct ctx *, struct args *);
+int	 cmd_agent_enable(struct ctx *, struct args *);
 int	 cmd_key_issue(struct ctx *, struct args *);
 int	 cmd_key_rotate(struct ctx *, struct args *);
 int	 cmd_key_revoke(struct ctx *, struct args *);

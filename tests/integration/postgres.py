@@ -34,6 +34,9 @@ DURABLE = {"fsync": "on", "synchronous_commit": "on",
            "full_page_writes": "on"}
 
 INCLUDE = "include_if_exists = 'harness.conf'\n"
+# The PostgreSQL role the programs connect as: `otas-admin migrate` makes
+# it (NOLOGIN) with sql/grants.sql's rights; the pg fixture lets it log in.
+RUNTIME_ROLE = "otas_runtime"
 
 
 def conf_line(name, value):
@@ -59,6 +62,18 @@ class Postgres:
     def url(self):
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port,
                                                           self.dbname)
+
+    @property
+    def runtime_url(self):
+        """The programs' URL: the runtime role, which may do only what
+        sql/grants.sql gives it (the tests' own queries use url)."""
+        return "postgresql://%s@127.0.0.1:%d/%s" % (RUNTIME_ROLE, self.port,
+                                                    self.dbname)
+
+    def allow_runtime_login(self):
+        """migrate creates the runtime role NOLOGIN; an operator gives it
+        LOGIN and a password, here trust authentication needs none."""
+        self.query("ALTER ROLE %s LOGIN" % RUNTIME_ROLE)
 
     def dsn(self, dbname=None):
         return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (
