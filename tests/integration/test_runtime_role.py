@@ -15,7 +15,6 @@ import psycopg2.errors
 import pytest
 
 import postgres
-import stack
 from admin_cli import failed, ok, ok_json
 from otas_http import create_session
 
