@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_session.h"
 #include "batch.h"
 #include "body.h"
 #include "config.h"
@@ -24,6 +25,7 @@
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
+#include "version.h"
 
 struct app {
 	struct otas_config	 cfg;
@@ -38,8 +40,7 @@ struct app {
 struct outcome {
 	const char		*why;
 	char			*jwt;		/* malloc'd on success */
-	struct keycache_entry	 key;
-	int			 agent_known;
+	struct keycache_entry	 key;		/* agent_id set once verified */
 };
 
 static enum otas_status
@@ -66,16 +67,14 @@ static enum otas_status
 insert(struct app *app, const char *session_id, const char *meta,
     struct outcome *o)
 {
-	struct db_session row;
+	struct agent_session_row row;
 
 	memset(&row, 0, sizeof(row));
 	row.session_id = session_id;
 	row.key_id = o->key.key_id;
 	row.hashed_key = o->key.hashed_key;
 	row.meta = meta;
-	batch_create(app->batch, &row);
-	o->why = row.why;
-	return row.st;
+	return batch_create(app->batch, &row, &o->why);
 }
 
 /*
@@ -101,7 +100,6 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		    &o->key, &cached, &o->why);
 		if (st != OTAS_OK)
 			return st;
-		o->agent_known = 1;
 		if ((st = sign(app, session_id, o)) != OTAS_OK)
 			return st;
 		if ((st = insert(app, session_id, meta, o)) == OTAS_OK)
@@ -110,7 +108,7 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
 			return st;
-		keycache_drop(o->key.digest);
+		verify_forget(&o->key);
 		if (!cached)
 			return st;
 	}
@@ -174,8 +172,8 @@ handle(struct conn *c, void *arg)
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
 	line.http = resp.http;
-	line.code = status_info(st)->code;
-	line.agent_id = o.agent_known ? o.key.agent_id : NULL;
+	line.code = status_info(resp.st)->code;
+	line.agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL;
 	line.prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = o.why;
@@ -217,19 +215,23 @@ app_free(struct app *app)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
-	int rc = 1;
+	char err[512];
+	int rc;
 
+	if ((rc = version_answer("otas-session", argc, argv)) != -1)
+		return rc;
+	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
-	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
 	}
+	log_start(&app.cfg);
 	if (app_init(&app) == -1)
 		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
 	else

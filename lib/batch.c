@@ -9,7 +9,7 @@
 #include "batch.h"
 
 struct waiter {
-	struct db_session	*row;
+	struct agent_session_row	*row;
 	int			 done;
 	struct waiter		*next;
 };
@@ -65,18 +65,19 @@ take(struct batch *b, struct waiter **taken)
 static void
 write_rows(struct batch *b, struct waiter **taken, int n)
 {
-	struct db_session rows[BATCH_MAX];
+	struct agent_session_row rows[BATCH_MAX];
 	int i;
 
 	for (i = 0; i < n; i++)
 		rows[i] = *taken[i]->row;
-	db_create_sessions(b->db, rows, n);
+	agent_session_insert(b->db, rows, n);
 	for (i = 0; i < n; i++)
 		*taken[i]->row = rows[i];
 }
 
-void
-batch_create(struct batch *b, struct db_session *row)
+enum otas_status
+batch_create(struct batch *b, struct agent_session_row *row,
+    const char **why)
 {
 	struct waiter self = { row, 0, NULL }, *taken[BATCH_MAX];
 	int i, n;
@@ -100,4 +101,6 @@ batch_create(struct batch *b, struct db_session *row)
 		pthread_cond_broadcast(&b->finished);
 	}
 	pthread_mutex_unlock(&b->lock);
+	*why = row->why;
+	return row->st;
 }

@@ -1,7 +1,9 @@
 /*
- * hash — Django's PBKDF2 password encoding, so keys hashed by the original
- * OTAS backend verify here and keys hashed here verify there:
+ * hash — the hashes of agent keys: Django's PBKDF2 password encoding, so
+ * keys hashed by the original OTAS backend verify here and keys hashed here
+ * verify there:
  *   pbkdf2_sha256$<iterations>$<salt>$<base64(PBKDF2-HMAC-SHA256(pw, salt, it, 32))>
+ * and plain SHA-256, the name a verified key is remembered by.
  */
 #ifndef OTAS_HASH_H
 #define OTAS_HASH_H
@@ -10,6 +12,7 @@
 
 #define HASH_MAX_ITERATIONS	10000000L
 #define HASH_ENCODED_MAX	128	/* room for any encoding we make */
+#define HASH_SHA256_LEN		32
 
 enum hash_result {
 	HASH_MATCH = 0,
@@ -33,5 +36,9 @@ long	hash_iterations(const char *encoded);
  */
 int	hash_make(const char *pw, size_t len, long iterations, char *out,
 	    size_t cap);
+
+/* SHA-256 of data[0..len) into out; 0, or -1 if OpenSSL fails. */
+int	hash_sha256(const void *data, size_t len,
+	    unsigned char out[HASH_SHA256_LEN]);
 
 #endif

@@ -42,27 +42,3 @@ key_parse(const char *key, size_t len, struct key_parts *out)
 	}
 	return out->nprefix > 0 ? 0 : -1;
 }
-
-int
-key_prefix_array(const struct key_parts *k, char *buf, size_t cap)
-{
-	size_t used = 0, n;
-	int i;
-
-	if (cap < 3)
-		return -1;
-	buf[used++] = '{';
-	for (i = 0; i < k->nprefix; i++) {
-		n = strlen(k->prefix[i]);
-		/* separator, the prefix, then room for the '}' and the NUL */
-		if (used + (i > 0) + n + 2 > cap)
-			return -1;
-		if (i > 0)
-			buf[used++] = ',';
-		memcpy(buf + used, k->prefix[i], n);
-		used += n;
-	}
-	buf[used++] = '}';
-	buf[used] = '\0';
-	return 0;
-}

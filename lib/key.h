@@ -28,11 +28,4 @@ struct key_parts {
  */
 int	key_parse(const char *key, size_t len, struct key_parts *out);
 
-/*
- * Writes "{p1,p2,...}", a PostgreSQL text[] literal of the candidates, into
- * buf.  Safe without quoting: prefixes hold only [A-Za-z0-9_-].  Returns 0,
- * or -1 when buf is too small.
- */
-int	key_prefix_array(const struct key_parts *k, char *buf, size_t cap);
-
 #endif

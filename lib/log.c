@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
+#include "version.h"
 
 #define LINE_MAX_LEN 1024
 
@@ -106,4 +108,18 @@ log_msg(const char *fmt, ...)
 	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
 	    prog_pid, clean(msg, safe, sizeof(safe)));
 	emit(line, n);
+}
+
+void
+log_start(const struct otas_config *c)
+{
+	char desc[LINE_MAX_LEN / 2 - 64];	/* with the prefix, fits msg */
+
+	if (c == NULL)
+		log_msg("start version=%s", version_string());
+	else if (config_describe(c, desc, sizeof(desc)) == -1)
+		log_msg("start version=%s (settings too long to show)",
+		    version_string());
+	else
+		log_msg("start version=%s %s", version_string(), desc);
 }

@@ -16,8 +16,15 @@ struct log_req {
 	const char	*why;		/* the detail the client is not told */
 };
 
+struct otas_config;
+
 /* Names the program in every line ("otas-session"). */
 void	log_init(const char *prog);
+/*
+ * The first line of a process: its version and the settings in effect
+ * (config_describe; c NULL for a program without settings).
+ */
+void	log_start(const struct otas_config *c);
 void	log_request(const struct log_req *l);
 /* A free-form line: start-up failures, database trouble. */
 void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,18 +1,20 @@
 /*
  * req — one pass over the parameter block.  Names are compared whole;
  * values are only located here, validated by their own modules (key.c,
- * token.c), except CONTENT_LENGTH, which must be a plain decimal.
+ * token.c, idem.c), except CONTENT_LENGTH, which must be a plain decimal.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "req.h"
 
 #define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY"
 #define TOKEN_PARAM	"HTTP_X_OTAS_AGENT_SESSION_TOKEN"
+#define IDEM_PARAM	"HTTP_IDEMPOTENCY_KEY"
 
 /* The value of "NAME=value" when the name is exactly name, else NULL. */
 static const char *
@@ -30,15 +32,8 @@ static long long
 parse_length(const char *s)
 {
 	long long v;
-	char *end;
 
-	if (*s < '0' || *s > '9')
-		return -2;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -2;
-	return v;
+	return decimal_parse(s, strlen(s), 0, LLONG_MAX, &v) == 0 ? v : -2;
 }
 
 /* A request id from the web server, kept only if it is harmless in a log. */
@@ -87,6 +82,10 @@ req_parse(char *const *envp, struct req *r)
 			r->token = v;
 			r->token_len = strlen(v);
 			r->token_count++;
+		} else if ((v = param_value(*envp, IDEM_PARAM)) != NULL) {
+			r->idem = v;
+			r->idem_len = strlen(v);
+			r->idem_count++;
 		} else if ((v = param_value(*envp, "REQUEST_METHOD")) != NULL)
 			r->method = v;
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)

@@ -1,7 +1,7 @@
 /*
  * req — what a request's CGI/FastCGI parameters say, scanned once and
- * validated in one place (the kcgi idea): the method, the body length, and
- * the two OTAS headers.  Every parameter is looked at, not just the first
+ * validated in one place (the kcgi idea): the method, the body length, the
+ * two OTAS headers and Idempotency-Key.  Every parameter is looked at, not just the first
  * match: nginx 1.22 sends a repeated header as a repeated parameter and
  * lighttpd maps X_OTAS_AGENT_KEY onto the same name, so a header that
  * arrives twice must be seen to be refused.
@@ -24,6 +24,9 @@ struct req {
 	const char	*token;		/* X-OTAS-AGENT-SESSION-TOKEN, or NULL */
 	size_t		 token_len;
 	int		 token_count;
+	const char	*idem;		/* Idempotency-Key value, or NULL */
+	size_t		 idem_len;
+	int		 idem_count;
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
 };
 

@@ -1,7 +1,8 @@
 /*
- * session_check — the database question goes through db.c (one connection,
- * bounded waits, one retry on a dead connection, unnamed statements behind
- * PgBouncer); this file is the cache in front of it.
+ * session_check — one statement and the cache in front of it.  The
+ * connection is db.c's (bounded waits, one retry on a dead connection,
+ * unnamed statements behind PgBouncer); any refusal of the statement is the
+ * server's fault, since both ids were checked to be uuids before it runs.
  *
  * The cache is a fixed table searched linearly: 256 slots of two uuids are
  * a few kilobytes, and a scan of them costs less than one system call.
@@ -13,6 +14,14 @@
 #include "db.h"
 #include "session_check.h"
 #include "uuid.h"
+
+static const struct db_stmt exists = {
+	"otas_session_exists",
+	/* $1 session id, $2 agent id. */
+	"SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
+	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active",
+	2
+};
 
 struct slot {
 	char		session_id[UUID_STR_LEN + 1];
@@ -48,6 +57,27 @@ session_check_free(struct session_check *sc)
 		return;
 	db_free(sc->db);
 	free(sc);
+}
+
+/* OTAS_OK when the row is there, OTAS_ERR_TOKEN when not. */
+static enum otas_status
+sc_ask(struct session_check *sc, const char *sid, const char *aid,
+    const char **why)
+{
+	const char *params[2] = { sid, aid };
+	enum otas_status st;
+	PGresult *res;
+	int rows;
+
+	if ((st = db_run(sc->db, &exists, params, &res, NULL, why)) != OTAS_OK)
+		return st;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows == 0) {
+		*why = "session unknown or agent inactive";
+		return OTAS_ERR_TOKEN;
+	}
+	return OTAS_OK;
 }
 
 /* --- the cache --------------------------------------------------------- */
@@ -107,7 +137,7 @@ session_check(struct session_check *sc, const char *session_id,
 		*why = "ok (cached)";
 		return OTAS_OK;
 	}
-	st = db_session_exists(sc->db, session_id, agent_id, why);
+	st = sc_ask(sc, session_id, agent_id, why);
 	if (st != OTAS_OK)
 		return st;
 	sc_remember(sc, session_id, agent_id, now);

@@ -6,8 +6,8 @@
  * one query every few seconds, not one per call; a negative answer is never
  * remembered, so a session that appears later is accepted at once.
  *
- * The query itself is db.c's (db_session_exists), on otas-authz's own
- * connection.
+ * The query and what its answers mean are here, on otas-authz's own
+ * connection (db.c).
  */
 #ifndef OTAS_SESSION_CHECK_H
 #define OTAS_SESSION_CHECK_H

@@ -9,24 +9,28 @@
 #include <time.h>
 
 #include "hash.h"
+#include "slowhash.h"
 #include "verify.h"
 
-static const char *
-row_unusable(const struct db_key_row *r)
+/* Whether a row whose hash matched may be used now. */
+static enum otas_status
+row_usable(const struct agent_key_row *r, const char **why)
 {
 	if (!r->active)
-		return "key inactive";
-	if (r->revoked)
-		return "key revoked";
-	if (r->expired)
-		return "key expired";
-	if (!r->agent_active)
-		return "agent inactive";
-	return NULL;
+		*why = "key inactive";
+	else if (r->revoked)
+		*why = "key revoked";
+	else if (r->expired)
+		*why = "key expired";
+	else if (!r->agent_active)
+		*why = "agent inactive";
+	else
+		return OTAS_OK;
+	return OTAS_ERR_KEY;
 }
 
 static void
-fill(struct keycache_entry *out, const struct db_key_row *r)
+fill(struct keycache_entry *out, const struct agent_key_row *r)
 {
 	snprintf(out->key_id, sizeof(out->key_id), "%s", r->id);
 	snprintf(out->agent_id, sizeof(out->agent_id), "%s", r->agent_id);
@@ -38,7 +42,7 @@ fill(struct keycache_entry *out, const struct db_key_row *r)
 /* Checks the rows in turn; returns OTAS_OK when one matches and is usable. */
 static enum otas_status
 check_rows(const struct otas_config *cfg, const char *key, size_t len,
-    struct db_key_row *rows, int n, struct keycache_entry *out,
+    struct agent_key_row *rows, int n, struct keycache_entry *out,
     const char **why)
 {
 	time_t now = time(NULL);
@@ -46,7 +50,7 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 
 	*why = "unknown key prefix";
 	for (i = 0; i < n; i++) {
-		struct db_key_row *r = &rows[i];
+		struct agent_key_row *r = &rows[i];
 		long iter = hash_iterations(r->hashed_key);
 		int slow = iter > cfg->slow_hash_iterations;
 
@@ -55,20 +59,20 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "stored hash is not pbkdf2_sha256";
 			continue;
 		}
-		if (slow && !keycache_slow_allowed(r->prefix,
+		if (slow && !slowhash_allowed(r->prefix,
 		    cfg->slow_failures, now)) {
 			*why = "slow-hash budget of this prefix spent";
 			continue;
 		}
 		if (hash_verify(key, len, r->hashed_key) != HASH_MATCH) {
 			if (slow)
-				keycache_slow_failed(r->prefix, now);
+				slowhash_failed(r->prefix, now);
 			*why = "wrong secret";
 			continue;
 		}
-		if ((*why = row_unusable(r)) != NULL) {
+		if (row_usable(r, why) != OTAS_OK) {
 			if (slow)
-				keycache_slow_failed(r->prefix, now);
+				slowhash_failed(r->prefix, now);
 			return OTAS_ERR_KEY;
 		}
 		fill(out, r);
@@ -82,14 +86,14 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
     size_t len, const struct key_parts *parts, struct keycache_entry *out,
     int *cached, const char **why)
 {
-	struct db_key_row rows[DB_MAX_KEY_ROWS];
+	struct agent_key_row rows[AGENT_KEY_MAX_ROWS];
 	enum otas_status st;
 	int n;
 
 	memset(out, 0, sizeof(*out));
 	*cached = 0;
 	memcpy(out->prefix, parts->prefix[0], sizeof(out->prefix));
-	if (keycache_digest(key, len, out->digest) == -1) {
+	if (hash_sha256(key, len, out->digest) == -1) {
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
@@ -97,11 +101,17 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 		*cached = 1;
 		return OTAS_OK;
 	}
-	if ((st = db_lookup_keys(db, parts, rows, &n, why)) != OTAS_OK)
+	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
 	st = check_rows(cfg, key, len, rows, n, out, why);
-	db_key_rows_free(rows, n);
+	agent_key_rows_free(rows, n);
 	if (st == OTAS_OK)
 		keycache_put(out);
 	return st;
+}
+
+void
+verify_forget(const struct keycache_entry *k)
+{
+	keycache_drop(k->digest);
 }

@@ -8,7 +8,7 @@
 #define OTAS_VERIFY_H
 
 #include "config.h"
-#include "db.h"
+#include "agent_key.h"
 #include "key.h"
 #include "keycache.h"
 #include "status.h"
@@ -23,5 +23,11 @@
 enum otas_status verify_key(struct db *db, const struct otas_config *cfg,
 		    const char *key, size_t len, const struct key_parts *parts,
 		    struct keycache_entry *out, int *cached, const char **why);
+
+/*
+ * The database no longer accepts k (its row changed since it was
+ * verified): the next verify_key of that key asks the database again.
+ */
+void		 verify_forget(const struct keycache_entry *k);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * agents — the read-mostly commands: agent list, agent disable, session
- * list.  Session meta is printed as PostgreSQL stores it (jsonb text),
- * never re-parsed, so big numbers keep every digit.
+ * agents — the commands about agents and their sessions: agent list,
+ * agent enable and disable, session list.  Session meta is printed as
+ * PostgreSQL stores it (jsonb text), never re-parsed, so big numbers keep
+ * every digit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	PGresult		*res;
 	int			 i;
 
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	res = admin_query(conn, "SELECT a.id, a.name, a.provider, a.description,"
 	    " a.project_id, a.is_active, " ISO("a.created_at") ","
@@ -62,10 +63,15 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	return EXIT_OK;
 }
 
-int
-cmd_agent_disable(struct ctx *c, struct args *a)
+/*
+ * agent enable and agent disable: one transaction that locks the agent row
+ * and sets is_active.  Setting the state it already has succeeds and
+ * changes nothing; "changed" says which happened.
+ */
+static int
+agent_set_active(struct ctx *c, struct args *a, int want)
 {
-	const char		*p[1] = { a->pos[0] };
+	const char		*p[2] = { a->pos[0], want ? "true" : "false" };
 	struct json_object	*o;
 	PGconn			*conn;
 	PGresult		*res;
@@ -73,17 +79,18 @@ cmd_agent_disable(struct ctx *c, struct args *a)
 
 	if ((rc = check_uuid("agent id", a->pos[0])) != 0)
 		return rc;
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if (admin_exec(conn, "BEGIN") == -1 ||
 	    (rc = agent_find(conn, a->pos[0], 1, &active)) != 0) {
 		PQfinish(conn);
 		return EXIT_FAIL;
 	}
-	changed = active;
-	if (active) {
-		if ((res = admin_query(conn, "UPDATE agent SET is_active = false,"
-		    " updated_at = now() WHERE id = $1", 1, p)) == NULL) {
+	changed = active != want;
+	if (changed) {
+		if ((res = admin_query(conn, "UPDATE agent SET is_active ="
+		    " $2::boolean, updated_at = now() WHERE id = $1", 2,
+		    p)) == NULL) {
 			PQfinish(conn);
 			return EXIT_FAIL;
 		}
@@ -98,14 +105,29 @@ cmd_agent_disable(struct ctx *c, struct args *a)
 		json_object_object_add(o, "agent_id",
 		    json_object_new_string(a->pos[0]));
 		json_object_object_add(o, "is_active",
-		    json_object_new_boolean(0));
+		    json_object_new_boolean(want));
 		json_object_object_add(o, "changed",
 		    json_object_new_boolean(changed));
 		json_print(o);
-	} else
+	} else if (want)
+		printf("agent %s %s; its usable keys work again\n", a->pos[0],
+		    changed ? "enabled" : "was already enabled");
+	else
 		printf("agent %s %s; its keys no longer work\n", a->pos[0],
 		    changed ? "disabled" : "was already disabled");
 	return EXIT_OK;
+}
+
+int
+cmd_agent_disable(struct ctx *c, struct args *a)
+{
+	return agent_set_active(c, a, 0);
+}
+
+int
+cmd_agent_enable(struct ctx *c, struct args *a)
+{
+	return agent_set_active(c, a, 1);
 }
 
 int
@@ -128,7 +150,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
 	if (rc < 0 || (size_t)rc >= sizeof lbuf)
 		return fail(EXIT_FAIL, "internal: limit buffer");
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
 		PQfinish(conn);

@@ -6,7 +6,7 @@
  * ends its string early, as it would in a real parameter block) and passed
  * as a NULL-terminated envp, each string in its own allocation so ASan sees
  * a read past any of them.  The result is checked against a count done here:
- * every key and token parameter counted, the pointers inside the block with
+ * every key, token and Idempotency-Key parameter counted, the pointers inside the block with
  * their lengths right, the request id short and log-safe.
  */
 #include <stdint.h>
@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY="
 #define TOKEN_PARAM	"HTTP_X_OTAS_AGENT_SESSION_TOKEN="
+#define IDEM_PARAM	"HTTP_IDEMPOTENCY_KEY="
 
 static int
 count_prefixed(char **envp, const char *head)
@@ -63,13 +64,17 @@ check(char **envp, const struct req *r)
 	if (r->method == NULL || r->content_length < -2 ||
 	    r->key_count != count_prefixed(envp, KEY_PARAM) ||
 	    r->token_count != count_prefixed(envp, TOKEN_PARAM) ||
+	    r->idem_count != count_prefixed(envp, IDEM_PARAM) ||
 	    (r->key == NULL) != (r->key_count == 0) ||
-	    (r->token == NULL) != (r->token_count == 0))
+	    (r->token == NULL) != (r->token_count == 0) ||
+	    (r->idem == NULL) != (r->idem_count == 0))
 		abort();
 	if (r->key != NULL)
 		check_points_into(envp, KEY_PARAM, r->key, r->key_len);
 	if (r->token != NULL)
 		check_points_into(envp, TOKEN_PARAM, r->token, r->token_len);
+	if (r->idem != NULL)
+		check_points_into(envp, IDEM_PARAM, r->idem, r->idem_len);
 	check_id(r->id);
 }
 

@@ -11,114 +11,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import uuid
 
-import psycopg2
 import pytest
 
 import otas_http
 import stack
+from admin_cli import SQL_DIR, dead_url, failed, ok, ok_json
 
-SQL_DIR = os.path.join(stack.ROOT, "sql")
 KEY_RE = re.compile(r"^agent_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CREATE_MEMBERS = {"agent_id", "name", "key_id", "prefix", "key",
                   "expires_at"}
-
-
-# --- running the program ------------------------------------------------
-
-@pytest.fixture(scope="session")
-def admin_bin(build_dir):
-    path = os.path.join(build_dir, "otas-admin")
-    if not os.access(path, os.X_OK):
-        pytest.fail("%s is missing: make BUILD=%s %s" % (path, build_dir,
-                                                         path))
-    return path
-
-
-@pytest.fixture(scope="session")
-def run(admin_bin, pg):
-    """run(*args, url=..., env={...}) -> CompletedProcess (text)."""
-    def _run(*args, url=None, env=None, sql_dir=SQL_DIR):
-        e = {k: v for k, v in os.environ.items()
-             if not k.startswith(("OTAS_", "PG"))}
-        e["OTAS_DATABASE_URL"] = url or pg.url
-        if sql_dir is not None:
-            e["OTAS_SQL_DIR"] = sql_dir
-        e.update(env or {})
-        return subprocess.run([admin_bin] + list(args), env=e,
-                              capture_output=True, text=True, timeout=60)
-    return _run
-
-
-def ok(r):
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r
-
-
-def ok_json(r):
-    ok(r)
-    return json.loads(r.stdout)
-
-
-def failed(r, code, words=(), quiet=True):
-    """Exit status code and exactly one line on stderr, which names the
-    problem; nothing on stdout (unless not quiet: migrate reports the files
-    it applied before the one that failed)."""
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("otas-admin: "), lines[0]
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    if quiet:
-        assert r.stdout == ""
-    return lines[0]
-
-
-def dead_url():
-    return "postgresql://postgres@127.0.0.1:%d/otas" % stack.free_port()
-
-
-# --- fresh databases ----------------------------------------------------
-
-@pytest.fixture
-def fresh_db(pg):
-    """An empty database in the session's cluster: .url and .query()."""
-    name = "adm_" + uuid.uuid4().hex[:12]
-    with pg.connect("postgres") as conn:
-        conn.cursor().execute("CREATE DATABASE %s" % name)
-    db = FreshDb(pg, name)
-    yield db
-    with pg.connect("postgres") as conn:
-        conn.cursor().execute("DROP DATABASE %s WITH (FORCE)" % name)
-
-
-class FreshDb:
-    def __init__(self, pg, name):
-        self.pg = pg
-        self.name = name
-        self.url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)
-
-    def query(self, sql, args=()):
-        with self.pg.connect(self.name) as conn:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall() if cur.description else []
-
-    def scalar(self, sql, args=()):
-        rows = self.query(sql, args)
-        return rows[0][0] if rows else None
-
-    def exists(self, relation):
-        return self.scalar("SELECT to_regclass(%s) IS NOT NULL",
-                           (relation,))
-
-    def versions(self):
-        return [v for (v,) in self.query(
-            "SELECT version FROM otas_schema_migrations ORDER BY version")]
 
 
 # The original backend's tables as Django made them: no column defaults,
@@ -242,9 +146,25 @@ def test_migrate_records_001_on_an_original_database_without_running_it(
         assert not original_db.exists(idx)
     assert [i for i in indexes] == original_db.query(
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-        " AND tablename <> 'otas_schema_migrations' ORDER BY 1")
+        " AND left(tablename, 5) <> 'otas_' ORDER BY 1")
     r = ok(run("migrate", url=original_db.url))
     assert "up to date" in r.stdout
+
+
+def test_migrate_adds_the_idempotency_table_to_an_original_database(
+        run, original_db):
+    columns = original_db.query(
+        "SELECT table_name, column_name, data_type FROM"
+        " information_schema.columns WHERE table_schema = 'public'"
+        " ORDER BY 1, 2")
+    out = ok_json(run("migrate", "--json", url=original_db.url))
+    assert "002_idempotency.sql" in out["applied"]
+    assert original_db.exists("otas_idempotency")
+    # Additive: the original tables keep exactly their columns.
+    assert columns == original_db.query(
+        "SELECT table_name, column_name, data_type FROM"
+        " information_schema.columns WHERE table_schema = 'public'"
+        " AND left(table_name, 5) <> 'otas_' ORDER BY 1, 2")
 
 
 def test_migrate_text_says_001_was_recorded_not_run(run, original_db):
@@ -506,6 +426,26 @@ def test_agent_disable_of_a_malformed_id_is_a_usage_error(run):
     failed(run("agent", "disable", "123"), 2, ["not a uuid"])
 
 
+def test_agent_enable_marks_a_disabled_agent_active_again(run, pg):
+    out = create_agent(run)
+    ok(run("agent", "disable", out["agent_id"]))
+    r = ok(run("agent", "enable", out["agent_id"]))
+    assert "enabled" in r.stdout
+    assert pg.scalar("SELECT is_active FROM agent WHERE id = %s",
+                     (out["agent_id"],)) is True
+    again = ok_json(run("agent", "enable", out["agent_id"], "--json"))
+    assert again == {"agent_id": out["agent_id"], "is_active": True,
+                     "changed": False}
+
+
+def test_agent_enable_of_an_unknown_agent_fails(run):
+    failed(run("agent", "enable", str(uuid.uuid4())), 1, ["no agent"])
+
+
+def test_agent_enable_of_a_malformed_id_is_a_usage_error(run):
+    failed(run("agent", "enable", "123"), 2, ["not a uuid"])
+
+
 # --- key issue -----------------------------------------------------------
 
 def test_key_issue_expires_in_30_days_by_default(run, pg):
@@ -759,14 +699,14 @@ def test_session_list_of_an_unknown_agent_fails(run):
 def test_help_lists_every_command(run):
     r = ok(run("--help"))
     for c in ("migrate", "check", "agent create", "agent list",
-              "agent disable", "key issue", "key rotate", "key revoke",
+              "agent disable", "agent enable", "key issue", "key rotate", "key revoke",
               "key list", "session list"):
         assert c in r.stdout
 
 
 @pytest.mark.parametrize("cmd", [
     ["migrate"], ["check"], ["agent", "create"], ["agent", "list"],
-    ["agent", "disable"], ["key", "issue"], ["key", "rotate"],
+    ["agent", "disable"], ["agent", "enable"], ["key", "issue"], ["key", "rotate"],
     ["key", "revoke"], ["key", "list"], ["session", "list"]])
 def test_help_for_each_command_needs_no_database(run, cmd):
     r = ok(run(*cmd, "--help", url=dead_url()))
@@ -839,6 +779,14 @@ def test_a_disabled_agent_key_stops_at_the_next_request(run, lighttpd):
     assert session_create(lighttpd, out["key"]).status == 200
     ok(run("agent", "disable", out["agent_id"]))
     assert session_create(lighttpd, out["key"]).status == 401
+
+
+def test_an_enabled_agent_key_works_again_at_the_next_request(run, lighttpd):
+    out = create_agent(run)
+    ok(run("agent", "disable", out["agent_id"]))
+    assert session_create(lighttpd, out["key"]).status == 401
+    ok(run("agent", "enable", out["agent_id"]))
+    assert session_create(lighttpd, out["key"]).status == 200
 
 
 def test_session_list_shows_a_session_made_at_the_endpoint(run, lighttpd):

@@ -41,9 +41,11 @@ def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
     expected = {"%s/lib/otas-fcgi/%s" % (p, n) for n in programs}
     expected |= {p + "/bin/otas-admin",
                  p + "/share/man/man1/otas-admin.1",
-                 p + "/share/doc/otas-fcgi/apache.conf.example",
-                 p + "/share/doc/otas-fcgi/lighttpd.conf.example",
-                 p + "/share/doc/otas-fcgi/nginx.conf.example"}
+                 p + "/share/man/man8/otas-session.8",
+                 p + "/share/man/man8/otas-authz.8"}
+    expected |= {p + "/share/doc/otas-fcgi/examples/" + n
+                 for n in os.listdir(stack.ROOT)
+                 if n.endswith(".conf.example")}
     expected |= {p + "/share/otas-fcgi/sql/" + n
                  for n in os.listdir(os.path.join(stack.ROOT, "sql"))
                  if n.endswith(".sql")}
@@ -58,3 +60,4 @@ def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
     make(build_dir, "uninstall", stage)
     assert files_under(stage) == set()
     assert not os.path.exists(os.path.join(stage, p, "lib/otas-fcgi"))
+    assert not os.path.exists(os.path.join(stage, p, "share/doc/otas-fcgi"))

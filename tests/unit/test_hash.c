@@ -1,5 +1,5 @@
 /*
- * test_hash — Django pbkdf2_sha256 encodings.  The vectors below were
+ * test_hash — Django pbkdf2_sha256 encodings and SHA-256.  The vectors were
  * computed with Python's hashlib.pbkdf2_hmac (what Django itself calls) and
  * pasted here, so a match means interoperability, not self-consistency.
  */
@@ -297,10 +297,26 @@ make_refuses_a_short_buffer(void **state)
 	assert_int_equal(hash_verify("pw", 2, enc), HASH_MATCH);
 }
 
+static void
+sha256_of_abc_is_the_standard_vector(void **state)
+{
+	static const unsigned char abc[HASH_SHA256_LEN] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+		0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+		0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+	unsigned char d[HASH_SHA256_LEN];
+
+	assert_int_equal(hash_sha256("abcdef", 3, d), 0);
+	assert_memory_equal(d, abc, sizeof(abc));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sha256_of_abc_is_the_standard_vector),
 		cmocka_unit_test(verifies_django_vectors),
 		cmocka_unit_test(mismatches_on_one_changed_byte_of_password),
 		cmocka_unit_test(mismatches_on_extra_or_missing_byte),

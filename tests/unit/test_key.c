@@ -1,5 +1,5 @@
 /*
- * test_key — key_parse and key_prefix_array: the syntax of
+ * test_key — key_parse: the syntax of
  * `agent_<prefix>_<secret>` as a client presents it.  The original backend
  * makes prefixes with Python's secrets.token_urlsafe(8) (11 characters of
  * [A-Za-z0-9_-]), so a prefix may hold '_' and '-'; every split point is a
@@ -304,101 +304,6 @@ non_ascii_bytes_are_refused(void **state)
 	assert_int_equal(parse("agent_abcd_secret\x80", &k), -1);
 }
 
-static void
-prefix_array_lists_candidates_in_braces(void **state)
-{
-	struct key_parts k;
-	char buf[128];
-
-	assert_int_equal(parse("agent_ab_-cd_efgh_S3_x", &k), 0);
-	assert_int_equal(key_prefix_array(&k, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "{ab,ab_-cd,ab_-cd_efgh,ab_-cd_efgh_S3}");
-}
-
-static void
-prefix_array_of_one_candidate(void **state)
-{
-	struct key_parts k;
-	char buf[64];
-
-	assert_int_equal(parse("agent_AbCdEf123456_secret", &k), 0);
-	assert_int_equal(key_prefix_array(&k, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "{AbCdEf123456}");
-}
-
-static void
-prefix_array_of_no_candidates_is_empty_array(void **state)
-{
-	struct key_parts k;
-	char buf[8];
-
-	memset(&k, 0, sizeof(k));
-	assert_int_equal(key_prefix_array(&k, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "{}");
-}
-
-/* The exact size (text + NUL) is enough; one byte less is refused. */
-static void
-prefix_array_fits_a_buffer_of_exact_size(void **state)
-{
-	struct key_parts k;
-	const char *keys[] = { "agent_AbCdEf123456_secret", "agent_a_b_c_d" };
-	const char *want[] = { "{AbCdEf123456}", "{a,a_b,a_b_c}" };
-	char buf[64];
-	size_t i, need;
-
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(parse(keys[i], &k), 0);
-		need = strlen(want[i]) + 1;
-		if (key_prefix_array(&k, buf, need) != 0)
-			fail_msg("%s refused with cap %zu", want[i], need);
-		assert_string_equal(buf, want[i]);
-		assert_int_equal(key_prefix_array(&k, buf, need - 1), -1);
-	}
-}
-
-static void
-prefix_array_overflow_is_refused_without_writing_past_cap(void **state)
-{
-	struct key_parts k;
-	char buf[64];
-	size_t cap, i;
-
-	assert_int_equal(parse("agent_ab_-cd_efgh_S3_x", &k), 0);
-	/* "{ab,ab_-cd,ab_-cd_efgh,ab_-cd_efgh_S3}" is 38 bytes. */
-	for (cap = 0; cap < 38; cap++) {
-		memset(buf, '#', sizeof(buf));
-		assert_int_equal(key_prefix_array(&k, buf, cap), -1);
-		for (i = cap; i < sizeof(buf); i++)
-			if (buf[i] != '#')
-				fail_msg("cap %zu: byte %zu written", cap, i);
-	}
-}
-
-static void
-prefix_array_holds_the_largest_parse(void **state)
-{
-	struct key_parts k;
-	char key[128], buf[KEY_MAX_SPLITS * (KEY_PREFIX_MAX + 1) + 2];
-	size_t n;
-
-	/* '_' at 1, 3, ..., 13 and at KEY_PREFIX_MAX: the last is 64 long. */
-	n = (size_t)snprintf(key, sizeof(key), "agent_p_p_p_p_p_p_p_");
-	while (n < 6 + KEY_PREFIX_MAX)
-		key[n++] = 'p';
-	key[n++] = '_';
-	key[n++] = 's';
-	key[n] = '\0';
-	assert_int_equal(key_parse(key, n, &k), 0);
-	assert_int_equal(k.nprefix, KEY_MAX_SPLITS);
-	assert_int_equal(strlen(k.prefix[KEY_MAX_SPLITS - 1]), KEY_PREFIX_MAX);
-	assert_int_equal(key_prefix_array(&k, buf, sizeof(buf)), 0);
-	assert_int_equal(buf[0], '{');
-	assert_int_equal(buf[strlen(buf) - 1], '}');
-	assert_int_equal(strlen(buf), 2 + 7 + (1 + 3 + 5 + 7 + 9 + 11 + 13) +
-	    KEY_PREFIX_MAX);
-}
-
 int
 main(void)
 {
@@ -424,12 +329,6 @@ main(void)
 		cmocka_unit_test(bad_bytes_are_refused_anywhere),
 		cmocka_unit_test(nul_inside_the_length_is_refused),
 		cmocka_unit_test(non_ascii_bytes_are_refused),
-		cmocka_unit_test(prefix_array_lists_candidates_in_braces),
-		cmocka_unit_test(prefix_array_of_one_candidate),
-		cmocka_unit_test(prefix_array_of_no_candidates_is_empty_array),
-		cmocka_unit_test(prefix_array_fits_a_buffer_of_exact_size),
-		cmocka_unit_test(prefix_array_overflow_is_refused_without_writing_past_cap),
-		cmocka_unit_test(prefix_array_holds_the_largest_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,6 +104,22 @@ key_counted_twice_when_the_parameter_appears_twice(void **state)
 }
 
 static void
+idempotency_key_located_and_counted(void **state)
+{
+	char *once[] = { "HTTP_IDEMPOTENCY_KEY=\"abc\"", NULL };
+	char *twice[] = { "HTTP_IDEMPOTENCY_KEY=\"a\"",
+	    "HTTP_IDEMPOTENCY_KEY_X=1", "HTTP_IDEMPOTENCY_KEY=\"b\"", NULL };
+	struct req r;
+
+	req_parse(once, &r);
+	assert_int_equal(r.idem_count, 1);
+	assert_string_equal(r.idem, "\"abc\"");
+	assert_int_equal(r.idem_len, 5);
+	req_parse(twice, &r);
+	assert_int_equal(r.idem_count, 2);
+}
+
+static void
 same_key_value_twice_still_counts_twice(void **state)
 {
 	char *envp[] = {
@@ -311,6 +327,7 @@ main(void)
 		cmocka_unit_test(empty_block_has_no_method_key_or_length),
 		cmocka_unit_test(null_block_is_an_empty_request),
 		cmocka_unit_test(key_counted_twice_when_the_parameter_appears_twice),
+		cmocka_unit_test(idempotency_key_located_and_counted),
 		cmocka_unit_test(same_key_value_twice_still_counts_twice),
 		cmocka_unit_test(token_counted_twice_when_the_parameter_appears_twice),
 		cmocka_unit_test(names_that_merely_start_with_the_key_name_are_not_the_key),

@@ -52,6 +52,7 @@ entries_match_the_spec_table(void **state)
 		const char	*code;
 	} spec[] = {
 		{ OTAS_OK, 200, "agent_session_created" },
+		{ OTAS_ALLOWED, 200, "ok" },
 		{ OTAS_ERR_METHOD, 405, "method_not_allowed" },
 		{ OTAS_ERR_KEY, 401, "invalid_agent_key" },
 		{ OTAS_ERR_TOO_LARGE, 413, "payload_too_large" },
@@ -60,6 +61,9 @@ entries_match_the_spec_table(void **state)
 		{ OTAS_ERR_UNAVAILABLE, 503, "service_unavailable" },
 		{ OTAS_ERR_SERVER, 500, "server_error" },
 		{ OTAS_ERR_TOKEN, 401, "invalid_session_token" },
+		{ OTAS_ERR_IDEM_KEY, 400, "invalid_idempotency_key" },
+		{ OTAS_ERR_IDEM_IN_FLIGHT, 409, "idempotency_key_in_flight" },
+		{ OTAS_ERR_IDEM_REUSED, 422, "idempotency_key_reused" },
 	};
 	size_t i;
 
