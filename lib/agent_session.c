@@ -4,40 +4,64 @@
  * not return had a key that is no longer usable; a class 22 SQLSTATE
  * (data exception) can only come from a meta jsonb refuses — a number out
  * of its range — and then each row is tried alone, so it fails only itself.
+ *
+ * The program chooses each session id before the insert, so when the
+ * answer to a committed insert is lost with its connection, the retry can
+ * be exact: it inserts what is missing and returns, too, the rows that are
+ * already there with the same id and key — their requests get their 200,
+ * none gets a second row.  Only the retry pays for that look-up.
  */
 #include <string.h>
 
 #include "agent_session.h"
 #include "pgarray.h"
 
+/*
+ * Arrays of session id, key id, hashed_key as verified, meta: the sessions
+ * in flight, written with one statement and one commit.  Each row's key is
+ * re-checked here, so a revocation takes effect on the very next request,
+ * and a row whose key fails is simply not inserted (not returned) while the
+ * others are.
+ */
+#define ROWS_TO_INSERT \
+	"WITH i AS (" \
+	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])" \
+	"  AS i(sid, kid, hk, meta)" \
+	"), k AS (" \
+	"  SELECT i.sid, i.meta, k.id, k.agent_id FROM i" \
+	"  JOIN agent_key k ON k.id = i.kid AND k.hashed_key = i.hk" \
+	"  JOIN agent a ON a.id = k.agent_id" \
+	"  WHERE k.active AND k.revoked_at IS NULL" \
+	"  AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.is_active" \
+	"), touched AS (" \
+	"  UPDATE agent_key t SET last_used_at = now()" \
+	"  WHERE t.id IN (SELECT id FROM k) AND (t.last_used_at IS NULL" \
+	"  OR t.last_used_at < now() - interval '1 minute')" \
+	")"
+#define INSERT_ROWS \
+	" INSERT INTO agent_session (id, agent_id, agent_key_id, created_at," \
+	" meta)" \
+	" SELECT k.sid, k.agent_id, k.id, now(), k.meta::jsonb FROM k"
+
+/*
+ * The retry's form: rows already committed (the same id for the same key)
+ * are returned, not inserted again.  The second SELECT sees the table as
+ * it was before this statement, so a row is returned by one branch only.
+ */
+static const struct db_stmt insert_exact = {
+	"otas_create_session_exact",
+	ROWS_TO_INSERT
+	", ins AS (" INSERT_ROWS " ON CONFLICT (id) DO NOTHING RETURNING id)"
+	" SELECT id::text FROM ins"
+	" UNION ALL SELECT s.id::text FROM agent_session s"
+	" JOIN i ON s.id = i.sid AND s.agent_key_id = i.kid",
+	4, NULL
+};
+
 static const struct db_stmt insert = {
 	"otas_create_session",
-	/*
-	 * Arrays of session id, key id, hashed_key as verified, meta: the
-	 * sessions in flight, written with one statement and one commit.  Each
-	 * row's key is re-checked here, so a revocation takes effect on the
-	 * very next request, and a row whose key fails is simply not inserted
-	 * (not returned) while the others are.
-	 */
-	"WITH i AS ("
-	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])"
-	"  AS i(sid, kid, hk, meta)"
-	"), k AS ("
-	"  SELECT i.sid, i.meta, k.id, k.agent_id FROM i"
-	"  JOIN agent_key k ON k.id = i.kid AND k.hashed_key = i.hk"
-	"  JOIN agent a ON a.id = k.agent_id"
-	"  WHERE k.active AND k.revoked_at IS NULL"
-	"  AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.is_active"
-	"), touched AS ("
-	"  UPDATE agent_key t SET last_used_at = now()"
-	"  WHERE t.id IN (SELECT id FROM k) AND (t.last_used_at IS NULL"
-	"  OR t.last_used_at < now() - interval '1 minute')"
-	")"
-	" INSERT INTO agent_session (id, agent_id, agent_key_id, created_at,"
-	" meta)"
-	" SELECT k.sid, k.agent_id, k.id, now(), k.meta::jsonb FROM k"
-	" RETURNING id::text",
-	4
+	ROWS_TO_INSERT INSERT_ROWS " RETURNING id::text",
+	4, &insert_exact
 };
 
 enum column { COL_SESSION, COL_KEY, COL_HASH, COL_META, COL_COUNT };

@@ -20,7 +20,7 @@ static const struct db_stmt exists = {
 	/* $1 session id, $2 agent id. */
 	"SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
 	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active",
-	2
+	2, NULL
 };
 
 struct slot {

@@ -170,6 +170,8 @@ class _Conn:
                 self.server = socket.create_connection(p.upstream, 5)
             socks = [self.client, self.server]
             r, _, _ = select.select(socks, [], [], TICK)
+            if not self.forwarding():
+                continue        # the mode changed while we waited
             if self.client in r:
                 data = self.client.recv(65536)
                 if not data:
