@@ -33,6 +33,7 @@ class Pair:
         self.primary.start()
         self.primary.create_database()
         self.primary.migrate(build)
+        self.primary.allow_runtime_login()
         # pg_basebackup starts with a checkpoint, spread over minutes
         # unless there is nothing left to write.
         self.primary.query("CHECKPOINT")
@@ -51,14 +52,16 @@ class Pair:
         finally:
             self.primary.destroy()
 
-    def url(self, *, attrs="read-write", first="primary"):
-        """A libpq multi-host URL naming both servers, first one first."""
+    def url(self, *, attrs="read-write", first="primary",
+            user=postgres.RUNTIME_ROLE):
+        """A libpq multi-host URL naming both servers, first one first,
+        for the programs' role."""
         order = [self.primary, self.standby]
         if first == "standby":
             order.reverse()
         hosts = ",".join("127.0.0.1:%d" % pg.port for pg in order)
-        return "postgresql://postgres@%s/%s?target_session_attrs=%s" % (
-            hosts, self.primary.dbname, attrs)
+        return "postgresql://%s@%s/%s?target_session_attrs=%s" % (
+            user, hosts, self.primary.dbname, attrs)
 
     def wait_synchronous(self, timeout=30):
         """Until the primary reports the standby as its synchronous one."""
