@@ -37,12 +37,16 @@
 	"or 1000)\n"
 
 static const struct cmd cmds[] = {
-	{ NULL, "migrate", { "sql-dir=", NULL }, 0, 0, cmd_migrate,
-	  "migrate [--sql-dir DIR]",
+	{ NULL, "migrate", { "sql-dir=", "runtime-login", NULL }, 0, 0,
+	  cmd_migrate,
+	  "migrate [--sql-dir DIR] [--runtime-login]",
 	  "Applies the SQL migrations not yet applied, in numeric order, each\n"
-	  "in its own transaction with its row in otas_schema_migrations.\n"
+	  "in its own transaction with its row in otas_schema_migrations, then\n"
+	  "grants the programs' runtime role (OTAS_RUNTIME_ROLE, default\n"
+	  "otas_runtime) its rights, creating it NOLOGIN when it is missing.\n"
 	  "  --sql-dir DIR     migrations directory (default $OTAS_SQL_DIR or\n"
-	  "                    " OTAS_SQL_DIR ")\n" },
+	  "                    " OTAS_SQL_DIR ")\n"
+	  "  --runtime-login   create a missing runtime role with LOGIN\n" },
 	{ NULL, "check", { "sql-dir=", NULL }, 0, 0, cmd_check,
 	  "check [--sql-dir DIR]",
 	  "Checks the configuration, that the database is reachable, and that\n"

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "duration.h"
 
 #define SECRET_FILE_MAX 4096
 
@@ -211,6 +212,48 @@ load_numbers(struct otas_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The runtime role's name goes into GRANT statements (quoted there), and
+ * into the README's createuser line: plain lower-case identifiers only,
+ * and none of PostgreSQL's reserved pg_ names.
+ */
+static int
+role_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > CONFIG_ROLE_MAX || strncmp(s, "pg_", 3) == 0 ||
+	    (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* What otas-admin reads: the runtime role, the session retention. */
+static int
+load_admin(struct otas_config *c, char *err, size_t errlen)
+{
+	const char *role = getenv("OTAS_RUNTIME_ROLE");
+	const char *keep = getenv("OTAS_SESSION_RETENTION");
+
+	if (role != NULL && *role != '\0') {
+		if (!role_valid(role))
+			return fail(err, errlen, "OTAS_RUNTIME_ROLE must be a "
+			    "lower-case PostgreSQL name of at most %d "
+			    "characters ([a-z0-9_], not starting with a digit "
+			    "or pg_)", CONFIG_ROLE_MAX);
+		snprintf(c->runtime_role, sizeof(c->runtime_role), "%s", role);
+	}
+	if (keep != NULL && *keep != '\0' &&
+	    duration_parse(keep, strlen(keep), &c->session_retention) == -1)
+		return fail(err, errlen, "OTAS_SESSION_RETENTION must be a "
+		    "whole number and one unit (s, m, h, d, w), e.g. 90d");
+	return 0;
+}
+
 int
 config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 {
@@ -225,8 +268,11 @@ config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	c->slow_failures = 3;
 	c->key_iterations = 1000;
 	c->threads = 1;
+	snprintf(c->runtime_role, sizeof(c->runtime_role), "%s",
+	    CONFIG_RUNTIME_ROLE);
 
 	if (load_numbers(c, err, errlen) == -1 ||
+	    load_admin(c, err, errlen) == -1 ||
 	    load_database(c, need, err, errlen) == -1 ||
 	    load_secrets(c, need, err, errlen) == -1) {
 		config_free(c);

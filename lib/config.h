@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
+#define CONFIG_ROLE_MAX 63	/* PostgreSQL's NAMEDATALEN - 1 */
+#define CONFIG_RUNTIME_ROLE "otas_runtime"
 
 struct otas_secret {
 	unsigned char	*bytes;		/* NULL when not configured */
@@ -33,6 +35,8 @@ struct otas_config {
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
 	long		 slow_failures;	/* OTAS_SLOW_HASH_FAILURES per prefix/min; 3 */
 	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
+	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
+	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */
 };
 
 /* What a program needs; config_load fails when a needed setting is bad. */

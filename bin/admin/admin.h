@@ -45,6 +45,9 @@
  */
 #define MIGRATE_LOCK	"1869898099"
 
+/* The runtime role's rights, in the SQL directory, applied by migrate. */
+#define GRANTS_FILE	"grants.sql"
+
 /* ISO 8601 in UTC, made by PostgreSQL. */
 #define ISO(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"

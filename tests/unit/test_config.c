@@ -27,7 +27,7 @@ static const char *const vars[] = {
 	"OTAS_DB_UNNAMED_STATEMENTS", "OTAS_MAX_REQUESTS",
 	"OTAS_AUTHZ_CHECK_DB", "OTAS_AUTHZ_CACHE_SECONDS",
 	"OTAS_SLOW_HASH_ITERATIONS", "OTAS_SLOW_HASH_FAILURES",
-	"OTAS_KEY_ITERATIONS",
+	"OTAS_KEY_ITERATIONS", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
 };
 
 /* The numeric settings, where each lands, and one good value. */
@@ -515,6 +515,55 @@ short_error_buffer_is_truncated_not_overrun(void **state)
 	assert_int_equal(err[8], '#');
 }
 
+static void
+runtime_role_defaults_to_otas_runtime_and_takes_a_name(void **state)
+{
+	struct otas_config c;
+	char err[256] = "";
+
+	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_string_equal(c.runtime_role, "otas_runtime");
+	config_free(&c);
+	setenv("OTAS_RUNTIME_ROLE", "shop_otas_2", 1);
+	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_string_equal(c.runtime_role, "shop_otas_2");
+	config_free(&c);
+}
+
+static void
+runtime_role_refuses_what_is_no_plain_name(void **state)
+{
+	static const char *const bad[] = { "Otas", "otas-runtime",
+	    "otas runtime", "1otas", "pg_monitor", "o\"; DROP TABLE agent; --",
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl" };
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("OTAS_RUNTIME_ROLE", bad[i], 1);
+		assert_refused(0, "OTAS_RUNTIME_ROLE", err, sizeof(err));
+	}
+}
+
+static void
+session_retention_is_off_unless_set_and_takes_a_duration(void **state)
+{
+	struct otas_config c;
+	char err[256] = "";
+
+	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.session_retention, 0);
+	config_free(&c);
+	setenv("OTAS_SESSION_RETENTION", "90d", 1);
+	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.session_retention, 90LL * 86400);
+	config_free(&c);
+	setenv("OTAS_SESSION_RETENTION", "90", 1);
+	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
+	setenv("OTAS_SESSION_RETENTION", "-1d", 1);
+	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
+}
+
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
 int
@@ -544,6 +593,9 @@ main(void)
 		T(database_url_is_kept),
 		T(malformed_database_url_is_refused_without_echo),
 		T(short_error_buffer_is_truncated_not_overrun),
+		T(runtime_role_defaults_to_otas_runtime_and_takes_a_name),
+		T(runtime_role_refuses_what_is_no_plain_name),
+		T(session_retention_is_off_unless_set_and_takes_a_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
