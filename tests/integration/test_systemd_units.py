@@ -90,7 +90,7 @@ def units(workdir, build_dir, pg, secret, service_user):
     os.chown(key, pw.pw_uid, pw.pw_gid)
     os.chmod(key, 0o600)
     conf = os.path.join(etc, "otas.conf")
-    settings_file(conf, {"OTAS_DATABASE_URL": pg.url,
+    settings_file(conf, {"OTAS_DATABASE_URL": pg.runtime_url,
                          "OTAS_JWT_SECRET_FILE": key})
     os.chown(conf, pw.pw_uid, pw.pw_gid)
     os.chmod(conf, 0o600)
