@@ -95,16 +95,14 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc;
 
 	if ((rc = version_answer("otas-authz", argc, argv)) != -1)
 		return rc;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-authz");
-	/* The database URL is checked only when this program will use it. */
-	if (config_load(&app.cfg, CONFIG_NEED_SECRET |
-	    (getenv("OTAS_AUTHZ_CHECK_DB") != NULL ? CONFIG_NEED_DB : 0), err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-authz: %s\n", err);
 		return 1;

@@ -218,7 +218,7 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc;
 
 	if ((rc = version_answer("otas-session", argc, argv)) != -1)
@@ -226,7 +226,7 @@ main(int argc, char *argv[])
 	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
-	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;
