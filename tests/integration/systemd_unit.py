@@ -23,7 +23,7 @@ import socket
 import subprocess
 import time
 
-import stack
+import processes
 
 SETPRIV = "/usr/bin/setpriv"
 # What systemd's service manager puts in a system service's environment
@@ -213,6 +213,6 @@ class Service:
         """KillSignal= (default SIGTERM) by PID, as systemctl stop does."""
         sig = signal.Signals[self.unit.get("Service", "KillSignal",
                                            "SIGTERM")]
-        stack.stop_process(self.proc, sig)
+        processes.stop(self.proc, sig)
         if self.socket_path and os.path.exists(self.socket_path):
             os.unlink(self.socket_path)

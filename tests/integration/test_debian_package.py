@@ -24,6 +24,9 @@ import time
 import jwt
 import pytest
 
+import examples
+import postgres
+import processes
 import servers_apache_nginx as san
 import stack
 import systemd_unit
@@ -182,10 +185,10 @@ class Deploy:
         self.base = base
         self.deb = deb
         self.added = added
-        self.pg = stack.Postgres(base, dbname="postgres")
+        self.pg = postgres.Postgres(base, dbname="postgres")
         self.run = os.path.join(base, "run")   # stands for /run/otas-fcgi
         self.nginx_dir = os.path.join(base, "nginx")
-        self.nginx_port = stack.free_port()
+        self.nginx_port = processes.free_port()
         self.nginx = None
         self.services = []
         self.vars = {}
@@ -273,8 +276,7 @@ class Deploy:
         with open(conf_path) as f:
             text = f.read()
         with open(conf, "w") as f:
-            f.write(san.render_nginx_conf(text, self.nginx_port, self.run,
-                                          logs))
+            f.write(examples.nginx(self.nginx_port, self.run, logs, text))
         argv = [san.NGINX, "-p", self.nginx_dir + "/", "-c", conf]
         if test:
             return run(argv + ["-t"])
@@ -287,14 +289,14 @@ class Deploy:
         finally:
             out.close()
         deadline = time.monotonic() + 20
-        while not stack.port_answers(self.nginx_port):
+        while not processes.port_answers(self.nginx_port):
             assert self.nginx.poll() is None, "nginx exited"
             assert time.monotonic() < deadline, "nginx not answering"
             time.sleep(0.05)
         return ""
 
     def stop(self):
-        stack.stop_process(self.nginx)
+        processes.stop(self.nginx)
         for svc in self.services:
             svc.stop()
         self.pg.destroy()

@@ -18,7 +18,8 @@ import subprocess
 import jwt
 import pytest
 
-import authz_servers
+import examples
+import processes
 import servers_apache_nginx as san
 import stack
 import systemd_unit
@@ -102,7 +103,7 @@ def units(workdir, build_dir, pg, secret, service_user):
             svc = systemd_unit.Service(UNIT_DIR, name, path_map,
                                        os.path.join(base, name + ".journal"))
             started[name] = svc.start()
-            svc.wait_log("")
+            svc.wait_log(" start version=")
         yield started
     finally:
         for svc in started.values():
@@ -114,9 +115,9 @@ def echo(workdir, units, app):
     """otas-echo, the examples' protected program (it has no unit), under
     the nginx example's own spawn-fcgi command, beside the sockets."""
     run = os.path.dirname(units["otas-session"].socket_path)
-    proc = authz_servers.Backend(
-        authz_servers.render_command(authz_servers.documented_command(
-            san.EXAMPLE_NGINX, "otas-echo"), run, app.build, {}),
+    proc = san.SpawnFcgi(
+        examples.render_spawn_fcgi(examples.spawn_fcgi_command(
+            examples.NGINX, "otas-echo"), run, app.build, {}),
         os.path.join(workdir, "units", "echo.log"), "/",
         socket_path=os.path.join(run, "echo.sock")).start()
     try:
@@ -132,11 +133,10 @@ def nginx(workdir, units, echo):
     logs = os.path.join(d, "logs")
     os.makedirs(logs)
     run = os.path.dirname(units["otas-session"].socket_path)
-    port = stack.free_port()
+    port = processes.free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(san.render_nginx_conf(san.read(san.EXAMPLE_NGINX), port,
-                                      run, logs))
+        f.write(examples.nginx(port, run, logs))
     srv = _Running(d, port)
     try:
         srv.spawn([san.NGINX, "-p", d + "/", "-c", conf, "-g",
@@ -160,12 +160,10 @@ def lighttpd(workdir, units, echo, pg):
     d = os.path.join(workdir, "units-lighttpd")
     docroot = os.path.join(d, "htdocs")
     os.makedirs(docroot)
-    stack.give_to(d, stack.SERVER_USER)
-    port = stack.free_port()
+    processes.give_to(d, stack.SERVER_USER)
+    port = processes.free_port()
     run = os.path.dirname(units["otas-session"].socket_path)
-    with open(stack.Lighttpd.example) as f:
-        text = f.read()
-    text = stack.render_lighttpd_conf(text, {
+    text = examples.lighttpd({
         "port": port, "libexec": "/nonexistent", "rundir": run,
         "logdir": d, "docroot": docroot, "database_url": pg.url,
         "jwt_secret_file": "/nonexistent"})
@@ -188,14 +186,12 @@ class _Running(stack.Server):
 
     def __init__(self, d, port):
         self.dir, self.port, self.host, self.proc = d, port, "127.0.0.1", None
+        self.backends = []
 
     @property
     def error_log_path(self):
         return os.path.join(self.dir, "server.out")
 
-    def spawn(self, argv, env=None):
-        super().spawn(argv, env)
-        self.wait_ready()
 
 
 def create(srv, key):
@@ -247,6 +243,9 @@ def test_service_runs_as_its_unit_user_and_logs_its_version_first(
     first = svc.log().splitlines()[0]
     assert " %s[" % name in first and " start version=%s " % version in \
         first, first
+    # The unit's OTAS_CONFIG, the private stand-in of /etc/otas-fcgi.
+    conf = os.path.join(svc.path_map["/etc/otas-fcgi"], "otas.conf")
+    assert " settings=%s " % conf in first, first
 
 
 def test_seed_request_through_nginx_gets_200_and_its_row(nginx, pg, keys,
