@@ -198,15 +198,18 @@ load_numbers(struct otas_config *c, char *err, size_t errlen)
 	    &c->authz_cache_seconds, err, errlen) == -1 ||
 	    env_long("OTAS_SLOW_HASH_ITERATIONS", 1, 10000000,
 	    &c->slow_hash_iterations, err, errlen) == -1 ||
-	    env_long("OTAS_SLOW_HASH_FAILURES", 0, 1000, &c->slow_failures,
-	    err, errlen) == -1 ||
+	    env_long("OTAS_SLOW_HASH_RATE", 1000, 1000000000L,
+	    &c->slow_hash_rate, err, errlen) == -1 ||
+	    env_long("OTAS_IDEMPOTENCY_TTL", 1, 366L * 86400,
+	    &c->idempotency_ttl, err, errlen) == -1 ||
 	    env_long("OTAS_KEY_ITERATIONS", 1, 10000000, &c->key_iterations,
 	    err, errlen) == -1)
 		return -1;
 	if (env_flag("OTAS_DB_UNNAMED_STATEMENTS", &c->unnamed_statements, err,
 	    errlen) == -1 ||
 	    env_flag("OTAS_AUTHZ_CHECK_DB", &c->authz_check_db, err,
-	    errlen) == -1)
+	    errlen) == -1 ||
+	    env_flag("OTAS_REHASH", &c->rehash, err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -222,7 +225,9 @@ config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
 	c->statement_timeout_ms = 2000;
 	c->authz_cache_seconds = 5;
 	c->slow_hash_iterations = 10000;
-	c->slow_failures = 3;
+	c->slow_hash_rate = 1000000;
+	c->rehash = 1;
+	c->idempotency_ttl = 86400;
 	c->key_iterations = 1000;
 	c->threads = 1;
 
