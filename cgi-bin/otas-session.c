@@ -225,14 +225,15 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	    app->body[c->worker], app->body_cap, &len, &o->why);
 	if (st != OTAS_OK)
 		return st;
-	st = body_parse(app->body[c->worker], len, &meta, &o->why);
-	if (st != OTAS_OK)
-		return st;
-	a.meta = meta.json;
+	/* Before body_parse, which writes into the buffer. */
 	a.body_hash[0] = '\0';
 	if (a.idem != NULL &&
 	    (st = body_hash(app->body[c->worker], len, &a, o)) != OTAS_OK)
 		return st;
+	st = body_parse(app->body[c->worker], len, &meta, &o->why);
+	if (st != OTAS_OK)
+		return st;
+	a.meta = meta.json;
 	return store(app, rq, &kp, &a, o);
 }
 

@@ -47,12 +47,12 @@
 	" INSERT INTO agent_session (id, agent_id, agent_key_id, created_at," \
 	" meta) SELECT k.sid, k.agent_id, k.kid, now(), k.meta::jsonb FROM k"
 
-/* Session id, key id, hashed_key as verified, its rehash, meta. */
+/* Session id, key id, hashed_key as verified, meta, the rehash. */
 static const struct db_stmt insert = {
 	"otas_create_session",
 	"WITH i AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
-	"  $5::text[]) AS i(sid, kid, hk, rh, meta)"
+	"  $5::text[]) AS i(sid, kid, hk, meta, rh)"
 	ROWS_CHECKED
 	SESSION_COLUMNS
 	" RETURNING id::text",
@@ -79,7 +79,7 @@ static const struct db_stmt insert_idem = {
 	"WITH i AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
 	"  $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[])"
-	"  AS i(sid, kid, hk, rh, meta, ik, bh, iat, exp)"
+	"  AS i(sid, kid, hk, meta, rh, ik, bh, iat, exp)"
 	ROWS_CHECKED
 	", idem AS ("
 	"  INSERT INTO otas_idempotency AS o (agent_id, idempotency_key,"
@@ -112,10 +112,10 @@ static const struct db_stmt insert_idem = {
 
 /* The array parameters, in the order of the statements' unnest. */
 enum column {
-	COL_SESSION, COL_KEY, COL_HASH, COL_REHASH, COL_META,
+	COL_SESSION, COL_KEY, COL_HASH, COL_META, COL_REHASH,
 	COL_IDEM_KEY, COL_BODY_HASH, COL_IAT, COL_EXP, COL_COUNT
 };
-#define COLS_PLAIN	(COL_META + 1)
+#define COLS_PLAIN	(COL_REHASH + 1)
 
 const char *
 agent_session_sql(void)
