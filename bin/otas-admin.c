@@ -37,12 +37,16 @@
 	"or 1000)\n"
 
 static const struct cmd cmds[] = {
-	{ NULL, "migrate", { "sql-dir=", NULL }, 0, 0, cmd_migrate,
-	  "migrate [--sql-dir DIR]",
+	{ NULL, "migrate", { "sql-dir=", "runtime-login", NULL }, 0, 0,
+	  cmd_migrate,
+	  "migrate [--sql-dir DIR] [--runtime-login]",
 	  "Applies the SQL migrations not yet applied, in numeric order, each\n"
-	  "in its own transaction with its row in otas_schema_migrations.\n"
+	  "in its own transaction with its row in otas_schema_migrations, then\n"
+	  "grants the programs' runtime role (OTAS_RUNTIME_ROLE, default\n"
+	  "otas_runtime) its rights, creating it NOLOGIN when it is missing.\n"
 	  "  --sql-dir DIR     migrations directory (default $OTAS_SQL_DIR or\n"
-	  "                    " OTAS_SQL_DIR ")\n" },
+	  "                    " OTAS_SQL_DIR ")\n"
+	  "  --runtime-login   create a missing runtime role with LOGIN\n" },
 	{ NULL, "check", { "sql-dir=", NULL }, 0, 0, cmd_check,
 	  "check [--sql-dir DIR]",
 	  "Checks the configuration, that the database is reachable, and that\n"
@@ -295,7 +299,14 @@ main(int argc, char *argv[])
 	if (i < 0 || (size_t)i >= sizeof label ||
 	    (rc = args_parse(c, label, n - first, av + first, &a)) != 0)
 		goto out;
-	rc = c->fn(&ctx, &a);
+	/* The endpoint's settings: the same file beside us, the same rules. */
+	ctx.cfg_ok = config_load(&ctx.cfg, argv[0], 0, ctx.cfg_err,
+	    sizeof ctx.cfg_err) == 0;
+	if (!ctx.cfg_ok && c->fn != cmd_check)
+		rc = fail(EXIT_FAIL, "%s", ctx.cfg_err);
+	else
+		rc = c->fn(&ctx, &a);
+	config_free(&ctx.cfg);
 out:
 	free(av);
 	if (fflush(stdout) == EOF && rc == EXIT_OK)

@@ -71,40 +71,27 @@ decimal(const char *s, long long *out)
 	return 0;
 }
 
-static const char *
-vars_check(struct vars *vs)
+static enum otas_status
+vars_check(struct vars *vs, const char **why)
 {
 	int i;
 
 	for (i = 0; i < V_COUNT; i++)
-		if (vs->count[i] != 1)
-			return "authorizer variables missing or repeated: is "
+		if (vs->count[i] != 1) {
+			*why = "authorizer variables missing or repeated: is "
 			    "otas-authz in front?";
+			return OTAS_ERR_SERVER;
+		}
 	if (!uuid_valid(vs->v[V_SESSION], strlen(vs->v[V_SESSION])) ||
-	    !uuid_valid(vs->v[V_AGENT], strlen(vs->v[V_AGENT])))
-		return "authorizer variable is not a uuid";
-	if (decimal(vs->v[V_EXPIRES], &vs->expires) == -1)
-		return "OTAS_SESSION_EXPIRES is not a decimal";
-	return NULL;
-}
-
-static void
-resp_echo(struct resp *r, const struct vars *vs)
-{
-	char body[256];
-	int n;
-
-	n = snprintf(body, sizeof(body), "{\"status\": 1, "
-	    "\"status_description\": \"ok\", \"response\": "
-	    "{\"agent_session_id\": \"%s\", \"agent_id\": \"%s\", "
-	    "\"session_expires\": %lld}}", vs->v[V_SESSION], vs->v[V_AGENT],
-	    vs->expires);
-	resp_start(r, 200, "OK");
-	if (n < 0 || (size_t)n >= sizeof(body)) {
-		r->overflow = 1;
-		return;
+	    !uuid_valid(vs->v[V_AGENT], strlen(vs->v[V_AGENT]))) {
+		*why = "authorizer variable is not a uuid";
+		return OTAS_ERR_SERVER;
 	}
-	resp_body(r, body);
+	if (decimal(vs->v[V_EXPIRES], &vs->expires) == -1) {
+		*why = "OTAS_SESSION_EXPIRES is not a decimal";
+		return OTAS_ERR_SERVER;
+	}
+	return OTAS_OK;
 }
 
 static void
@@ -114,24 +101,23 @@ handle(struct conn *c, void *arg)
 	struct req rq;
 	struct vars vs;
 	struct log_req line;
-	const char *why;
+	const char *why = "ok";
 	long long t0 = log_now_usec();
 
 	(void)arg;
 	req_parse(c->envp, &rq);
 	vars_scan(c->envp, &vs);
-	if ((why = vars_check(&vs)) == NULL) {
-		resp_echo(&resp, &vs);
-		why = "ok";
-	} else
+	if (vars_check(&vs, &why) == OTAS_OK)
+		resp_echo(&resp, vs.v[V_SESSION], vs.v[V_AGENT], vs.expires);
+	else
 		resp_error(&resp, OTAS_ERR_SERVER);
 	resp_send(&resp, c);
 
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
 	line.http = resp.http;
-	line.code = resp.http == 200 ? "ok" : status_info(OTAS_ERR_SERVER)->code;
-	line.agent_id = resp.http == 200 ? vs.v[V_AGENT] : NULL;
+	line.code = status_info(resp.st)->code;
+	line.agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = why;
 	log_request(&line);

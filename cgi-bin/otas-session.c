@@ -42,9 +42,8 @@ struct app {
 struct outcome {
 	const char		*why;
 	char			*jwt;		/* malloc'd on success */
-	struct keycache_entry	 key;
+	struct keycache_entry	 key;		/* agent_id set once verified */
 	char			 rehash[HASH_ENCODED_MAX]; /* or "" */
-	int			 agent_known;
 };
 
 /* What the request asks to store. */
@@ -87,6 +86,7 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
     struct outcome *o)
 {
 	struct agent_session_row row;
+	enum otas_status st;
 
 	memset(&row, 0, sizeof(row));
 	row.session_id = tc->session_id;
@@ -99,10 +99,10 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 	row.iat = tc->iat;
 	row.exp = tc->exp;
 	row.idem_ttl = app->cfg.idempotency_ttl;
-	batch_create(app->batch, &row);
+	st = batch_create(app->batch, &row, &o->why);
+	if (st != OTAS_OK || !row.replayed)
+		return st;
 	o->why = row.why;
-	if (row.st != OTAS_OK || !row.replayed)
-		return row.st;
 	memcpy(tc->session_id, row.replay_id, sizeof(tc->session_id));
 	tc->iat = row.replay_iat;
 	tc->exp = row.replay_exp;
@@ -133,7 +133,6 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		    &o->key, &cached, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
-		o->agent_known = 1;
 		claims(app, session_id, o, &tc);
 		if ((st = sign(app, &tc, o)) != OTAS_OK)
 			return st;
@@ -261,8 +260,8 @@ handle(struct conn *c, void *arg)
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
 	line.http = resp.http;
-	line.code = status_info(st)->code;
-	line.agent_id = o.agent_known ? o.key.agent_id : NULL;
+	line.code = status_info(resp.st)->code;
+	line.agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL;
 	line.prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = o.why;
@@ -307,7 +306,7 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc;
 
 	if ((rc = version_answer("otas-session", argc, argv)) != -1)
@@ -315,7 +314,7 @@ main(int argc, char *argv[])
 	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
-	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;

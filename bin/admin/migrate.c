@@ -4,7 +4,8 @@
  * transaction with its row in otas_schema_migrations, under an advisory
  * lock so concurrent runs apply each file once.  An original OTAS database
  * (its tables, no tracking table) is adopted: see mig_adopt and
- * otas-admin(1).
+ * otas-admin(1).  After them grants.sql gives the programs' runtime role
+ * its rights (mig_grant).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -13,22 +14,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "admin.h"
 
 /* ------------------------------------------------------------ migrations */
 
+/* --sql-dir, else OTAS_SQL_DIR, else where `make install` puts them. */
 static const char *
-sql_dir(const char *opt)
+sql_dir(const struct otas_config *cfg, const char *opt)
 {
-	const char	*env;
-
 	if (opt != NULL)
 		return opt;
-	env = getenv("OTAS_SQL_DIR");
-	if (env != NULL && env[0] != '\0')
-		return env;
+	if (cfg->sql_dir != NULL)
+		return cfg->sql_dir;
 	return OTAS_SQL_DIR;
 }
 
@@ -291,6 +291,57 @@ mig_apply(PGconn *conn, const char *dir, const struct migration *m,
 }
 
 /*
+ * grants.sql of the SQL directory, after the migrations, in a transaction
+ * of its own under the migrate lock.  The role's name reaches the file as
+ * a setting made with a parameter, never pasted into SQL text; the file
+ * quotes it with format('%I').  A directory without the file (a schema of
+ * someone else's) grants nothing: *done stays 0.
+ */
+static int
+mig_grant(PGconn *conn, const char *dir, const char *role, int login,
+    int *done)
+{
+	const char	*p[2] = { role, login ? "on" : "off" };
+	char		 path[PATH_MAX], line[512];
+	char		*sql = NULL;
+	PGresult	*res;
+	int		 n, rc;
+
+	*done = 0;
+	n = snprintf(path, sizeof path, "%s/%s", dir, GRANTS_FILE);
+	if (n < 0 || (size_t)n >= sizeof path)
+		return fail(EXIT_FAIL, "path too long: %s/%s", dir, GRANTS_FILE);
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	if ((rc = mig_read(dir, GRANTS_FILE, &sql)) != 0)
+		return rc;
+	if (mig_begin(conn) == -1 || (res = admin_query(conn,
+	    "SELECT set_config('otas.runtime_role', $1, true),"
+	    " set_config('otas.runtime_login', $2, true)", 2, p)) == NULL) {
+		free(sql);
+		return EXIT_FAIL;
+	}
+	PQclear(res);
+	res = PQexec(conn, sql);
+	free(sql);
+	rc = PQresultStatus(res);
+	if (rc != PGRES_COMMAND_OK && rc != PGRES_TUPLES_OK &&
+	    rc != PGRES_EMPTY_QUERY) {
+		one_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+		    PQerrorMessage(conn), line, sizeof line);
+		PQclear(res);
+		return fail(EXIT_FAIL, "%s failed, no right granted: %s",
+		    GRANTS_FILE, line);
+	}
+	PQclear(res);
+	if (admin_exec(conn, "COMMIT") == -1)
+		return EXIT_FAIL;
+	*done = 1;
+	return 0;
+}
+
+/*
  * The applied versions, ascending, as a result with one column; an empty
  * result when there is no tracking table yet.  NULL after an error.
  */
@@ -332,20 +383,20 @@ mig_top(const PGresult *res)
 int
 cmd_migrate(struct ctx *c, struct args *a)
 {
-	const char		*dir = sql_dir(opt(a, "sql-dir"));
+	const char		*dir = sql_dir(&c->cfg, opt(a, "sql-dir"));
 	struct migration	*m = NULL;
 	struct json_object	*applied = NULL, *adopted = NULL, *o;
 	PGconn			*conn = NULL;
 	PGresult		*res;
 	size_t			 n = 0, i;
-	int			 rc, did, count = 0;
+	int			 rc, did, granted = 0, count = 0;
 
 	if ((rc = mig_list(dir, &m, &n)) != 0)
 		return rc;
 	rc = EXIT_FAIL;
 	applied = json_object_new_array();
 	adopted = json_object_new_array();
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		goto out;
 	if (mig_begin(conn) == -1 || mig_adopt(conn, m, n, adopted) != 0 ||
 	    admin_exec(conn, "COMMIT") == -1)
@@ -364,7 +415,9 @@ cmd_migrate(struct ctx *c, struct args *a)
 		if (!c->json)
 			printf("applied %s\n", m[i].file);
 	}
-	if ((res = mig_applied(conn)) == NULL)
+	if (mig_grant(conn, dir, c->cfg.runtime_role,
+	    opt(a, "runtime-login") != NULL, &granted) != 0 ||
+	    (res = mig_applied(conn)) == NULL)
 		goto out;
 	if (c->json) {
 		o = json_object_new_object();
@@ -372,12 +425,17 @@ cmd_migrate(struct ctx *c, struct args *a)
 		    json_object_new_int64(mig_top(res)));
 		json_object_object_add(o, "applied", applied);
 		json_object_object_add(o, "recorded", adopted);
+		json_object_object_add(o, "runtime_role", granted ?
+		    json_object_new_string(c->cfg.runtime_role) : NULL);
 		applied = adopted = NULL;
 		json_print(o);
-	} else if (count == 0)
-		printf("schema up to date at version %ld\n", mig_top(res));
-	else
-		printf("schema now at version %ld\n", mig_top(res));
+	} else {
+		printf("schema %s at version %ld\n", count == 0 ?
+		    "up to date" : "now", mig_top(res));
+		if (granted)
+			printf("runtime role %s has the programs' rights\n",
+			    c->cfg.runtime_role);
+	}
 	PQclear(res);
 	rc = EXIT_OK;
 out:
@@ -396,27 +454,21 @@ out:
 int
 cmd_check(struct ctx *c, struct args *a)
 {
-	const char		*dir = sql_dir(opt(a, "sql-dir"));
-	struct otas_config	 cfg;
+	const char		*dir = sql_dir(&c->cfg, opt(a, "sql-dir"));
 	struct migration	*m = NULL;
 	struct json_object	*o, *pending;
 	PGconn			*conn = NULL;
 	PGresult		*res = NULL;
-	char			 err[256];
 	const char		*failed[3];
 	size_t			 n = 0, i;
-	long			 iter, latest = 0, current = -1;
+	long			 latest = 0, current = -1;
 	int			 ok_config, ok_db, ok_schema = 0, nfail = 0;
 
 	pending = json_object_new_array();
-	ok_config = config_load(&cfg, CONFIG_NEED_DB, err, sizeof err) == 0;
-	if (ok_config)
-		config_free(&cfg);
-	else
-		fail(EXIT_FAIL, "config: %s", err);
-	if (ok_config && key_iterations(NULL, &iter) != 0)
-		ok_config = 0;
-	ok_db = (conn = admin_connect()) != NULL;
+	if (!(ok_config = c->cfg_ok))
+		fail(EXIT_FAIL, "config: %s", c->cfg_err);
+	/* Without settings there is no database URL to try. */
+	ok_db = ok_config && (conn = admin_connect(&c->cfg)) != NULL;
 	if (ok_db && mig_list(dir, &m, &n) == 0 &&
 	    (res = mig_applied(conn)) != NULL) {
 		current = mig_top(res);
@@ -433,7 +485,7 @@ cmd_check(struct ctx *c, struct args *a)
 	}
 	if (!ok_config)
 		failed[nfail++] = "config";
-	if (!ok_db)
+	if (ok_config && !ok_db)	/* not checked without settings */
 		failed[nfail++] = "database";
 	if (ok_db && !ok_schema)	/* not checked without a database */
 		failed[nfail++] = "schema";
@@ -458,6 +510,8 @@ cmd_check(struct ctx *c, struct args *a)
 		if (ok_db)
 			printf("database  ok (PostgreSQL %s)\n",
 			    or_dash(PQparameterStatus(conn, "server_version")));
+		else if (!ok_config)
+			printf("database  FAILED: not checked\n");
 		else
 			printf("database  FAILED\n");
 		if (ok_schema)

@@ -10,9 +10,14 @@ Fixtures:
   secret     the JWT secret: .path (file, 0600) and .value (bytes)
   keys       stack.KeyFactory: .make(...) writes an agent and key in any state
   app        stack.App: binaries + the OTAS_* environment of the program
+             (connecting as the runtime role, pg.runtime_url)
   server     each registered web server kind in turn (parametrised);
              .url .host .port .kind .error_log() .log_mark() .log_since()
   lighttpd   the lighttpd instance (for lighttpd-only behaviour)
+  admin_bin  $BUILD/otas-admin
+  run        run(*args, url=..., env={...}, user=...): otas-admin as a
+             process (admin_cli.run_admin), against pg unless url
+  fresh_db   admin_cli.FreshDb: an empty database, dropped afterwards
 
 Tests that hold for every server take `server`; one contract, many servers.
 """
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 
 import pytest
 
+import admin_cli
 import stack
 import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
 import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
@@ -76,6 +82,7 @@ def pg(workdir, build_dir):
         how = db.migrate(build_dir)
         if how != "otas-admin":
             warnings.warn("schema applied from " + how)
+        db.allow_runtime_login()
         yield db
     finally:
         db.destroy()
@@ -105,7 +112,8 @@ def keys(pg):
 @pytest.fixture(scope="session")
 def app(build_dir, pg, secret):
     return stack.App(build_dir, {
-        "OTAS_DATABASE_URL": pg.url,
+        # As in production: the programs connect as the runtime role.
+        "OTAS_DATABASE_URL": pg.runtime_url,
         "OTAS_JWT_SECRET_FILE": secret.path,
     })
 
@@ -148,3 +156,26 @@ def server(request, servers):
 @pytest.fixture(scope="session")
 def lighttpd(servers):
     return servers.get("lighttpd")
+
+
+@pytest.fixture(scope="session")
+def admin_bin(build_dir):
+    path = os.path.join(build_dir, "otas-admin")
+    if not os.access(path, os.X_OK):
+        pytest.fail("%s is missing: make BUILD=%s %s" % (path, build_dir,
+                                                         path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def run(admin_bin, pg):
+    def _run(*args, **kw):
+        return admin_cli.run_admin(admin_bin, pg.url, *args, **kw)
+    return _run
+
+
+@pytest.fixture
+def fresh_db(pg):
+    db = admin_cli.FreshDb(pg)
+    yield db
+    db.drop()

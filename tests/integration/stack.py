@@ -43,6 +43,9 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 SESSION_PATH = "/api/agent/v1/session/create/"
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"
+# The PostgreSQL role the programs connect as: `otas-admin migrate` makes
+# it (NOLOGIN) with sql/grants.sql's rights; the pg fixture lets it log in.
+RUNTIME_ROLE = "otas_runtime"
 
 
 # --- processes and ports ------------------------------------------------
@@ -138,6 +141,18 @@ class Postgres:
     def url(self):
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port,
                                                           self.dbname)
+
+    @property
+    def runtime_url(self):
+        """The programs' URL: the runtime role, which may do only what
+        sql/grants.sql gives it (the tests' own queries use url)."""
+        return "postgresql://%s@127.0.0.1:%d/%s" % (RUNTIME_ROLE, self.port,
+                                                    self.dbname)
+
+    def allow_runtime_login(self):
+        """migrate creates the runtime role NOLOGIN; an operator gives it
+        LOGIN and a password, here trust authentication needs none."""
+        self.query("ALTER ROLE %s LOGIN" % RUNTIME_ROLE)
 
     def dsn(self, dbname=None):
         return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (
@@ -239,12 +254,19 @@ class Postgres:
                 raise RuntimeError("otas-admin migrate failed (%d):\n%s%s"
                                    % (r.returncode, r.stdout, r.stderr))
             return "otas-admin"
-        files = sorted(f for f in os.listdir(os.path.join(ROOT, "sql"))
-                       if f.endswith(".sql"))
+        files = sorted((f for f in os.listdir(os.path.join(ROOT, "sql"))
+                        if re.match(r"^\d+_.*\.sql$", f)),
+                       key=lambda f: int(f.split("_")[0]))
         with self.connect() as conn:
-            for name in files:
+            cur = conn.cursor()
+            for name in files + ["grants.sql"]:
                 with open(os.path.join(ROOT, "sql", name)) as f:
-                    conn.cursor().execute(f.read())
+                    text = f.read()
+                if name == "grants.sql":
+                    cur.execute("SELECT set_config('otas.runtime_role', %s,"
+                                " false), set_config('otas.runtime_login',"
+                                " 'off', false)", (RUNTIME_ROLE,))
+                cur.execute(text)
         return "sql files (no %s)" % admin
 
     def connect(self, dbname=None, autocommit=True):

@@ -11,114 +11,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import uuid
 
-import psycopg2
 import pytest
 
 import otas_http
 import stack
+from admin_cli import SQL_DIR, dead_url, failed, ok, ok_json
 
-SQL_DIR = os.path.join(stack.ROOT, "sql")
 KEY_RE = re.compile(r"^agent_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CREATE_MEMBERS = {"agent_id", "name", "key_id", "prefix", "key",
                   "expires_at"}
-
-
-# --- running the program ------------------------------------------------
-
-@pytest.fixture(scope="session")
-def admin_bin(build_dir):
-    path = os.path.join(build_dir, "otas-admin")
-    if not os.access(path, os.X_OK):
-        pytest.fail("%s is missing: make BUILD=%s %s" % (path, build_dir,
-                                                         path))
-    return path
-
-
-@pytest.fixture(scope="session")
-def run(admin_bin, pg):
-    """run(*args, url=..., env={...}) -> CompletedProcess (text)."""
-    def _run(*args, url=None, env=None, sql_dir=SQL_DIR):
-        e = {k: v for k, v in os.environ.items()
-             if not k.startswith(("OTAS_", "PG"))}
-        e["OTAS_DATABASE_URL"] = url or pg.url
-        if sql_dir is not None:
-            e["OTAS_SQL_DIR"] = sql_dir
-        e.update(env or {})
-        return subprocess.run([admin_bin] + list(args), env=e,
-                              capture_output=True, text=True, timeout=60)
-    return _run
-
-
-def ok(r):
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r
-
-
-def ok_json(r):
-    ok(r)
-    return json.loads(r.stdout)
-
-
-def failed(r, code, words=(), quiet=True):
-    """Exit status code and exactly one line on stderr, which names the
-    problem; nothing on stdout (unless not quiet: migrate reports the files
-    it applied before the one that failed)."""
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("otas-admin: "), lines[0]
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    if quiet:
-        assert r.stdout == ""
-    return lines[0]
-
-
-def dead_url():
-    return "postgresql://postgres@127.0.0.1:%d/otas" % stack.free_port()
-
-
-# --- fresh databases ----------------------------------------------------
-
-@pytest.fixture
-def fresh_db(pg):
-    """An empty database in the session's cluster: .url and .query()."""
-    name = "adm_" + uuid.uuid4().hex[:12]
-    with pg.connect("postgres") as conn:
-        conn.cursor().execute("CREATE DATABASE %s" % name)
-    db = FreshDb(pg, name)
-    yield db
-    with pg.connect("postgres") as conn:
-        conn.cursor().execute("DROP DATABASE %s WITH (FORCE)" % name)
-
-
-class FreshDb:
-    def __init__(self, pg, name):
-        self.pg = pg
-        self.name = name
-        self.url = "postgresql://postgres@127.0.0.1:%d/%s" % (pg.port, name)
-
-    def query(self, sql, args=()):
-        with self.pg.connect(self.name) as conn:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall() if cur.description else []
-
-    def scalar(self, sql, args=()):
-        rows = self.query(sql, args)
-        return rows[0][0] if rows else None
-
-    def exists(self, relation):
-        return self.scalar("SELECT to_regclass(%s) IS NOT NULL",
-                           (relation,))
-
-    def versions(self):
-        return [v for (v,) in self.query(
-            "SELECT version FROM otas_schema_migrations ORDER BY version")]
 
 
 # The original backend's tables as Django made them: no column defaults,
