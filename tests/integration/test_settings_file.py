@@ -17,6 +17,7 @@ import tempfile
 
 import pytest
 
+import processes
 import stack
 
 
@@ -26,7 +27,7 @@ def site(workdir, app):
     d = tempfile.mkdtemp(prefix="site-", dir=workdir)
     os.chmod(d, 0o755)
     shutil.copy2(app.binary("otas-session"), d)
-    stack.give_to(d, stack.SERVER_USER)
+    processes.give_to(d, stack.SERVER_USER)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -36,7 +37,7 @@ def write_conf(site, text, mode=0o600):
     with open(path, "w") as f:
         f.write(text)
     os.chmod(path, mode)
-    stack.give_to(path, stack.SERVER_USER)
+    processes.give_to(path, stack.SERVER_USER)
     return path
 
 
