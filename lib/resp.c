@@ -69,6 +69,18 @@ resp_error(struct resp *r, enum otas_status st)
 }
 
 void
+resp_ready(struct resp *r)
+{
+	const struct otas_status_info *si = status_info(OTAS_READY);
+	char body[128];
+
+	resp_start(r, si->http, si->reason);
+	snprintf(body, sizeof(body),
+	    "{\"status\": 1, \"status_description\": \"%s\"}", si->code);
+	resp_body(r, body);
+}
+
+void
 resp_session(struct resp *r, const char *jwt)
 {
 	const struct otas_status_info *si = status_info(OTAS_OK);
