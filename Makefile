@@ -14,7 +14,7 @@ VERSION  := $(shell cat VERSION)
 SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
                     sort -n | tail -n 1)
 
-PKGS     := fcgi json-c libjwt libpq libcrypto
+PKGS     := fcgi json-c libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,8 +38,8 @@ PROGS    := $(addprefix $(BUILD)/,$(notdir $(PROG_SRC:.c=)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration run sanitize fuzz bench install \
-        uninstall deb clean FORCE
+.PHONY: all deps test unit integration run sanitize fuzz bench static dist \
+        install uninstall deb clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -89,10 +89,11 @@ $(BUILD)/prefix: FORCE
 
 FORCE:
 
+# libjwt is linked for test_token, which checks our verifier against it.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) \
-	    $(shell pkg-config --libs cmocka) $(LIBS)
+	    $(shell pkg-config --libs cmocka libjwt) $(LIBS)
 
 unit: $(UNITS)
 
@@ -133,6 +134,56 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
 	@BUILD=$(BUILD) $(PYTHON) scripts/bench
 
+# `make static`: the four programs fully static in $(STATIC)/, for a host
+# with none of our libraries (shared hosting, a chroot).  Debian ships
+# static libfcgi, json-c and OpenSSL; its libpq.a needs GSSAPI and LDAP,
+# which it ships only as shared libraries, so scripts/static-libpq builds
+# libpq alone from Debian's source package into $(DEPS), outside $(BUILD)
+# so that the sanitizer and fuzz builds share it.  lib/ is compiled again
+# with OTAS_STATIC_BUILD: static glibc cannot resolve host names, so those
+# programs refuse one at start.
+DEPS          ?= build/deps
+STATIC        := $(BUILD)/static
+STATIC_LIBPQ  := $(DEPS)/libpq
+STATIC_PKGS   := fcgi json-c libpq libcrypto
+STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
+                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
+                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
+                 $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
+                 $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
+                 -lpthread -lm -ldl
+STATIC_LINK    = -static -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
+STATIC_OBJ    := $(LIB_SRC:%.c=$(STATIC)/%.o)
+STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
+
+static: $(STATIC_PROGS)
+
+$(STATIC_LIBPQ)/done:
+	scripts/static-libpq $(STATIC_LIBPQ)
+
+$(STATIC)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(@D)
+	$(CC) $(STATIC_CFLAGS) -c -o $@ $<
+
+$(STATIC)/lib/version.o: VERSION
+$(STATIC)/lib/version.o: STATIC_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+
+$(STATIC)/libotas.a: $(STATIC_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
+	    $(STATIC_LIBS)
+
+# Uploaded beside sql/ (see `make dist`), so that is where it looks.
+$(STATIC)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h \
+    $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+	$(CC) $(STATIC_CFLAGS) -Ibin/admin -DOTAS_SQL_DIR='"sql"' \
+	    $(STATIC_LINK) -o $@ bin/otas-admin.c $(wildcard bin/admin/*.c) \
+	    $(STATIC)/libotas.a $(STATIC_LIBS)
+
 # `make install`: the FastCGI/CGI programs are not commands a user runs,
 # so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);
 # otas-admin to $(PREFIX)/bin, the man pages, the migrations it applies and
@@ -170,6 +221,29 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
 	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
+
+# `make dist`: what a shared-hosting user uploads, one tarball of the
+# static programs, the migrations, the man pages, the example settings
+# (otas.conf.example, htaccess.example) and the README, under one
+# directory.  The static otas-admin finds sql/ beside it when run from
+# there.  The programs are stripped (5 MB instead of 7); owner, group
+# and order are fixed, so two builds list alike.
+DIST_NAME  := otas-fcgi-$(VERSION)-linux-x86_64
+DIST_DIR   := $(BUILD)/dist/$(DIST_NAME)
+DIST       := $(BUILD)/dist/$(DIST_NAME).tar.gz
+DIST_DOCS  := README.md $(wildcard otas.conf.example htaccess.example)
+dist: $(DIST)
+
+$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
+	rm -rf $(DIST_DIR)
+	install -d $(DIST_DIR)/sql $(DIST_DIR)/man
+	install -m 0755 -s $(STATIC_PROGS) $(DIST_DIR)/
+	install -m 0644 $(SQL_FILES) $(DIST_DIR)/sql/
+	install -m 0644 $(MAN1) $(MAN8) $(DIST_DIR)/man/
+	install -m 0644 $(DIST_DOCS) $(DIST_DIR)/
+	tar -C $(BUILD)/dist --sort=name --owner=0 --group=0 --numeric-owner \
+	    -czf $@ $(DIST_NAME)
+	rm -rf $(DIST_DIR)
 
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked

@@ -299,7 +299,14 @@ main(int argc, char *argv[])
 	if (i < 0 || (size_t)i >= sizeof label ||
 	    (rc = args_parse(c, label, n - first, av + first, &a)) != 0)
 		goto out;
-	rc = c->fn(&ctx, &a);
+	/* The endpoint's settings: the same file beside us, the same rules. */
+	ctx.cfg_ok = config_load(&ctx.cfg, argv[0], 0, ctx.cfg_err,
+	    sizeof ctx.cfg_err) == 0;
+	if (!ctx.cfg_ok && c->fn != cmd_check)
+		rc = fail(EXIT_FAIL, "%s", ctx.cfg_err);
+	else
+		rc = c->fn(&ctx, &a);
+	config_free(&ctx.cfg);
 out:
 	free(av);
 	if (fflush(stdout) == EOF && rc == EXIT_OK)

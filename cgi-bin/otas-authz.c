@@ -23,8 +23,6 @@
 #include "token.h"
 #include "version.h"
 
-#define AUTHZ_OK_BODY "{\"status\": 1, \"status_description\": \"ok\"}"
-
 struct app {
 	struct otas_config	 cfg;
 	struct session_check	*sc;		/* NULL unless OTAS_AUTHZ_CHECK_DB */
@@ -58,31 +56,6 @@ authorize(struct app *app, const struct req *rq, struct token_claims *tc,
 	    monotonic_sec(), why);
 }
 
-/*
- * 200 and the three variables, and nothing else a client could see twice:
- * mod_fcgid merges an access checker's headers into the protected answer,
- * so Cache-Control here would come out as "no-store, no-store" next to the
- * protected program's own.  (The Variable-* headers themselves leak there;
- * apache.conf.example unsets them.)  The body is for curl users only.
- */
-static int
-send_allow(struct conn *c, const struct token_claims *tc)
-{
-	char buf[512];
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "Status: 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Variable-OTAS_AGENT_SESSION_ID: %s\r\n"
-	    "Variable-OTAS_AGENT_ID: %s\r\n"
-	    "Variable-OTAS_SESSION_EXPIRES: %lld\r\n"
-	    "Content-Length: %zu\r\n\r\n%s", tc->session_id, tc->agent_id,
-	    tc->exp, strlen(AUTHZ_OK_BODY), AUTHZ_OK_BODY);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -2;
-	return conn_write(c, buf, (size_t)n);
-}
-
 static void
 handle(struct conn *c, void *arg)
 {
@@ -94,31 +67,24 @@ handle(struct conn *c, void *arg)
 	enum otas_status st;
 	const char *why = "";
 	long long t0 = log_now_usec();
-	int http = 0, rc;
 
 	memset(&tc, 0, sizeof(tc));
 	req_parse(c->envp, &rq);
-	st = authorize(app, &rq, &tc, &why);
-	if (st == OTAS_OK) {
-		http = 200;
-		if ((rc = send_allow(c, &tc)) == -2) {
-			/* Cannot happen with validated claims; fail closed. */
-			st = OTAS_ERR_SERVER;
-			why = "allow answer did not fit";
-		} else if (rc == -1)
-			why = "client gone before the answer";
-	}
-	if (st != OTAS_OK) {
+	if ((st = authorize(app, &rq, &tc, &why)) == OTAS_OK)
+		resp_allow(&resp, tc.session_id, tc.agent_id, tc.exp);
+	else
 		resp_error(&resp, st);
-		resp_send(&resp, c);
-		http = resp.http;
-	}
+	if (resp.overflow)	/* cannot happen with validated claims */
+		why = "allow answer did not fit";
+	if (resp_send(&resp, c) == -1 && status_ok(resp.st))
+		why = "client gone before the answer";
 
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
-	line.http = http;
-	line.code = st == OTAS_OK ? (c->authorizer ? "authorized" :
-	    "authorized_as_responder") : status_info(st)->code;
+	line.http = resp.http;
+	/* The role is only logged: both answer the same. */
+	line.code = !status_ok(resp.st) ? status_info(resp.st)->code :
+	    c->authorizer ? "authorized" : "authorized_as_responder";
 	line.agent_id = tc.agent_id[0] != '\0' ? tc.agent_id : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = why;
@@ -129,16 +95,14 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc;
 
 	if ((rc = version_answer("otas-authz", argc, argv)) != -1)
 		return rc;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-authz");
-	/* The database URL is checked only when this program will use it. */
-	if (config_load(&app.cfg, CONFIG_NEED_SECRET |
-	    (getenv("OTAS_AUTHZ_CHECK_DB") != NULL ? CONFIG_NEED_DB : 0), err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-authz: %s\n", err);
 		return 1;

@@ -10,11 +10,12 @@
  * reaches the JSON, and a missing or repeated variable — otas-authz not in
  * front, a misconfigured server — is a 500, never an open door.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -52,59 +53,29 @@ vars_scan(char *const *envp, struct vars *vs)
 		}
 }
 
-/* A positive decimal with no sign, space or leading zero. */
-static int
-decimal(const char *s, long long *out)
-{
-	char *end;
-	size_t i;
-
-	if (s[0] < '1' || s[0] > '9')
-		return -1;
-	for (i = 1; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	return 0;
-}
-
-static const char *
-vars_check(struct vars *vs)
+static enum otas_status
+vars_check(struct vars *vs, const char **why)
 {
 	int i;
 
 	for (i = 0; i < V_COUNT; i++)
-		if (vs->count[i] != 1)
-			return "authorizer variables missing or repeated: is "
+		if (vs->count[i] != 1) {
+			*why = "authorizer variables missing or repeated: is "
 			    "otas-authz in front?";
+			return OTAS_ERR_SERVER;
+		}
 	if (!uuid_valid(vs->v[V_SESSION], strlen(vs->v[V_SESSION])) ||
-	    !uuid_valid(vs->v[V_AGENT], strlen(vs->v[V_AGENT])))
-		return "authorizer variable is not a uuid";
-	if (decimal(vs->v[V_EXPIRES], &vs->expires) == -1)
-		return "OTAS_SESSION_EXPIRES is not a decimal";
-	return NULL;
-}
-
-static void
-resp_echo(struct resp *r, const struct vars *vs)
-{
-	char body[256];
-	int n;
-
-	n = snprintf(body, sizeof(body), "{\"status\": 1, "
-	    "\"status_description\": \"ok\", \"response\": "
-	    "{\"agent_session_id\": \"%s\", \"agent_id\": \"%s\", "
-	    "\"session_expires\": %lld}}", vs->v[V_SESSION], vs->v[V_AGENT],
-	    vs->expires);
-	resp_start(r, 200, "OK");
-	if (n < 0 || (size_t)n >= sizeof(body)) {
-		r->overflow = 1;
-		return;
+	    !uuid_valid(vs->v[V_AGENT], strlen(vs->v[V_AGENT]))) {
+		*why = "authorizer variable is not a uuid";
+		return OTAS_ERR_SERVER;
 	}
-	resp_body(r, body);
+	/* Positive, as otas-authz prints it: no sign, no leading zero. */
+	if (vs->v[V_EXPIRES][0] == '0' || decimal_parse(vs->v[V_EXPIRES],
+	    strlen(vs->v[V_EXPIRES]), 1, LLONG_MAX, &vs->expires) == -1) {
+		*why = "OTAS_SESSION_EXPIRES is not a decimal";
+		return OTAS_ERR_SERVER;
+	}
+	return OTAS_OK;
 }
 
 static void
@@ -114,24 +85,23 @@ handle(struct conn *c, void *arg)
 	struct req rq;
 	struct vars vs;
 	struct log_req line;
-	const char *why;
+	const char *why = "ok";
 	long long t0 = log_now_usec();
 
 	(void)arg;
 	req_parse(c->envp, &rq);
 	vars_scan(c->envp, &vs);
-	if ((why = vars_check(&vs)) == NULL) {
-		resp_echo(&resp, &vs);
-		why = "ok";
-	} else
+	if (vars_check(&vs, &why) == OTAS_OK)
+		resp_echo(&resp, vs.v[V_SESSION], vs.v[V_AGENT], vs.expires);
+	else
 		resp_error(&resp, OTAS_ERR_SERVER);
 	resp_send(&resp, c);
 
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
 	line.http = resp.http;
-	line.code = resp.http == 200 ? "ok" : status_info(OTAS_ERR_SERVER)->code;
-	line.agent_id = resp.http == 200 ? vs.v[V_AGENT] : NULL;
+	line.code = status_info(resp.st)->code;
+	line.agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = why;
 	log_request(&line);

@@ -46,8 +46,7 @@ struct app {
 struct outcome {
 	const char		*why;
 	char			*jwt;		/* malloc'd on success */
-	struct keycache_entry	 key;
-	int			 agent_known;
+	struct keycache_entry	 key;		/* agent_id set once verified */
 };
 
 static enum otas_status
@@ -81,9 +80,7 @@ insert(struct app *app, const char *session_id, const char *meta,
 	row.key_id = o->key.key_id;
 	row.hashed_key = o->key.hashed_key;
 	row.meta = meta;
-	batch_create(app->batch, &row);
-	o->why = row.why;
-	return row.st;
+	return batch_create(app->batch, &row, &o->why);
 }
 
 /*
@@ -109,7 +106,6 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		    &o->key, &cached, &o->why);
 		if (st != OTAS_OK)
 			return st;
-		o->agent_known = 1;
 		if ((st = sign(app, session_id, o)) != OTAS_OK)
 			return st;
 		if ((st = insert(app, session_id, meta, o)) == OTAS_OK)
@@ -195,8 +191,8 @@ handle(struct conn *c, void *arg)
 	memset(&line, 0, sizeof(line));
 	line.id = rq.id;
 	line.http = resp.http;
-	line.code = status_info(st)->code;
-	line.agent_id = o.agent_known ? o.key.agent_id : NULL;
+	line.code = status_info(resp.st)->code;
+	line.agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL;
 	line.prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL;
 	line.usec = log_now_usec() - t0;
 	line.why = o.why;
@@ -244,7 +240,7 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[256];
+	char err[512];
 	int rc;
 
 	if ((rc = version_answer("otas-session", argc, argv)) != -1)
@@ -252,7 +248,7 @@ main(int argc, char *argv[])
 	rc = 1;
 	memset(&app, 0, sizeof(app));
 	log_init("otas-session");
-	if (config_load(&app.cfg, CONFIG_NEED_DB | CONFIG_NEED_SECRET, err,
+	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "otas-session: %s\n", err);
 		return 1;

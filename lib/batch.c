@@ -75,8 +75,9 @@ write_rows(struct batch *b, struct waiter **taken, int n)
 		*taken[i]->row = rows[i];
 }
 
-void
-batch_create(struct batch *b, struct agent_session_row *row)
+enum otas_status
+batch_create(struct batch *b, struct agent_session_row *row,
+    const char **why)
 {
 	struct waiter self = { row, 0, NULL }, *taken[BATCH_MAX];
 	int i, n;
@@ -100,4 +101,6 @@ batch_create(struct batch *b, struct agent_session_row *row)
 		pthread_cond_broadcast(&b->finished);
 	}
 	pthread_mutex_unlock(&b->lock);
+	*why = row->why;
+	return row->st;
 }

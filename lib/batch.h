@@ -19,7 +19,11 @@ struct batch;
 struct batch	*batch_new(struct db *db);
 void		 batch_free(struct batch *b);
 
-/* Inserts row (see agent_session_insert); returns when row->st is final. */
-void		 batch_create(struct batch *b, struct agent_session_row *row);
+/*
+ * Inserts row with the rows of other threads (see agent_session_insert)
+ * and returns its own outcome once it is final, *why set when not OTAS_OK.
+ */
+enum otas_status batch_create(struct batch *b, struct agent_session_row *row,
+		    const char **why);
 
 #endif

@@ -1,71 +1,190 @@
 /*
- * config — read every OTAS_* setting once, at start, and refuse a bad one
- * with a sentence that names the variable.  Secrets are read from files when
- * possible (FcgidInitialEnv cuts values at 255 bytes, and files keep them out
- * of `ps e`); their bytes are wiped on release.
+ * config — read every OTAS_* setting once, at start, from the settings file
+ * and then the environment (which wins), and refuse a bad one with a
+ * sentence that names it (and the file and line it came from).
+ *
+ * Shape: one table, one row per setting (name, kind, field, default and
+ * range), so reading, checking, defaults and documentation cannot drift
+ * apart.  The settings file exists for hosts where the environment cannot
+ * reach the program: suEXEC clears it, mod_fcgid takes FcgidInitialEnv only
+ * from the server configuration.  So the file is found without any
+ * environment — beside the program, from argv[0] or the working directory
+ * (suEXEC and mod_cgi chdir to the script's directory), never via /proc,
+ * which a chroot may lack.  A file holding a secret must be private, as
+ * libpq demands of .pgpass.  Secrets are wiped on release.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
 #include "config.h"
 #include "duration.h"
 
-#define SECRET_FILE_MAX 4096
+#define SECRET_FILE_MAX		4096
+#define SETTINGS_FILE_MAX	(64 * 1024)
+#define NAME_SHOWN_MAX		64	/* longest unknown name quoted back */
 
-static int fail(char *, size_t, const char *, ...)
+enum kind {
+	NUMBER,		/* long, decimal in [min, max] */
+	FLAG,		/* int, 0 or 1 */
+	PATH,		/* char *; relative in the file: to the file's directory */
+	DB_URL,		/* char *; a libpq URI or conninfo string */
+	SECRET,		/* struct otas_secret, the value itself */
+	ROLE,		/* char [CONFIG_ROLE_MAX + 1], a plain PostgreSQL name */
+	DURATION	/* long long seconds, written "90d" (lib/duration.h) */
+};
+
+/*
+ * def is the default as the settings file would spell it (NULL: unset), so
+ * the example file can be checked against it; it is read like any value.
+ */
+struct setting {
+	const char	*name;
+	enum kind	 kind;
+	size_t		 field;		/* offsetof(struct otas_config, ...) */
+	const char	*def;
+	long		 min, max;	/* NUMBER */
+};
+
+#define AT(m)	offsetof(struct otas_config, m)
+
+static const struct setting settings[] = {
+	{ "OTAS_DATABASE_URL",		DB_URL,	AT(database_url), NULL, 0, 0 },
+	{ "OTAS_JWT_SECRET_FILE",	PATH,	AT(jwt_secret_file), NULL, 0, 0 },
+	{ "OTAS_JWT_SECRET",		SECRET,	AT(jwt_secret), NULL, 0, 0 },
+	{ "OTAS_JWT_PREVIOUS_SECRET_FILE", PATH, AT(jwt_previous_file),
+	    NULL, 0, 0 },
+	{ "OTAS_TOKEN_TTL",		NUMBER,	AT(token_ttl), "2592000",
+	    60, 366L * 86400 },			/* 30 days; at most a year */
+	{ "OTAS_TOKEN_LEEWAY",		NUMBER,	AT(token_leeway), "60",
+	    0, 3600 },
+	{ "OTAS_MAX_BODY",		NUMBER,	AT(max_body), "65536",
+	    2, 16L * 1024 * 1024 },
+	{ "OTAS_CONNECT_TIMEOUT",	NUMBER,	AT(connect_timeout), "2",
+	    1, 60 },
+	{ "OTAS_STATEMENT_TIMEOUT_MS",	NUMBER,	AT(statement_timeout_ms),
+	    "2000", 10, 600000 },
+	{ "OTAS_DB_UNNAMED_STATEMENTS",	FLAG,	AT(unnamed_statements), "0",
+	    0, 1 },
+	{ "OTAS_THREADS",		NUMBER,	AT(threads), "1", 1, 64 },
+	{ "OTAS_MAX_REQUESTS",		NUMBER,	AT(max_requests), "0",
+	    0, LONG_MAX },
+	{ "OTAS_AUTHZ_CHECK_DB",	FLAG,	AT(authz_check_db), "0", 0, 1 },
+	{ "OTAS_AUTHZ_CACHE_SECONDS",	NUMBER,	AT(authz_cache_seconds), "5",
+	    0, 3600 },
+	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
+	    "10000", 1, 10000000 },
+	{ "OTAS_SLOW_HASH_FAILURES",	NUMBER,	AT(slow_failures), "3",
+	    0, 1000 },
+	{ "OTAS_KEY_ITERATIONS",	NUMBER,	AT(key_iterations), "1000",
+	    1, 10000000 },
+	{ "OTAS_SQL_DIR",		PATH,	AT(sql_dir), NULL, 0, 0 },
+	{ "OTAS_RUNTIME_ROLE",		ROLE,	AT(runtime_role), "otas_runtime",
+	    0, 0 },
+	{ "OTAS_SESSION_RETENTION",	DURATION, AT(session_retention), NULL,
+	    0, 0 },
+};
+
+#define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
+
+enum source { UNSET, FROM_FILE, FROM_ENV };
+
+/* One config_load: where each setting came from, for messages and order. */
+struct load {
+	struct otas_config *c;
+	char		*err;
+	size_t		 errlen;
+	const char	*file;		/* settings file, while reading it */
+	char		 dir[PATH_MAX];	/* its directory */
+	unsigned	 line;		/* line being read */
+	enum source	 src[NSETTINGS];
+	unsigned	 lineno[NSETTINGS]; /* line of a setting from the file */
+	const char	*secret;	/* name of a secret the file holds */
+};
+
+static int fail(struct load *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The one way to refuse: "MESSAGE", or "FILE:LINE: MESSAGE" for a setting
+ * from the file (row: its index, or -1 for the line being read).  A path
+ * quoted from the file may hold any byte: control bytes become '?', so the
+ * message stays one line in the log.
+ */
 static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+fail(struct load *ld, int row, const char *fmt, ...)
 {
+	char msg[512], *p;
 	va_list ap;
+	unsigned line = ld->line;
+	int from_file = ld->file != NULL && row < 0;
 
+	if (row >= 0 && ld->src[row] == FROM_FILE) {
+		from_file = 1;
+		line = ld->lineno[row];
+	}
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Truncating a message is fine: it is only ever cut, never overrun. */
+	if (from_file)
+		snprintf(ld->err, ld->errlen, "%s:%u: %s",
+		    ld->c->settings_file, line, msg);
+	else
+		snprintf(ld->err, ld->errlen, "%s", msg);
+	for (p = ld->err; ld->errlen > 0 && *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return -1;
 }
 
-/* A whole-string decimal in [min, max]; absent or empty keeps *out. */
-static int
-env_long(const char *name, long min, long max, long *out, char *err,
-    size_t errlen)
+static void *
+field(struct otas_config *c, const struct setting *s)
 {
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0')
-		return 0;
-	/* strtol would skip leading blanks and take a '+': not here. */
-	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' &&
-	    s[1] <= '9'))
-		return fail(err, errlen, "%s must be a whole number from %ld "
-		    "to %ld", name, min, max);
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return fail(err, errlen, "%s must be a whole number from %ld "
-		    "to %ld", name, min, max);
-	*out = v;
-	return 0;
+	return (char *)c + s->field;
 }
 
 static int
-env_flag(const char *name, int *out, char *err, size_t errlen)
+row_find(const char *name, size_t len)
 {
-	long v = *out;
+	size_t i;
 
-	if (env_long(name, 0, 1, &v, err, errlen) == -1)
+	for (i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].name) == len &&
+		    memcmp(settings[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+#define ROW(name)	row_find(name, sizeof(name) - 1)
+
+/* ----------------------------------------------------------- values */
+
+/* A whole-string decimal: strtol alone would take blanks and a '+'. */
+static int
+parse_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' &&
+	    s[1] <= '9'))
 		return -1;
-	*out = (int)v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -83,133 +202,116 @@ secret_set(struct otas_secret *s, const char *bytes, size_t len)
 	return 0;
 }
 
-static int
-secret_from_file(struct otas_secret *s, const char *var, const char *path,
-    char *err, size_t errlen)
+static void
+secret_free(struct otas_secret *s)
 {
-	char buf[SECRET_FILE_MAX + 1];
-	size_t n;
-	FILE *f;
-	int rc;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return fail(err, errlen, "%s: cannot read %s: %s", var, path,
-		    strerror(errno));
-	n = fread(buf, 1, sizeof(buf), f);
-	rc = ferror(f);
-	fclose(f);
-	if (rc)
-		return fail(err, errlen, "%s: cannot read %s", var, path);
-	if (n > SECRET_FILE_MAX)
-		return fail(err, errlen, "%s: %s is larger than %d bytes", var,
-		    path, SECRET_FILE_MAX);
-	rc = secret_set(s, buf, n);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	if (rc == -1)
-		return fail(err, errlen, "out of memory");
-	return 0;
+	if (s->bytes != NULL) {
+		OPENSSL_cleanse(s->bytes, s->len);
+		free(s->bytes);
+	}
+	s->bytes = NULL;
+	s->len = 0;
 }
 
+/* A malformed URL is caught at start, not at the first request. */
 static int
-secret_check(const struct otas_secret *s, const char *var, char *err,
-    size_t errlen)
+url_check(const char *url, int *has_password)
 {
-	if (s->len < CONFIG_SECRET_MIN)
-		return fail(err, errlen, "%s: the JWT secret has %zu bytes; "
-		    "HS256 needs at least %d (RFC 7518 section 3.2)", var,
-		    s->len, CONFIG_SECRET_MIN);
-	return 0;
-}
-
-static int
-load_secrets(struct otas_config *c, unsigned need, char *err, size_t errlen)
-{
-	const char *file = getenv("OTAS_JWT_SECRET_FILE");
-	const char *inline_secret = getenv("OTAS_JWT_SECRET");
-	const char *prev = getenv("OTAS_JWT_PREVIOUS_SECRET_FILE");
-	const char *var;
-
-	if (file != NULL && *file != '\0') {
-		var = "OTAS_JWT_SECRET_FILE";
-		if (secret_from_file(&c->jwt_secret, var, file, err,
-		    errlen) == -1)
-			return -1;
-	} else if (inline_secret != NULL) {
-		var = "OTAS_JWT_SECRET";
-		if (secret_set(&c->jwt_secret, inline_secret,
-		    strlen(inline_secret)) == -1)
-			return fail(err, errlen, "out of memory");
-	} else if (need & CONFIG_NEED_SECRET) {
-		return fail(err, errlen, "no JWT secret: set "
-		    "OTAS_JWT_SECRET_FILE (preferred) or OTAS_JWT_SECRET");
-	} else
-		return 0;
-	if (secret_check(&c->jwt_secret, var, err, errlen) == -1)
-		return -1;
-
-	if (prev == NULL || *prev == '\0')
-		return 0;
-	var = "OTAS_JWT_PREVIOUS_SECRET_FILE";
-	if (secret_from_file(&c->jwt_previous, var, prev, err, errlen) == -1)
-		return -1;
-	return secret_check(&c->jwt_previous, var, err, errlen);
-}
-
-/* Catch a malformed URL at start, not at the first request. */
-static int
-load_database(struct otas_config *c, unsigned need, char *err, size_t errlen)
-{
-	const char *url = getenv("OTAS_DATABASE_URL");
-	PQconninfoOption *opts;
+	PQconninfoOption *opts, *o;
 	char *perr = NULL;
 
-	if (url == NULL || *url == '\0')
-		return 0;
-	if ((need & CONFIG_NEED_DB) != 0) {
-		if ((opts = PQconninfoParse(url, &perr)) == NULL) {
-			/* perr may quote the URL, password and all. */
-			PQfreemem(perr);
-			return fail(err, errlen, "OTAS_DATABASE_URL is not a "
-			    "valid libpq URI or conninfo string");
-		}
-		PQconninfoFree(opts);
+	if ((opts = PQconninfoParse(url, &perr)) == NULL) {
+		PQfreemem(perr);	/* it may quote the URL, password and all */
+		return -1;
 	}
-	if ((c->database_url = strdup(url)) == NULL)
-		return fail(err, errlen, "out of memory");
+	*has_password = 0;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    o->val[0] != '\0')
+			*has_password = 1;
+	PQconninfoFree(opts);
 	return 0;
 }
 
+#ifdef OTAS_STATIC_BUILD
+/* h[0..n) is an IPv4 or IPv6 address or a socket directory (or empty). */
 static int
-load_numbers(struct otas_config *c, char *err, size_t errlen)
+host_needs_no_lookup(const char *h, size_t n)
 {
-	if (env_long("OTAS_TOKEN_TTL", 60, 366L * 86400, &c->token_ttl, err,
-	    errlen) == -1 ||
-	    env_long("OTAS_TOKEN_LEEWAY", 0, 3600, &c->token_leeway, err,
-	    errlen) == -1 ||
-	    env_long("OTAS_MAX_BODY", 2, 16L * 1024 * 1024, &c->max_body, err,
-	    errlen) == -1 ||
-	    env_long("OTAS_CONNECT_TIMEOUT", 1, 60, &c->connect_timeout, err,
-	    errlen) == -1 ||
-	    env_long("OTAS_STATEMENT_TIMEOUT_MS", 10, 600000,
-	    &c->statement_timeout_ms, err, errlen) == -1 ||
-	    env_long("OTAS_MAX_REQUESTS", 0, LONG_MAX, &c->max_requests, err,
-	    errlen) == -1 ||
-	    env_long("OTAS_THREADS", 1, 64, &c->threads, err, errlen) == -1 ||
-	    env_long("OTAS_AUTHZ_CACHE_SECONDS", 0, 3600,
-	    &c->authz_cache_seconds, err, errlen) == -1 ||
-	    env_long("OTAS_SLOW_HASH_ITERATIONS", 1, 10000000,
-	    &c->slow_hash_iterations, err, errlen) == -1 ||
-	    env_long("OTAS_SLOW_HASH_FAILURES", 0, 1000, &c->slow_failures,
-	    err, errlen) == -1 ||
-	    env_long("OTAS_KEY_ITERATIONS", 1, 10000000, &c->key_iterations,
-	    err, errlen) == -1)
-		return -1;
-	if (env_flag("OTAS_DB_UNNAMED_STATEMENTS", &c->unnamed_statements, err,
-	    errlen) == -1 ||
-	    env_flag("OTAS_AUTHZ_CHECK_DB", &c->authz_check_db, err,
-	    errlen) == -1)
-		return -1;
+	char		 buf[64];
+	unsigned char	 addr[16];
+
+	if (n == 0 || h[0] == '/' || h[0] == '@')
+		return 1;
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET, buf, addr) == 1 ||
+	    inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/*
+ * Static glibc cannot resolve host names (its NSS modules are shared
+ * libraries), so a static program would fail at every connection; it
+ * refuses a name at start instead.  Returns 1 and the first name in buf
+ * when a host of url (a list, or PGHOST when it has none, as in libpq)
+ * needs a lookup.  hostaddr, when given, is what libpq connects to.
+ */
+static int
+url_host_name(const char *url, char *buf, size_t cap)
+{
+	PQconninfoOption *opts, *o;
+	const char *host = NULL, *hostaddr = NULL, *h, *comma;
+	size_t n;
+	int found = 0;
+
+	if ((opts = PQconninfoParse(url, NULL)) == NULL)
+		return 0;	/* url_check has refused it */
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	if (host == NULL || *host == '\0')
+		host = getenv("PGHOST");
+	if (hostaddr != NULL && *hostaddr != '\0')
+		host = NULL;
+	for (h = host; h != NULL && !found; h = comma ? comma + 1 : NULL) {
+		comma = strchr(h, ',');
+		n = comma != NULL ? (size_t)(comma - h) : strlen(h);
+		if ((found = !host_needs_no_lookup(h, n)))
+			snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1),
+			    h);
+	}
+	PQconninfoFree(opts);
+	return found;
+}
+#endif
+
+static int
+text_set(struct load *ld, int row, char **f, const char *v)
+{
+	free(*f);
+	if ((*f = strdup(v)) == NULL)
+		return fail(ld, row, "out of memory");
 	return 0;
+}
+
+/* A relative path from the file names a place beside the file. */
+static int
+path_set(struct load *ld, int row, char **f, const char *v)
+{
+	char buf[PATH_MAX];
+	int n;
+
+	if (ld->file == NULL || v[0] == '/')
+		return text_set(ld, row, f, v);
+	n = snprintf(buf, sizeof(buf), "%s/%s", ld->dir, v);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return fail(ld, row, "%s: the path is too long",
+		    settings[row].name);
+	return text_set(ld, row, f, buf);
 }
 
 /*
@@ -232,73 +334,499 @@ role_valid(const char *s)
 	return 1;
 }
 
-/* What otas-admin reads: the runtime role, the session retention. */
+/* Stores one value (never empty: empty means unset) into its field. */
 static int
-load_admin(struct otas_config *c, char *err, size_t errlen)
+value_set(struct load *ld, int row, const char *v)
 {
-	const char *role = getenv("OTAS_RUNTIME_ROLE");
-	const char *keep = getenv("OTAS_SESSION_RETENTION");
+	const struct setting *s = &settings[row];
+	void *f = field(ld->c, s);
+	long n;
+	int pw;
+#ifdef OTAS_STATIC_BUILD
+	char name[64];
+#endif
 
-	if (role != NULL && *role != '\0') {
-		if (!role_valid(role))
-			return fail(err, errlen, "OTAS_RUNTIME_ROLE must be a "
-			    "lower-case PostgreSQL name of at most %d "
-			    "characters ([a-z0-9_], not starting with a digit "
-			    "or pg_)", CONFIG_ROLE_MAX);
-		snprintf(c->runtime_role, sizeof(c->runtime_role), "%s", role);
+	switch (s->kind) {
+	case NUMBER:
+	case FLAG:
+		if (parse_number(v, s->min, s->max, &n) == -1)
+			return fail(ld, row, "%s must be a whole number from "
+			    "%ld to %ld", s->name, s->min, s->max);
+		if (s->kind == FLAG)
+			*(int *)f = (int)n;
+		else
+			*(long *)f = n;
+		return 0;
+	case PATH:
+		return path_set(ld, row, f, v);
+	case DB_URL:
+		if (url_check(v, &pw) == -1)
+			return fail(ld, row, "%s is not a valid libpq URI or "
+			    "conninfo string", s->name);
+#ifdef OTAS_STATIC_BUILD
+		if (url_host_name(v, name, sizeof(name)))
+			return fail(ld, row, "%s names the database host \"%s\"; "
+			    "this static build cannot look host names up: give "
+			    "its IP address or a socket directory", s->name,
+			    name);
+#endif
+		if (pw && ld->file != NULL)
+			ld->secret = "a password in OTAS_DATABASE_URL";
+		return text_set(ld, row, f, v);
+	case SECRET:
+		if (ld->file != NULL)
+			ld->secret = s->name;
+		secret_free(f);
+		if (secret_set(f, v, strlen(v)) == -1)
+			return fail(ld, row, "out of memory");
+		return 0;
+	case ROLE:
+		if (!role_valid(v))
+			return fail(ld, row, "%s must be a lower-case PostgreSQL "
+			    "name of at most %d characters ([a-z0-9_], not "
+			    "starting with a digit or pg_)", s->name,
+			    CONFIG_ROLE_MAX);
+		snprintf(f, CONFIG_ROLE_MAX + 1, "%s", v);
+		return 0;
+	case DURATION:
+		if (duration_parse(v, strlen(v), f) == -1)
+			return fail(ld, row, "%s must be a whole number and one "
+			    "unit (s, m, h, d, w), e.g. 90d", s->name);
+		return 0;
 	}
-	if (keep != NULL && *keep != '\0' &&
-	    duration_parse(keep, strlen(keep), &c->session_retention) == -1)
-		return fail(err, errlen, "OTAS_SESSION_RETENTION must be a "
-		    "whole number and one unit (s, m, h, d, w), e.g. 90d");
+	return -1;
+}
+
+/* ---------------------------------------------------- the settings file */
+
+/* A name worth quoting back: letters, digits, '_' only (no log injection). */
+static int
+name_printable(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NAME_SHOWN_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* One line, NUL-terminated in place: blank, "# comment" or NAME=value. */
+static int
+file_line(struct load *ld, char *p, size_t len)
+{
+	char *eq;
+	size_t i = 0;
+	int row;
+
+	if (len > 0 && p[len - 1] == '\r')	/* uploaded from Windows */
+		p[--len] = '\0';
+	if (memchr(p, '\0', len) != NULL)
+		return fail(ld, -1, "the line holds a NUL byte");
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i == len || p[i] == '#')
+		return 0;
+	if ((eq = memchr(p + i, '=', len - i)) == NULL ||
+	    !name_printable(p + i, (size_t)(eq - (p + i))))
+		return fail(ld, -1, "expected NAME=value (no blanks around "
+		    "'=', no quotes)");
+	if ((row = row_find(p + i, (size_t)(eq - (p + i)))) == -1)
+		return fail(ld, -1, "unknown setting %.*s (see "
+		    "otas.conf.example)", (int)(eq - (p + i)), p + i);
+	if (ld->src[row] == FROM_FILE)
+		return fail(ld, -1, "%s is set twice (first on line %u)",
+		    settings[row].name, ld->lineno[row]);
+	ld->src[row] = FROM_FILE;
+	ld->lineno[row] = ld->line;
+	if (eq[1] == '\0')
+		return 0;		/* NAME= : as good as absent */
+	return value_set(ld, row, eq + 1);
+}
+
+static int
+file_parse(struct load *ld, char *text, size_t len)
+{
+	char *p = text, *nl;
+	size_t n;
+
+	for (ld->line = 1; p < text + len; ld->line++) {
+		nl = memchr(p, '\n', (size_t)(text + len - p));
+		n = nl != NULL ? (size_t)(nl - p) : (size_t)(text + len - p);
+		p[n] = '\0';	/* text has room for one byte past len */
+		if (file_line(ld, p, n) == -1)
+			return -1;
+		p += n + 1;
+	}
 	return 0;
 }
 
-int
-config_load(struct otas_config *c, unsigned need, char *err, size_t errlen)
+/*
+ * Opens a file that must be a regular one: O_NONBLOCK so a FIFO or a
+ * device named by mistake cannot hang the start.  Returns the descriptor or
+ * -1 with errno set.
+ */
+static int
+open_regular(const char *path, struct stat *st)
 {
-	memset(c, 0, sizeof(*c));
-	c->token_ttl = 30L * 86400;
-	c->token_leeway = 60;
-	c->max_body = 64 * 1024;
-	c->connect_timeout = 2;
-	c->statement_timeout_ms = 2000;
-	c->authz_cache_seconds = 5;
-	c->slow_hash_iterations = 10000;
-	c->slow_failures = 3;
-	c->key_iterations = 1000;
-	c->threads = 1;
-	snprintf(c->runtime_role, sizeof(c->runtime_role), "%s",
-	    CONFIG_RUNTIME_ROLE);
+	int fd, e;
 
-	if (load_numbers(c, err, errlen) == -1 ||
-	    load_admin(c, err, errlen) == -1 ||
-	    load_database(c, need, err, errlen) == -1 ||
-	    load_secrets(c, need, err, errlen) == -1) {
-		config_free(c);
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
+		e = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+		close(fd);
+		errno = e;
 		return -1;
 	}
+	return fd;
+}
+
+/* Reads at most max bytes (plus one to notice more); buf has max + 1. */
+static ssize_t
+read_all(int fd, char *buf, size_t max)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n <= max) {
+		r = read(fd, buf + n, max + 1 - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? (ssize_t)n : -1;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * ld->dir = the absolute directory of path, and the file's name from there
+ * in c->settings_file, so messages in a log say which file wherever the
+ * program was started.
+ */
+static int
+file_dir(struct load *ld, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash != NULL ? slash + 1 : path;
+	char cwd[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
+	int n;
+
+	if (slash == path + 1 && path[0] == '.')	/* "./otas.conf" */
+		slash = NULL;
+	if (slash == path)
+		n = snprintf(ld->dir, sizeof(ld->dir), "/");
+	else if (slash != NULL && path[0] == '/')
+		n = snprintf(ld->dir, sizeof(ld->dir), "%.*s",
+		    (int)(slash - path), path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return fail(ld, -1, "cannot find the working directory: %s",
+		    strerror(errno));
+	else if (slash == NULL)
+		n = snprintf(ld->dir, sizeof(ld->dir), "%s", cwd);
+	else
+		n = snprintf(ld->dir, sizeof(ld->dir), "%s/%.*s", cwd,
+		    (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= sizeof(ld->dir))
+		return fail(ld, -1, "%s: the path is too long", path);
+	n = snprintf(full, sizeof(full), "%s%s%s", ld->dir,
+	    strcmp(ld->dir, "/") == 0 ? "" : "/", base);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return fail(ld, -1, "%s: the path is too long", path);
+	if ((ld->c->settings_file = strdup(full)) == NULL)
+		return fail(ld, -1, "out of memory");
 	return 0;
 }
 
-static void
-secret_free(struct otas_secret *s)
+/* The file's text and mode; *text NULL (and 0) when optional and absent. */
+static int
+file_read(struct load *ld, const char *path, int optional, char **text,
+    size_t *len, mode_t *mode)
 {
-	if (s->bytes != NULL) {
-		OPENSSL_cleanse(s->bytes, s->len);
-		free(s->bytes);
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	*text = NULL;
+	if ((fd = open_regular(path, &st)) == -1) {
+		if (optional && errno == ENOENT)
+			return 0;
+		return fail(ld, -1, "cannot read the settings file %s: %s",
+		    path, strerror(errno));
 	}
-	s->bytes = NULL;
-	s->len = 0;
+	*mode = st.st_mode;
+	if ((*text = malloc(SETTINGS_FILE_MAX + 2)) == NULL) {
+		close(fd);
+		return fail(ld, -1, "out of memory");
+	}
+	n = read_all(fd, *text, SETTINGS_FILE_MAX);
+	close(fd);
+	if (n < 0)
+		return fail(ld, -1, "cannot read the settings file %s: %s",
+		    path, strerror(errno));
+	if (n > SETTINGS_FILE_MAX)
+		return fail(ld, -1, "the settings file %s is larger than %d "
+		    "bytes", path, SETTINGS_FILE_MAX);
+	*len = (size_t)n;
+	return 0;
+}
+
+static int
+file_load(struct load *ld, const char *path, int optional)
+{
+	char *text;
+	size_t len = 0;
+	mode_t mode = 0;
+	int rc;
+
+	rc = file_read(ld, path, optional, &text, &len, &mode);
+	if (rc == 0 && text != NULL && (rc = file_dir(ld, path)) == 0) {
+		ld->file = ld->c->settings_file;
+		rc = file_parse(ld, text, len);
+		ld->file = NULL;
+	}
+	/* libpq's rule for .pgpass: a secret is for its owner's eyes only. */
+	if (rc == 0 && ld->secret != NULL && (mode & (S_IRWXG | S_IRWXO)))
+		rc = fail(ld, -1, "the settings file %s holds %s but group or "
+		    "others have access to it: chmod 600 it",
+		    ld->c->settings_file, ld->secret);
+	if (text != NULL) {
+		OPENSSL_cleanse(text, SETTINGS_FILE_MAX + 2);
+		free(text);
+	}
+	return rc;
+}
+
+/* ------------------------------------------- where the program lives */
+
+/* dir = the part of path before its last '/' ("/" for "/x"). */
+static int
+dir_of(const char *path, const char *slash, char *dir, size_t cap)
+{
+	int n;
+
+	if (slash == path)
+		n = snprintf(dir, cap, "/");
+	else
+		n = snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+	return n < 0 || (size_t)n >= cap ? -1 : 1;
+}
+
+/* The directory of the first PATH entry holding name; 0: none does. */
+static int
+path_search(const char *name, char *dir, size_t cap)
+{
+	const char *p = getenv("PATH"), *colon;
+	char cand[PATH_MAX];
+	size_t n;
+	int w;
+
+	while (p != NULL && *p != '\0') {
+		colon = strchr(p, ':');
+		n = colon != NULL ? (size_t)(colon - p) : strlen(p);
+		w = snprintf(cand, sizeof(cand), "%.*s/%s", n > 0 ? (int)n : 1,
+		    n > 0 ? p : ".", name);
+		if (w > 0 && (size_t)w < sizeof(cand) &&
+		    access(cand, X_OK) == 0)
+			return dir_of(cand, strrchr(cand, '/'), dir, cap);
+		p = colon != NULL ? colon + 1 : NULL;
+	}
+	return 0;
+}
+
+/*
+ * The program's directory, without /proc: argv[0] when it holds a '/'
+ * (mod_fcgid, lighttpd, a shell); else SCRIPT_FILENAME (plain CGI); else
+ * the working directory when the program is there (suEXEC execs the bare
+ * name after a chdir); else the PATH entry a shell found it in.  Returns
+ * 1 with dir, 0 when none applies, -1 when too long.
+ */
+static int
+program_dir(const char *argv0, char *dir, size_t cap)
+{
+	const char *sf = getenv("SCRIPT_FILENAME"), *slash;
+
+	if (argv0 == NULL || argv0[0] == '\0')
+		return 0;
+	if ((slash = strrchr(argv0, '/')) != NULL)
+		return dir_of(argv0, slash, dir, cap);
+	if (sf != NULL && (slash = strrchr(sf, '/')) != NULL)
+		return dir_of(sf, slash, dir, cap);
+	if (access(argv0, F_OK) == 0)
+		return snprintf(dir, cap, ".") == 1 ? 1 : -1;
+	return path_search(argv0, dir, cap);
+}
+
+static int
+load_file(struct load *ld, const char *argv0)
+{
+	const char *named = getenv("OTAS_CONFIG");
+	char dir[PATH_MAX], path[PATH_MAX + sizeof(CONFIG_FILE_NAME) + 1];
+	int rc, n;
+
+	if (named != NULL && named[0] != '\0')
+		return file_load(ld, named, 0);
+	if ((rc = program_dir(argv0, dir, sizeof(dir))) == 0)
+		return 0;
+	n = snprintf(path, sizeof(path), "%s/%s", dir, CONFIG_FILE_NAME);
+	if (rc == -1 || n < 0 || (size_t)n >= sizeof(path))
+		return fail(ld, -1, "the program's path is too long to find "
+		    "%s beside it", CONFIG_FILE_NAME);
+	return file_load(ld, path, 1);
+}
+
+/* ------------------------------------------------------- environment */
+
+static int
+load_env(struct load *ld)
+{
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		v = getenv(settings[i].name);
+		if (v == NULL || v[0] == '\0')	/* empty: as good as absent */
+			continue;
+		ld->src[i] = FROM_ENV;
+		if (value_set(ld, (int)i, v) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ secrets */
+
+static int
+secret_from_file(struct load *ld, int row, struct otas_secret *s,
+    const char *path)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if ((fd = open_regular(path, &st)) == -1)
+		return fail(ld, row, "%s: cannot read %s: %s",
+		    settings[row].name, path, strerror(errno));
+	n = read_all(fd, buf, SECRET_FILE_MAX);
+	close(fd);
+	if (n < 0)
+		return fail(ld, row, "%s: cannot read %s: %s",
+		    settings[row].name, path, strerror(errno));
+	if (n > SECRET_FILE_MAX)
+		rc = fail(ld, row, "%s: %s is larger than %d bytes",
+		    settings[row].name, path, SECRET_FILE_MAX);
+	else if ((rc = secret_set(s, buf, (size_t)n)) == -1)
+		fail(ld, row, "out of memory");
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+static int
+secret_check(struct load *ld, int row, const struct otas_secret *s)
+{
+	if (s->len < CONFIG_SECRET_MIN)
+		return fail(ld, row, "%s: the JWT secret has %zu bytes; HS256 "
+		    "needs at least %d (RFC 7518 section 3.2)",
+		    settings[row].name, s->len, CONFIG_SECRET_MIN);
+	return 0;
+}
+
+/*
+ * The secret file is preferred over the inline secret, except that an
+ * inline secret from the environment beats a file named in the settings
+ * file: the environment wins.
+ */
+static int
+load_secrets(struct load *ld, unsigned need)
+{
+	struct otas_config *c = ld->c;
+	int file = ROW("OTAS_JWT_SECRET_FILE"), inl = ROW("OTAS_JWT_SECRET");
+	int prev = ROW("OTAS_JWT_PREVIOUS_SECRET_FILE");
+	int row;
+
+	if (c->jwt_secret_file != NULL && !(c->jwt_secret.bytes != NULL &&
+	    ld->src[inl] == FROM_ENV && ld->src[file] == FROM_FILE)) {
+		row = file;
+		secret_free(&c->jwt_secret);
+		if (secret_from_file(ld, row, &c->jwt_secret,
+		    c->jwt_secret_file) == -1)
+			return -1;
+	} else if (c->jwt_secret.bytes != NULL)
+		row = inl;
+	else if (need & CONFIG_NEED_SECRET)
+		return fail(ld, -1, "no JWT secret: set OTAS_JWT_SECRET_FILE "
+		    "(preferred) or OTAS_JWT_SECRET");
+	else
+		return 0;
+	if (secret_check(ld, row, &c->jwt_secret) == -1)
+		return -1;
+	if (c->jwt_previous_file == NULL)
+		return 0;
+	if (secret_from_file(ld, prev, &c->jwt_previous,
+	    c->jwt_previous_file) == -1)
+		return -1;
+	return secret_check(ld, prev, &c->jwt_previous);
+}
+
+/* -------------------------------------------------------------- API */
+
+int
+config_load(struct otas_config *c, const char *argv0, unsigned need,
+    char *err, size_t errlen)
+{
+	struct load ld;
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	memset(&ld, 0, sizeof(ld));
+	ld.c = c;
+	ld.err = err;
+	ld.errlen = errlen;
+	rc = 0;
+	for (i = 0; i < NSETTINGS && rc == 0; i++)
+		if (settings[i].def != NULL)
+			rc = value_set(&ld, (int)i, settings[i].def);
+	if (rc == 0)
+		rc = load_file(&ld, argv0);
+	if (rc == 0)
+		rc = load_env(&ld);
+	if (rc == 0)
+		rc = load_secrets(&ld, need);
+	if (rc == -1)
+		config_free(c);
+	return rc;
 }
 
 void
 config_free(struct otas_config *c)
 {
+	free(c->settings_file);
 	free(c->database_url);
-	c->database_url = NULL;
+	free(c->jwt_secret_file);
+	free(c->jwt_previous_file);
+	free(c->sql_dir);
+	c->settings_file = c->database_url = NULL;
+	c->jwt_secret_file = c->jwt_previous_file = c->sql_dir = NULL;
 	secret_free(&c->jwt_secret);
 	secret_free(&c->jwt_previous);
+}
+
+int
+config_setting(size_t i, const char **name, char *def, size_t deflen)
+{
+	if (i >= NSETTINGS)
+		return -1;
+	*name = settings[i].name;
+	snprintf(def, deflen, "%s", settings[i].def != NULL ?
+	    settings[i].def : "");
+	return 0;
 }
 
 /*

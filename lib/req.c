@@ -3,12 +3,13 @@
  * values are only located here, validated by their own modules (key.c,
  * token.c, idem.c), except CONTENT_LENGTH, which must be a plain decimal.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "req.h"
 
 #define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY"
@@ -31,15 +32,8 @@ static long long
 parse_length(const char *s)
 {
 	long long v;
-	char *end;
 
-	if (*s < '0' || *s > '9')
-		return -2;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -2;
-	return v;
+	return decimal_parse(s, strlen(s), 0, LLONG_MAX, &v) == 0 ? v : -2;
 }
 
 /* A request id from the web server, kept only if it is harmless in a log. */

@@ -1,5 +1,7 @@
 /*
  * resp — CGI response text: "Status:" line, headers, blank line, body.
+ * Every piece is appended with a checked snprintf; anything that does not
+ * fit turns the whole answer into a 500 at resp_send, never a cut one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,16 +30,26 @@ append(struct resp *r, const char *fmt, ...)
 	r->len += (size_t)n;
 }
 
-void
-resp_start(struct resp *r, int http, const char *reason)
+/* The Status line alone, from the table. */
+static void
+status_line(struct resp *r, enum otas_status st)
 {
+	const struct otas_status_info *si = status_info(st);
+
 	r->len = 0;
 	r->overflow = 0;
-	r->http = http;
-	append(r, "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	r->http = si->http;
+	r->st = st;
+	append(r, "Status: %d %s\r\n", si->http, si->reason);
+}
+
+void
+resp_start(struct resp *r, enum otas_status st)
+{
+	status_line(r, st);
+	append(r, "Content-Type: application/json\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n", http, reason);
+	    "X-Content-Type-Options: nosniff\r\n");
 }
 
 void
@@ -52,19 +64,60 @@ resp_body(struct resp *r, const char *json)
 	append(r, "Content-Length: %zu\r\n\r\n%s", strlen(json), json);
 }
 
+/* {"status": 0|1, "status_description": code} as the whole body. */
+static void
+plain_body(struct resp *r, enum otas_status st)
+{
+	char body[128];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+	    "{\"status\": %d, \"status_description\": \"%s\"}",
+	    status_ok(st), status_info(st)->code);
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		r->overflow = 1;
+		return;
+	}
+	resp_body(r, body);
+}
+
 void
 resp_error(struct resp *r, enum otas_status st)
 {
-	const struct otas_status_info *si = status_info(st);
-	char body[128];
-
-	resp_start(r, si->http, si->reason);
+	resp_start(r, st);
 	if (st == OTAS_ERR_METHOD)
 		resp_header(r, "Allow", "POST");
 	if (st == OTAS_ERR_UNAVAILABLE)
 		resp_header(r, "Retry-After", "1");
-	snprintf(body, sizeof(body),
-	    "{\"status\": 0, \"status_description\": \"%s\"}", si->code);
+	plain_body(r, st);
+}
+
+/* {"status": 1, "status_description": code, "response": {response}} */
+static void
+success_body(struct resp *r, enum otas_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+success_body(struct resp *r, enum otas_status st, const char *fmt, ...)
+{
+	char body[RESP_MAX], inner[RESP_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(inner, sizeof(inner), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(inner)) {
+		r->overflow = 1;
+		return;
+	}
+	n = snprintf(body, sizeof(body), "{\"status\": 1, "
+	    "\"status_description\": \"%s\", \"response\": {%s}}",
+	    status_info(st)->code, inner);
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		r->overflow = 1;
+		return;
+	}
 	resp_body(r, body);
 }
 
@@ -83,20 +136,33 @@ resp_ready(struct resp *r)
 void
 resp_session(struct resp *r, const char *jwt)
 {
-	const struct otas_status_info *si = status_info(OTAS_OK);
-	char body[RESP_MAX];
-	int n;
+	resp_start(r, OTAS_OK);
+	success_body(r, OTAS_OK,
+	    "\"Header_value\": \"%s\", \"jwt_token\": \"%s\"",
+	    SESSION_HEADER, jwt);
+}
 
-	n = snprintf(body, sizeof(body), "{\"status\": 1, "
-	    "\"status_description\": \"%s\", \"response\": "
-	    "{\"Header_value\": \"%s\", \"jwt_token\": \"%s\"}}",
-	    si->code, SESSION_HEADER, jwt);
-	resp_start(r, si->http, si->reason);
-	if (n < 0 || (size_t)n >= sizeof(body)) {
-		r->overflow = 1;
-		return;
-	}
-	resp_body(r, body);
+void
+resp_allow(struct resp *r, const char *session_id, const char *agent_id,
+    long long expires)
+{
+	status_line(r, OTAS_ALLOWED);
+	append(r, "Content-Type: application/json\r\n"
+	    "Variable-OTAS_AGENT_SESSION_ID: %s\r\n"
+	    "Variable-OTAS_AGENT_ID: %s\r\n"
+	    "Variable-OTAS_SESSION_EXPIRES: %lld\r\n",
+	    session_id, agent_id, expires);
+	plain_body(r, OTAS_ALLOWED);
+}
+
+void
+resp_echo(struct resp *r, const char *session_id, const char *agent_id,
+    long long expires)
+{
+	resp_start(r, OTAS_ALLOWED);
+	success_body(r, OTAS_ALLOWED, "\"agent_session_id\": \"%s\", "
+	    "\"agent_id\": \"%s\", \"session_expires\": %lld",
+	    session_id, agent_id, expires);
 }
 
 int

@@ -1,7 +1,8 @@
 /*
- * resp — every answer is built here into one fixed buffer, then written in
- * one piece.  Errors are written only from status.c's table, so no code path
- * can put internals, SQL or the key into a body.
+ * resp — every answer of every program is built here into one fixed
+ * buffer, then written in one piece.  Status line and status_description
+ * come only from status.c's table, so no code path can put internals, SQL
+ * or the key into a body.
  */
 #ifndef OTAS_RESP_H
 #define OTAS_RESP_H
@@ -19,10 +20,14 @@ struct resp {
 	size_t	len;
 	int	overflow;	/* something did not fit: send a 500 instead */
 	int	http;		/* the status written, for the log */
+	enum otas_status st;	/* the outcome written, for the log */
 };
 
-/* Starts an answer: the CGI Status line and the three headers of SPEC §2. */
-void	resp_start(struct resp *r, int http, const char *reason);
+/*
+ * Starts an answer: the CGI Status line and the three headers every answer
+ * of the contract carries (Content-Type, Cache-Control, nosniff).
+ */
+void	resp_start(struct resp *r, enum otas_status st);
 void	resp_header(struct resp *r, const char *name, const char *value);
 /* Ends the headers and appends the JSON body (with Content-Length). */
 void	resp_body(struct resp *r, const char *json);
@@ -31,8 +36,20 @@ void	resp_body(struct resp *r, const char *json);
 void	resp_error(struct resp *r, enum otas_status st);
 /* The readiness check's 200: {"status": 1, "status_description": "ready"}. */
 void	resp_ready(struct resp *r);
-/* The 200 answer of SPEC §2 carrying jwt (base64url and dots only). */
+/* otas-session's 200, carrying jwt (base64url and dots only). */
 void	resp_session(struct resp *r, const char *jwt);
+
+/*
+ * otas-authz's 200: the three Variable-OTAS_* headers the web server hands
+ * to the protected program, and nothing a client could see twice (no
+ * Cache-Control: mod_fcgid merges an access checker's headers into the
+ * protected answer).  Ids must be validated uuids.
+ */
+void	resp_allow(struct resp *r, const char *session_id,
+	    const char *agent_id, long long expires);
+/* otas-echo's 200: the three variables as JSON.  Ids: validated uuids. */
+void	resp_echo(struct resp *r, const char *session_id,
+	    const char *agent_id, long long expires);
 
 /* Writes the answer (a 500 if it overflowed); returns conn_write's result. */
 int	resp_send(struct resp *r, struct conn *c);

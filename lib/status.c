@@ -6,6 +6,7 @@
 
 static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_OK]		= { 200, "OK", "agent_session_created" },
+	[OTAS_ALLOWED]		= { 200, "OK", "ok" },
 	[OTAS_ERR_METHOD]	= { 405, "Method Not Allowed", "method_not_allowed" },
 	[OTAS_ERR_KEY]		= { 401, "Unauthorized", "invalid_agent_key" },
 	[OTAS_ERR_TOO_LARGE]	= { 413, "Payload Too Large", "payload_too_large" },
@@ -27,4 +28,10 @@ status_info(enum otas_status st)
 	if ((unsigned)st >= OTAS_STATUS_COUNT)
 		st = OTAS_ERR_SERVER;
 	return &table[st];
+}
+
+int
+status_ok(enum otas_status st)
+{
+	return status_info(st)->http < 400;
 }

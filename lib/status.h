@@ -1,14 +1,24 @@
 /*
- * status — the one table of outcomes.  Every function that can fail in a way
- * a client should hear about returns an enum otas_status; the HTTP status and
- * the status_description of each are defined only in status.c, and answers
- * are written only from there (see resp.c).
+ * status — the one table of outcomes.  The HTTP status and the
+ * status_description of each are defined only in status.c, and answers are
+ * written only from there (see resp.c).
+ *
+ * How an outcome travels, the one way through lib/ and the programs:
+ *  - a step of a request that can fail returns enum otas_status and, when
+ *    it is not OTAS_OK, points *why at a static string for the log: the
+ *    detail the client is not told, never a key, a secret or a token;
+ *  - a pure syntax check (key_parse, uuid_valid, a decimal) answers 0/-1
+ *    or 1/0 and leaves the status to its caller, who knows what the
+ *    failure means there;
+ *  - at start-up, config_load writes its message into the caller's buffer
+ *    (it names the setting at fault) and the program exits.
  */
 #ifndef OTAS_STATUS_H
 #define OTAS_STATUS_H
 
 enum otas_status {
-	OTAS_OK = 0,
+	OTAS_OK = 0,		/* 200 agent_session_created */
+	OTAS_ALLOWED,		/* 200 ok: otas-authz let it through, otas-echo */
 	OTAS_ERR_METHOD,	/* 405 method_not_allowed */
 	OTAS_ERR_KEY,		/* 401 invalid_agent_key */
 	OTAS_ERR_TOO_LARGE,	/* 413 payload_too_large */
@@ -30,6 +40,9 @@ struct otas_status_info {
 	const char	*reason;	/* HTTP reason phrase */
 	const char	*code;		/* status_description in the body */
 };
+
+/* Whether st is an answer of success (the body's "status": 1). */
+int	status_ok(enum otas_status st);
 
 /* Never NULL: an out-of-range value maps to OTAS_ERR_SERVER's entry. */
 const struct otas_status_info *status_info(enum otas_status st);

@@ -1,35 +1,45 @@
 /*
- * token — signs the session JWT with OpenSSL's HMAC, verifies any JWT with
- * libjwt 1.10.
+ * token — the session JWT (HS256), signed and verified here with OpenSSL's
+ * HMAC and json-c, in every build; libjwt is only the independent oracle
+ * the tests compare against (tests/unit/test_token.c and the differential
+ * fuzz target tests/fuzz/fuzz_token_diff.c).
  *
- * Signing is on the hot path of every session, and libjwt spent about half
- * of the responder's CPU there (jansson objects, libb64, and an HMAC that
- * looks its digest up again on every call).  What we sign is always the
- * same shape — a fixed header and four claims we made ourselves, two
- * checked uuids and two integers — so the text is formatted here exactly as
+ * Why not libjwt in the programs: Debian ships it as a shared library only
+ * and its source is not reachable, so the static build (`make static`)
+ * cannot link it; one verifier in every build means the programs a shared
+ * host runs are the ones the suite tests.  And libjwt 1.10 spent half of
+ * the responder's CPU signing, trusts the token for its algorithm, skips
+ * the signature check for a zero-length key, alloca()s segments as long as
+ * the token and validates no claim.
+ *
+ * Signing: what we sign is always the same shape — a fixed header and four
+ * claims we made ourselves — so the text is formatted here exactly as
  * libjwt would print it (compact, keys sorted), and a keyed HMAC context
- * made once per secret is copied for each token.  Verifying takes tokens
- * from outside, so that stays with libjwt, which also cross-checks every
- * token made here in the tests.
+ * made once per secret is copied for each token.
  *
- * libjwt 1.10 trusts the token for its algorithm, skips the signature check
- * when the key length is 0, alloca()s segments as long as the token, and
- * validates no claim (platform-notes §1).  So token_verify screens the text
- * before libjwt sees it (length, alphabet, two dots), refuses an unusable
- * secret itself, insists on HS256 afterwards, and reads every claim with
- * its JSON type checked: a string "exp" or a real 2e9 would otherwise read
- * as 0 with errno 0.  Nothing here is static and mutable, and each call
- * owns its jwt_t, so threads may sign and verify at once.
+ * Verifying is strict and in this order: at most 4 KiB; three canonical
+ * base64url segments (one text per token); header and claims printable
+ * ASCII JSON (where json-c and libjwt's jansson read the same thing); a
+ * header object with "alg" exactly "HS256" (read before the signature, so
+ * the log tells a wrong algorithm from a wrong secret); the signature,
+ * compared in constant time; then the claims, each read with its JSON type
+ * checked (a string "exp" or a real 2e9 is refused, not read as 0).
+ * Nothing here is static and mutable, so threads may sign and verify at
+ * once.
  */
-#include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include <jwt.h>
+#include <json-c/json.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/params.h>
 
 #include "token.h"
@@ -177,92 +187,333 @@ token_sign(const struct token_claims *c, const struct otas_secret *secret)
 	return tok;
 }
 
+/* A base64url character's value, or -1. */
 static int
-token_b64url_char(unsigned char ch)
+token_b64url_value(unsigned char ch)
 {
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '-')
+		return 62;
+	if (ch == '_')
+		return 63;
+	return -1;
+}
+
+/* The three segments of a compact JWS, found by token_split. */
+struct token_parts {
+	const char	*seg[3];
+	size_t		 len[3];
+};
+
+/*
+ * One encoding per byte string: a length that leaves whole bytes and zero
+ * bits after the last one.  libb64 would skip stray bytes and ignore
+ * leftover bits; refusing them means the text signed is the text read.
+ */
+static int
+token_b64url_canonical(const char *s, size_t n)
+{
+	size_t	 i;
+	int	 last = 0;
+
+	for (i = 0; i < n; i++)
+		if ((last = token_b64url_value((unsigned char)s[i])) == -1)
+			return 0;
+	switch (n % 4) {
+	case 1:
+		return 0;
+	case 2:
+		return (last & 0x0f) == 0;
+	case 3:
+		return (last & 0x03) == 0;
+	default:
+		return 1;
+	}
+}
+
+/* Canonical base64url s[0..n) into out (3 * n / 4 bytes); the length. */
+static size_t
+token_unb64url(const char *s, size_t n, unsigned char *out)
+{
+	unsigned int	 acc = 0;
+	int		 bits = 0;
+	size_t		 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		acc = (acc << 6 | (unsigned int)token_b64url_value(
+		    (unsigned char)s[i])) & 0xffffu;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return o;
 }
 
 /*
- * The compact JWS shape: three non-empty base64url segments.  libb64 would
- * skip stray bytes while decoding, so they are refused here instead.
+ * The compact JWS shape: three non-empty segments of base64url, each in
+ * its canonical form.
  */
 static const char *
-token_screen(const char *tok, size_t len)
+token_split(const char *tok, size_t len, struct token_parts *p)
 {
-	size_t	 i, dots = 0, seg = 0;
+	size_t	 i, k = 0, start = 0;
 
 	if (tok == NULL || len == 0)
 		return "empty";
 	if (len > TOKEN_MAX_LEN)
 		return "too long";
 	for (i = 0; i < len; i++) {
-		if (tok[i] == '.') {
-			if (seg == 0)
-				return "empty segment";
-			dots++;
-			seg = 0;
-		} else if (token_b64url_char((unsigned char)tok[i]))
-			seg++;
-		else
-			return "byte outside base64url";
+		if (tok[i] != '.') {
+			if (token_b64url_value((unsigned char)tok[i]) == -1)
+				return "byte outside base64url";
+			continue;
+		}
+		if (i == start)
+			return "empty segment";
+		if (k < 2) {
+			p->seg[k] = tok + start;
+			p->len[k] = i - start;
+		}
+		k++;
+		start = i + 1;
 	}
-	if (dots != 2)
+	if (k != 2)
 		return "not three segments";
-	if (seg == 0)
+	if (start == len)
 		return "empty segment";
+	p->seg[2] = tok + start;
+	p->len[2] = len - start;
+	for (k = 0; k < 3; k++)
+		if (!token_b64url_canonical(p->seg[k], p->len[k]))
+			return "segment not canonical base64url";
+	return NULL;
+}
+
+static int
+token_hex(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* \u0000 and surrogates: json-c and jansson decode them differently. */
+static int
+token_escape_refused(const unsigned char *hex, size_t n)
+{
+	unsigned int	 v = 0;
+	size_t		 i;
+	int		 d;
+
+	if (n < 4)
+		return 0;	/* not JSON: both parsers refuse it */
+	for (i = 0; i < 4; i++) {
+		if ((d = token_hex(hex[i])) == -1)
+			return 0;
+		v = v << 4 | (unsigned int)d;
+	}
+	return v == 0 || (v >= 0xd800 && v <= 0xdfff);
+}
+
+/*
+ * The JSON we read: printable ASCII (what every JWT library writes), no
+ * escape of NUL or a surrogate, no run of 19 digits (so every integer fits
+ * in 64 bits).  Inside that, json-c and jansson (libjwt's parser, the
+ * oracle of the tests) agree; outside it they differ, so it is refused.
+ */
+static const char *
+token_json_plain(const unsigned char *js, size_t n)
+{
+	size_t	 i, digits = 0;
+
+	for (i = 0; i < n; i++) {
+		if (js[i] < 0x20 || js[i] > 0x7e)
+			return "JSON byte outside printable ASCII";
+		digits = js[i] >= '0' && js[i] <= '9' ? digits + 1 : 0;
+		if (digits > 18)
+			return "JSON number too long";
+		if (js[i] == '\\' && i + 1 < n) {
+			if (js[i + 1] == 'u' &&
+			    token_escape_refused(js + i + 2, n - i - 2))
+				return "JSON escape of NUL or a surrogate";
+			i++;	/* the escaped byte starts nothing */
+		}
+	}
 	return NULL;
 }
 
 /*
- * A positive JSON integer, as jansson prints one: digits only, no leading
- * zero.  Strings arrive quoted and reals with '.' or 'e', so both fail.
+ * A segment decoded into out, followed by a NUL for json-c, and screened.
+ * out needs 3 * len / 4 + 1 bytes.
+ */
+static const char *
+token_json_text(const char *seg, size_t len, unsigned char *out, size_t *n)
+{
+	*n = token_unb64url(seg, len, out);
+	out[*n] = '\0';
+	return token_json_plain(out, *n);
+}
+
+const char *
+token_screen(const char *tok, size_t len)
+{
+	struct token_parts	 p;
+	unsigned char		 buf[TOKEN_MAX_LEN];
+	size_t			 n;
+	const char		*why;
+
+	if ((why = token_split(tok, len, &p)) != NULL ||
+	    (why = token_json_text(p.seg[0], p.len[0], buf, &n)) != NULL)
+		return why;
+	return token_json_text(p.seg[1], p.len[1], buf, &n);
+}
+
+/*
+ * HMAC-SHA256 of header.claims, compared with the signature's text in
+ * constant time, as libjwt compares.  0: it matches.
  */
 static int
-token_json_posint(const char *js, long long *v)
+token_signed_by(const struct token_parts *p, const struct otas_secret *s)
 {
-	char		*end;
-	long long	 n;
-	size_t		 i;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0;
+	char		 b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	size_t		 signed_len = p->len[0] + 1 + p->len[1];
 
-	if (js == NULL || js[0] < '1' || js[0] > '9')
+	if (!token_secret_ok(s) || HMAC(EVP_sha256(), s->bytes, (int)s->len,
+	    (const unsigned char *)p->seg[0], signed_len, mac, &n) == NULL ||
+	    n != 32)
 		return -1;
-	for (i = 1; js[i] != '\0'; i++)
-		if (js[i] < '0' || js[i] > '9')
-			return -1;
-	errno = 0;
-	n = strtoll(js, &end, 10);
-	if (errno != 0 || *end != '\0' || n <= 0)
+	if (token_b64url(mac, n, b64) != p->len[2])
+		return -1;
+	return CRYPTO_memcmp(b64, p->seg[2], p->len[2]) == 0 ? 0 : -1;
+}
+
+/*
+ * A JSON object from text[0..n), or NULL.  Strict json-c: no trailing
+ * bytes, comments or single quotes.  The depth allows any nesting a 4 KiB
+ * token can hold, as jansson does (its limit, 2048, is out of reach).
+ */
+#define TOKEN_JSON_DEPTH 1536
+
+static json_object *
+token_json_object(const unsigned char *text, size_t n)
+{
+	struct json_tokener	*jt;
+	json_object		*o;
+
+	if (n >= INT_MAX ||
+	    (jt = json_tokener_new_ex(TOKEN_JSON_DEPTH)) == NULL)
+		return NULL;
+	json_tokener_set_flags(jt, JSON_TOKENER_STRICT);
+	/* n + 1 passes the NUL, so json-c knows the text has ended. */
+	o = json_tokener_parse_ex(jt, (const char *)text, (int)n + 1);
+	if (o != NULL && (json_tokener_get_parse_end(jt) != n ||
+	    !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(jt);
+	return o;
+}
+
+/* json-c reads NaN, Infinity and 1e999 as doubles; jansson refuses them. */
+static int
+token_json_finite(json_object *o)
+{
+	size_t	 i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!token_json_finite(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!token_json_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
+/* The string member name of o, or NULL. */
+static const char *
+token_json_string(json_object *o, const char *name, size_t *len)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	*len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+/*
+ * Exactly "HS256", as PyJWT wants (libjwt takes "hs256" too).  A string
+ * "typ" must say JWT in any case, as libjwt insists.
+ */
+static const char *
+token_header_check(json_object *h)
+{
+	const char	*alg, *typ;
+	size_t		 n = 0;
+
+	if ((alg = token_json_string(h, "alg", &n)) == NULL || n != 5 ||
+	    memcmp(alg, "HS256", 5) != 0)
+		return "algorithm not HS256";
+	if ((typ = token_json_string(h, "typ", &n)) != NULL &&
+	    (n != 3 || strncasecmp(typ, "JWT", 3) != 0))
+		return "typ not JWT";
+	return NULL;
+}
+
+/* A positive JSON integer: strings and reals are refused, not read as 0. */
+static int
+token_int_claim(json_object *o, const char *name, long long *v)
+{
+	json_object	*j;
+	int64_t		 n;
+
+	if (!json_object_object_get_ex(o, name, &j) ||
+	    !json_object_is_type(j, json_type_int) ||
+	    (n = json_object_get_int64(j)) <= 0)
 		return -1;
 	*v = n;
 	return 0;
 }
 
 static int
-token_int_claim(jwt_t *jwt, const char *name, long long *v)
-{
-	char	*js;
-	int	 rc;
-
-	js = jwt_get_grants_json(jwt, name);
-	rc = token_json_posint(js, v);
-	free(js);
-	return rc;
-}
-
-static int
-token_uuid_claim(jwt_t *jwt, const char *name, char out[UUID_STR_LEN + 1])
+token_uuid_claim(json_object *o, const char *name,
+    char out[UUID_STR_LEN + 1])
 {
 	const char	*s;
-	size_t		 len;
+	size_t		 len = 0;
 
-	if ((s = jwt_get_grant(jwt, name)) == NULL)
+	if ((s = token_json_string(o, name, &len)) == NULL ||
+	    !uuid_valid(s, len))
 		return -1;
-	len = strlen(s);
-	if (!uuid_valid(s, len))
-		return -1;
-	memcpy(out, s, len + 1);
+	memcpy(out, s, len);
+	out[len] = '\0';
 	return 0;
 }
 
@@ -283,20 +534,14 @@ token_add(long long a, long long b)
 	return __builtin_add_overflow(a, b, &r) ? LLONG_MAX : r;
 }
 
-/* Everything after the signature: algorithm, then each claim's type. */
+/* The claims, each with its JSON type checked. */
 static const char *
-token_check(jwt_t *jwt, long long now, long leeway, struct token_claims *c)
+token_claims_check(json_object *cl, long long now, long leeway,
+    struct token_claims *c)
 {
-	const char	*alg;
-
-	/* Exact "HS256", as PyJWT wants; libjwt also takes "hs256". */
-	alg = jwt_get_header(jwt, "alg");
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256 || alg == NULL ||
-	    strcmp(alg, "HS256") != 0)
-		return "algorithm not HS256";
-	if (token_int_claim(jwt, "exp", &c->exp) == -1)
+	if (token_int_claim(cl, "exp", &c->exp) == -1)
 		return "bad claim exp";
-	if (token_int_claim(jwt, "iat", &c->iat) == -1)
+	if (token_int_claim(cl, "iat", &c->iat) == -1)
 		return "bad claim iat";
 	if (leeway < 0)
 		leeway = 0;
@@ -304,11 +549,72 @@ token_check(jwt_t *jwt, long long now, long leeway, struct token_claims *c)
 		return "expired";
 	if (c->iat > token_add(now, leeway))
 		return "issued in the future";
-	if (token_uuid_claim(jwt, "agent_session_id", c->session_id) == -1)
+	if (token_uuid_claim(cl, "agent_session_id", c->session_id) == -1)
 		return "bad claim agent_session_id";
-	if (token_uuid_claim(jwt, "agent_id", c->agent_id) == -1)
+	if (token_uuid_claim(cl, "agent_id", c->agent_id) == -1)
 		return "bad claim agent_id";
 	return NULL;
+}
+
+/* The header first, so the log names a wrong algorithm as such. */
+static const char *
+token_read_header(const unsigned char *text, size_t n)
+{
+	json_object	*h;
+	const char	*why;
+
+	if ((h = token_json_object(text, n)) == NULL)
+		return "header not a JSON object";
+	if (!token_json_finite(h))
+		why = "JSON number not finite";
+	else
+		why = token_header_check(h);
+	json_object_put(h);
+	return why;
+}
+
+static const char *
+token_read_claims(const unsigned char *text, size_t n, long long now,
+    long leeway, struct token_claims *c)
+{
+	json_object	*cl;
+	const char	*why;
+
+	if ((cl = token_json_object(text, n)) == NULL)
+		return "claims not a JSON object";
+	if (!token_json_finite(cl))
+		why = "JSON number not finite";
+	else
+		why = token_claims_check(cl, now, leeway, c);
+	json_object_put(cl);
+	return why;
+}
+
+/*
+ * Header, signature (with secret, then previous), claims: a tampered token
+ * is logged as such, a wrong algorithm too.  A short previous secret is
+ * never tried: see token_signed_by.  buf holds both decoded segments (a
+ * 4 KiB token decodes to 3 KiB).
+ */
+static const char *
+token_read(const struct token_parts *p, const struct otas_secret *secret,
+    const struct otas_secret *previous, long long now, long leeway,
+    struct token_claims *c)
+{
+	unsigned char	 buf[TOKEN_MAX_LEN], *claims;
+	size_t		 hlen, clen;
+	const char	*why;
+
+	if ((why = token_json_text(p->seg[0], p->len[0], buf, &hlen)) != NULL ||
+	    (why = token_read_header(buf, hlen)) != NULL)
+		return why;
+	if (token_signed_by(p, secret) == -1 &&
+	    token_signed_by(p, previous) == -1)
+		return "bad signature";
+	claims = buf + hlen + 1;
+	if ((why = token_json_text(p->seg[1], p->len[1], claims, &clen)) != NULL)
+		return why;
+	return token_read_claims(claims, clen, now, leeway, c);
 }
 
 int
@@ -316,34 +622,15 @@ token_verify(const char *tok, size_t len, const struct otas_secret *secret,
     const struct otas_secret *previous, long long now, long leeway,
     struct token_claims *out, const char **why)
 {
-	char			 buf[TOKEN_MAX_LEN + 1];
+	struct token_parts	 p;
 	struct token_claims	 c;
-	jwt_t			*jwt = NULL;
 	const char		*reason;
 
 	memset(&c, 0, sizeof(c));
 	if (!token_secret_ok(secret))
 		reason = "no usable secret";
-	else
-		reason = token_screen(tok, len);
-	if (reason == NULL) {
-		memcpy(buf, tok, len);
-		buf[len] = '\0';
-		/* A short previous secret is never tried: see above. */
-		if (jwt_decode(&jwt, buf, secret->bytes,
-		    (int)secret->len) != 0) {
-			jwt = NULL;
-			if (token_secret_ok(previous) &&
-			    jwt_decode(&jwt, buf, previous->bytes,
-			    (int)previous->len) != 0)
-				jwt = NULL;
-		}
-		if (jwt == NULL)
-			reason = "bad signature";
-		else
-			reason = token_check(jwt, now, leeway, &c);
-		jwt_free(jwt);
-	}
+	else if ((reason = token_split(tok, len, &p)) == NULL)
+		reason = token_read(&p, secret, previous, now, leeway, &c);
 	if (why != NULL)
 		*why = reason != NULL ? reason : "ok";
 	if (reason != NULL)

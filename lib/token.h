@@ -1,7 +1,7 @@
 /*
  * token — the session JWT: HS256 only, claims agent_session_id, agent_id,
- * iat, exp.  libjwt 1.10 takes the algorithm from the token and validates no
- * claim, so token_verify does every check itself (see platform-notes §1).
+ * iat, exp, signed and verified with OpenSSL's HMAC (no libjwt: see
+ * token.c).
  */
 #ifndef OTAS_TOKEN_H
 #define OTAS_TOKEN_H
@@ -11,7 +11,7 @@
 #include "config.h"
 #include "uuid.h"
 
-#define TOKEN_MAX_LEN 4096	/* refused before libjwt, which alloca()s it */
+#define TOKEN_MAX_LEN 4096	/* longer tokens are refused unread */
 
 struct token_claims {
 	char		session_id[UUID_STR_LEN + 1];
@@ -55,5 +55,14 @@ int	token_verify(const char *tok, size_t len,
 	    const struct otas_secret *secret,
 	    const struct otas_secret *previous, long long now, long leeway,
 	    struct token_claims *out, const char **why);
+
+/*
+ * The text rules token_verify applies before any signature or JSON: at
+ * most TOKEN_MAX_LEN bytes, three canonical base64url segments, header and
+ * claims printable ASCII with no escape of NUL or a surrogate and no run of
+ * 19 digits.  NULL when tok passes, else a static reason.  Exported for
+ * the differential fuzz target, which applies the same rules before libjwt.
+ */
+const char *token_screen(const char *tok, size_t len);
 
 #endif

@@ -12,18 +12,21 @@
 #include "slowhash.h"
 #include "verify.h"
 
-static const char *
-row_unusable(const struct agent_key_row *r)
+/* Whether a row whose hash matched may be used now. */
+static enum otas_status
+row_usable(const struct agent_key_row *r, const char **why)
 {
 	if (!r->active)
-		return "key inactive";
-	if (r->revoked)
-		return "key revoked";
-	if (r->expired)
-		return "key expired";
-	if (!r->agent_active)
-		return "agent inactive";
-	return NULL;
+		*why = "key inactive";
+	else if (r->revoked)
+		*why = "key revoked";
+	else if (r->expired)
+		*why = "key expired";
+	else if (!r->agent_active)
+		*why = "agent inactive";
+	else
+		return OTAS_OK;
+	return OTAS_ERR_KEY;
 }
 
 static void
@@ -67,7 +70,7 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "wrong secret";
 			continue;
 		}
-		if ((*why = row_unusable(r)) != NULL) {
+		if (row_usable(r, why) != OTAS_OK) {
 			if (slow)
 				slowhash_failed(r->prefix, now);
 			return OTAS_ERR_KEY;

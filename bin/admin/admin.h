@@ -16,6 +16,8 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "config.h"
+
 #ifndef OTAS_SQL_DIR
 #define OTAS_SQL_DIR "/usr/local/share/otas-fcgi/sql"
 #endif
@@ -28,7 +30,6 @@
 #define SECRET_BYTES	32
 #define SECRET_LEN	43	/* unpadded base64url of 32 bytes */
 #define KEY_LEN		(6 + PREFIX_LEN + 1 + SECRET_LEN)
-#define DEFAULT_ITERATIONS 1000L
 #define DEFAULT_EXPIRY_DAYS 30L
 #define MAX_EXPIRY_DAYS	36500L
 #define DEFAULT_LIMIT	20L
@@ -52,8 +53,16 @@
 #define ISO(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/*
+ * What main hands every command: the output form and the settings (the
+ * settings file beside the program and the environment), read once.  When
+ * they are bad only `check` runs, to report it; cfg is then empty.
+ */
 struct ctx {
 	int		 json;
+	struct otas_config cfg;
+	int		 cfg_ok;
+	char		 cfg_err[512];
 };
 
 struct cmd;
@@ -103,14 +112,15 @@ struct json_object *jraw(const char *text);
 const char *or_dash(const char *s);
 
 /* util.c: database. */
-PGconn	*admin_connect(void);
+PGconn	*admin_connect(const struct otas_config *cfg);
 PGresult *admin_query(PGconn *conn, const char *sql, int n,
 	    const char *const *params);
 int	 admin_exec(PGconn *conn, const char *sql);
 int	 agent_find(PGconn *conn, const char *id, int lock, int *active);
 
-/* keys.c: PBKDF2 iterations for new keys (--iterations, env, default). */
-int	 key_iterations(const char *opt, long *out);
+/* keys.c: PBKDF2 iterations for new keys (--iterations, else settings). */
+int	 key_iterations(const struct otas_config *cfg, const char *opt,
+	    long *out);
 
 /* The commands: 0, or an exit code after one line on stderr. */
 int	 cmd_migrate(struct ctx *, struct args *);

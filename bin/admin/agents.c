@@ -18,7 +18,7 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	PGresult		*res;
 	int			 i;
 
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	res = admin_query(conn, "SELECT a.id, a.name, a.provider, a.description,"
 	    " a.project_id, a.is_active, " ISO("a.created_at") ","
@@ -79,7 +79,7 @@ agent_set_active(struct ctx *c, struct args *a, int want)
 
 	if ((rc = check_uuid("agent id", a->pos[0])) != 0)
 		return rc;
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if (admin_exec(conn, "BEGIN") == -1 ||
 	    (rc = agent_find(conn, a->pos[0], 1, &active)) != 0) {
@@ -150,7 +150,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
 	if (rc < 0 || (size_t)rc >= sizeof lbuf)
 		return fail(EXIT_FAIL, "internal: limit buffer");
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
 		PQfinish(conn);

@@ -20,27 +20,17 @@
 #include "admin.h"
 
 /*
- * Iterations for new keys: --iterations, else OTAS_KEY_ITERATIONS, else
- * DEFAULT_ITERATIONS.  The secret carries 256 bits of entropy, so a slow
+ * Iterations for new keys: --iterations, else OTAS_KEY_ITERATIONS (whose
+ * default is 1000).  The secret carries 256 bits of entropy, so a slow
  * hash buys nothing; a small count keeps every request cheap.
  */
 int
-key_iterations(const char *opt, long *out)
+key_iterations(const struct otas_config *cfg, const char *opt, long *out)
 {
-	const char	*env;
-
-	*out = DEFAULT_ITERATIONS;
-	if (opt != NULL) {
-		if (parse_long(opt, 1, HASH_MAX_ITERATIONS, out) == -1)
-			return fail(EXIT_USAGE, "--iterations must be a "
-			    "number from 1 to %ld", HASH_MAX_ITERATIONS);
-		return 0;
-	}
-	env = getenv("OTAS_KEY_ITERATIONS");
-	if (env != NULL && env[0] != '\0' &&
-	    parse_long(env, 1, HASH_MAX_ITERATIONS, out) == -1)
-		return fail(EXIT_FAIL, "OTAS_KEY_ITERATIONS must be a number "
-		    "from 1 to %ld", HASH_MAX_ITERATIONS);
+	*out = cfg->key_iterations;
+	if (opt != NULL && parse_long(opt, 1, HASH_MAX_ITERATIONS, out) == -1)
+		return fail(EXIT_USAGE, "--iterations must be a number from 1 "
+		    "to %ld", HASH_MAX_ITERATIONS);
 	return 0;
 }
 
@@ -239,11 +229,11 @@ cmd_agent_create(struct ctx *c, struct args *a)
 	    (proj != NULL && (rc = check_uuid("--project-id", proj)) != 0) ||
 	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
 	    sizeof dbuf, &days)) != 0 ||
-	    (rc = key_iterations(opt(a, "iterations"), &iter)) != 0)
+	    (rc = key_iterations(&c->cfg, opt(a, "iterations"), &iter)) != 0)
 		return rc;
 	if (uuid7_make(id) == -1)
 		return fail(EXIT_FAIL, "no random bytes available");
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	rc = EXIT_FAIL;
 	p[0] = id;
@@ -304,9 +294,9 @@ key_new(struct ctx *c, struct args *a, int rotate)
 	    (rc = check_text("--name", name, 0)) != 0 ||
 	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
 	    sizeof dbuf, &days)) != 0 ||
-	    (rc = key_iterations(opt(a, "iterations"), &iter)) != 0)
+	    (rc = key_iterations(&c->cfg, opt(a, "iterations"), &iter)) != 0)
 		return rc;
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	rc = EXIT_FAIL;
 	if (admin_exec(conn, "BEGIN") == -1 ||
@@ -393,7 +383,7 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 	byid = uuid_valid(key, strlen(key));
 	if (!byid && !prefix_valid(key))
 		return fail(EXIT_USAGE, "not a key id or prefix: %s", key);
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn, byid ?
 	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
@@ -458,7 +448,7 @@ cmd_key_list(struct ctx *c, struct args *a)
 
 	if ((rc = check_uuid("agent id", agent)) != 0)
 		return rc;
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
 		PQfinish(conn);

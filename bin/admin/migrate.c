@@ -21,16 +21,14 @@
 
 /* ------------------------------------------------------------ migrations */
 
+/* --sql-dir, else OTAS_SQL_DIR, else where `make install` puts them. */
 static const char *
-sql_dir(const char *opt)
+sql_dir(const struct otas_config *cfg, const char *opt)
 {
-	const char	*env;
-
 	if (opt != NULL)
 		return opt;
-	env = getenv("OTAS_SQL_DIR");
-	if (env != NULL && env[0] != '\0')
-		return env;
+	if (cfg->sql_dir != NULL)
+		return cfg->sql_dir;
 	return OTAS_SQL_DIR;
 }
 
@@ -385,25 +383,20 @@ mig_top(const PGresult *res)
 int
 cmd_migrate(struct ctx *c, struct args *a)
 {
-	const char		*dir = sql_dir(opt(a, "sql-dir"));
-	struct otas_config	 cfg;
+	const char		*dir = sql_dir(&c->cfg, opt(a, "sql-dir"));
 	struct migration	*m = NULL;
 	struct json_object	*applied = NULL, *adopted = NULL, *o;
 	PGconn			*conn = NULL;
 	PGresult		*res;
-	char			 err[256];
 	size_t			 n = 0, i;
 	int			 rc, did, granted = 0, count = 0;
 
-	if (config_load(&cfg, 0, err, sizeof err) == -1)
-		return fail(EXIT_FAIL, "config: %s", err);
-	config_free(&cfg);
 	if ((rc = mig_list(dir, &m, &n)) != 0)
 		return rc;
 	rc = EXIT_FAIL;
 	applied = json_object_new_array();
 	adopted = json_object_new_array();
-	if ((conn = admin_connect()) == NULL)
+	if ((conn = admin_connect(&c->cfg)) == NULL)
 		goto out;
 	if (mig_begin(conn) == -1 || mig_adopt(conn, m, n, adopted) != 0 ||
 	    admin_exec(conn, "COMMIT") == -1)
@@ -422,7 +415,7 @@ cmd_migrate(struct ctx *c, struct args *a)
 		if (!c->json)
 			printf("applied %s\n", m[i].file);
 	}
-	if (mig_grant(conn, dir, cfg.runtime_role,
+	if (mig_grant(conn, dir, c->cfg.runtime_role,
 	    opt(a, "runtime-login") != NULL, &granted) != 0 ||
 	    (res = mig_applied(conn)) == NULL)
 		goto out;
@@ -433,7 +426,7 @@ cmd_migrate(struct ctx *c, struct args *a)
 		json_object_object_add(o, "applied", applied);
 		json_object_object_add(o, "recorded", adopted);
 		json_object_object_add(o, "runtime_role", granted ?
-		    json_object_new_string(cfg.runtime_role) : NULL);
+		    json_object_new_string(c->cfg.runtime_role) : NULL);
 		applied = adopted = NULL;
 		json_print(o);
 	} else {
@@ -441,7 +434,7 @@ cmd_migrate(struct ctx *c, struct args *a)
 		    "up to date" : "now", mig_top(res));
 		if (granted)
 			printf("runtime role %s has the programs' rights\n",
-			    cfg.runtime_role);
+			    c->cfg.runtime_role);
 	}
 	PQclear(res);
 	rc = EXIT_OK;
@@ -461,27 +454,21 @@ out:
 int
 cmd_check(struct ctx *c, struct args *a)
 {
-	const char		*dir = sql_dir(opt(a, "sql-dir"));
-	struct otas_config	 cfg;
+	const char		*dir = sql_dir(&c->cfg, opt(a, "sql-dir"));
 	struct migration	*m = NULL;
 	struct json_object	*o, *pending;
 	PGconn			*conn = NULL;
 	PGresult		*res = NULL;
-	char			 err[256];
 	const char		*failed[3];
 	size_t			 n = 0, i;
-	long			 iter, latest = 0, current = -1;
+	long			 latest = 0, current = -1;
 	int			 ok_config, ok_db, ok_schema = 0, nfail = 0;
 
 	pending = json_object_new_array();
-	ok_config = config_load(&cfg, CONFIG_NEED_DB, err, sizeof err) == 0;
-	if (ok_config)
-		config_free(&cfg);
-	else
-		fail(EXIT_FAIL, "config: %s", err);
-	if (ok_config && key_iterations(NULL, &iter) != 0)
-		ok_config = 0;
-	ok_db = (conn = admin_connect()) != NULL;
+	if (!(ok_config = c->cfg_ok))
+		fail(EXIT_FAIL, "config: %s", c->cfg_err);
+	/* Without settings there is no database URL to try. */
+	ok_db = ok_config && (conn = admin_connect(&c->cfg)) != NULL;
 	if (ok_db && mig_list(dir, &m, &n) == 0 &&
 	    (res = mig_applied(conn)) != NULL) {
 		current = mig_top(res);
@@ -498,7 +485,7 @@ cmd_check(struct ctx *c, struct args *a)
 	}
 	if (!ok_config)
 		failed[nfail++] = "config";
-	if (!ok_db)
+	if (ok_config && !ok_db)	/* not checked without settings */
 		failed[nfail++] = "database";
 	if (ok_db && !ok_schema)	/* not checked without a database */
 		failed[nfail++] = "schema";
@@ -523,6 +510,8 @@ cmd_check(struct ctx *c, struct args *a)
 		if (ok_db)
 			printf("database  ok (PostgreSQL %s)\n",
 			    or_dash(PQparameterStatus(conn, "server_version")));
+		else if (!ok_config)
+			printf("database  FAILED: not checked\n");
 		else
 			printf("database  FAILED\n");
 		if (ok_schema)

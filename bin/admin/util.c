@@ -189,15 +189,16 @@ notice_ignore(void *arg, const char *msg)
 }
 
 /*
- * OTAS_DATABASE_URL (a URI or conninfo) else libpq's PG* defaults.  A
- * connect_timeout is supplied unless the URL or PGCONNECT_TIMEOUT sets one,
- * so a dead host fails the command instead of hanging it.
+ * OTAS_DATABASE_URL (a URI or conninfo, checked by config_load) else
+ * libpq's PG* defaults.  A connect_timeout is supplied unless the URL or
+ * PGCONNECT_TIMEOUT sets one, so a dead host fails the command instead of
+ * hanging it.
  */
 PGconn *
-admin_connect(void)
+admin_connect(const struct otas_config *cfg)
 {
 	const char	*keys[4], *vals[4];
-	const char	*url = getenv("OTAS_DATABASE_URL");
+	const char	*url = cfg->database_url;
 	PGconn		*conn;
 	char		 line[512];
 	int		 n = 0;
@@ -214,19 +215,6 @@ admin_connect(void)
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
-	if (url != NULL && url[0] != '\0') {
-		PQconninfoOption	*opts;
-		char			*perr = NULL;
-
-		/* libpq's own message may quote the URL, password and all. */
-		if ((opts = PQconninfoParse(url, &perr)) == NULL) {
-			PQfreemem(perr);
-			fail(EXIT_FAIL, "OTAS_DATABASE_URL is not a valid libpq "
-			    "URI or conninfo string");
-			return NULL;
-		}
-		PQconninfoFree(opts);
-	}
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL) {
 		fail(EXIT_FAIL, "cannot connect to the database: out of memory");

@@ -1,7 +1,7 @@
 /*
  * fuzz_token — libFuzzer target for token_verify, the parser that meets
  * X-OTAS-AGENT-SESSION-TOKEN from the network in otas-authz.  Any bytes go
- * in (any length: the 4 KiB cap before libjwt is part of what is tested);
+ * in (any length: the 4 KiB cap is part of what is tested);
  * the verdict must be a clean 0 or -1 with a reason, and a token that
  * passes must carry two well-formed uuids and integer times.  The secrets
  * are fixed so the seed corpus can hold validly signed tokens; "now" is

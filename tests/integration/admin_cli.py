@@ -9,6 +9,7 @@ import os
 import subprocess
 import uuid
 
+import processes
 import stack
 
 SQL_DIR = os.path.join(stack.ROOT, "sql")
@@ -55,7 +56,7 @@ def failed(r, code, words=(), quiet=True):
 
 
 def dead_url():
-    return "postgresql://postgres@127.0.0.1:%d/otas" % stack.free_port()
+    return "postgresql://postgres@127.0.0.1:%d/otas" % processes.free_port()
 
 
 class FreshDb:
@@ -75,14 +76,10 @@ class FreshDb:
                                   self.name)
 
     def query(self, sql, args=()):
-        with self.pg.connect(self.name) as conn:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall() if cur.description else []
+        return self.pg.query(sql, args, self.name)
 
     def scalar(self, sql, args=()):
-        rows = self.query(sql, args)
-        return rows[0][0] if rows else None
+        return self.pg.scalar(sql, args, self.name)
 
     def exists(self, relation):
         return self.scalar("SELECT to_regclass(%s) IS NOT NULL",

@@ -6,7 +6,7 @@ after failures.  The programs under test come from $BUILD (default build/).
 Fixtures:
   build_dir  absolute path of $BUILD
   workdir    the session's private directory (removed at the end)
-  pg         stack.Postgres: .url, .connect(), .query(), .stop(), .start()
+  pg         postgres.Postgres: .url, .connect(), .query(), .stop(), .start()
   secret     the JWT secret: .path (file, 0600) and .value (bytes)
   keys       stack.KeyFactory: .make(...) writes an agent and key in any state
   app        stack.App: binaries + the OTAS_* environment of the program
@@ -26,12 +26,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import warnings
 from dataclasses import dataclass
 
 import pytest
 
 import admin_cli
+import postgres
 import stack
 import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
 import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
@@ -74,14 +74,12 @@ def workdir():
 
 @pytest.fixture(scope="session")
 def pg(workdir, build_dir):
-    db = stack.Postgres(workdir)
+    db = postgres.Postgres(workdir)
     try:
         db.init()
         db.start()
         db.create_database()
-        how = db.migrate(build_dir)
-        if how != "otas-admin":
-            warnings.warn("schema applied from " + how)
+        db.migrate(build_dir)
         db.allow_runtime_login()
         yield db
     finally:

@@ -17,12 +17,11 @@ as the README tells operators to do (or ALTER ROLE ... SET).
 
 import os
 import shutil
-import subprocess
-import time
 import urllib.parse
 
 import psycopg2
 
+import processes
 import stack
 from stack import register
 
@@ -40,7 +39,7 @@ class PgBouncer:
                        u.path.lstrip("/") or "postgres",
                        u.username or "postgres")
         self.dir = os.path.join(basedir, "pgbouncer")
-        self.port = stack.free_port()
+        self.port = processes.free_port()
         self.pool_mode = pool_mode
         self.statement_timeout_ms = statement_timeout_ms
         self.proc = None
@@ -96,45 +95,27 @@ class PgBouncer:
         with open(ini, "w") as f:
             f.write(self.ini_text())
         for name in os.listdir(self.dir):
-            stack.give_to(os.path.join(self.dir, name), "postgres")
-        stack.give_to(self.dir, "postgres")
-        out = open(os.path.join(self.dir, "pgbouncer.out"), "ab")
-        try:
-            self.proc = subprocess.Popen(
-                [PGBOUNCER, ini], user="postgres", group="postgres",
-                cwd=self.dir, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=out, process_group=0)
-        finally:
-            out.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                psycopg2.connect(host="127.0.0.1", port=self.port,
-                                 user=self.target[3], dbname=self.dbname,
-                                 connect_timeout=2).close()
-                return self
-            except psycopg2.OperationalError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("pgbouncer did not start:\n" +
-                                       self.log_tail())
-                time.sleep(0.1)
+            processes.give_to(os.path.join(self.dir, name), "postgres")
+        processes.give_to(self.dir, "postgres")
+        self.proc = processes.start(
+            [PGBOUNCER, ini], os.path.join(self.dir, "pgbouncer.out"),
+            self._ready, timeout, what="pgbouncer",
+            describe=lambda: processes.tail(self.logfile),
+            user="postgres", group="postgres", cwd=self.dir)
+        return self
 
-    def log_tail(self, n=40):
-        text = ""
-        for name in ("pgbouncer.out", "pgbouncer.log"):
-            try:
-                with open(os.path.join(self.dir, name),
-                          errors="replace") as f:
-                    text += "".join(f.readlines()[-n:])
-            except OSError:
-                pass
-        return text
+    def _ready(self):
+        try:
+            psycopg2.connect(host="127.0.0.1", port=self.port,
+                             user=self.target[3], dbname=self.dbname,
+                             connect_timeout=2).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
 
     def stop(self):
         # SIGTERM: immediate shutdown (SIGINT would wait for clients).
-        stack.stop_process(self.proc)
+        processes.stop(self.proc)
         self.proc = None
 
 
@@ -159,15 +140,5 @@ class LighttpdPgBouncer(stack.Lighttpd):
             os.access(PGBOUNCER, os.X_OK)
 
     def start(self):
-        self.bouncer.start()
-        try:
-            return super().start()
-        except BaseException:
-            self.bouncer.stop()
-            raise
-
-    def stop(self):
-        try:
-            super().stop()
-        finally:
-            self.bouncer.stop()
+        self.backends.append(self.bouncer.start())
+        return super().start()

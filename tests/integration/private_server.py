@@ -6,13 +6,9 @@ lighttpd.conf.example, only with those few things changed, started in its
 own directory and stopped by PID.
 
 Also here: Load, a bounded request loop in a few threads that records
-every answer with its timing (fault tests), and worker_pids, the
-otas-session processes of a lighttpd (to see that none crashed or was
-restarted).
+every answer with its timing (fault tests).
 """
 
-import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,56 +17,12 @@ import stack
 from otas_http import create_session
 
 
-class PrivateLighttpd(stack.Lighttpd):
-    """lighttpd.conf.example with extra OTAS_* settings and, optionally,
-    another "max-procs"."""
-
-    def __init__(self, basedir, app, env=None, max_procs=None):
-        merged = dict(app.env)
-        merged.update(env or {})
-        super().__init__(basedir, stack.App(app.build, merged))
-        self.max_procs = max_procs
-
-    def config_text(self):
-        text = super().config_text()
-        if self.max_procs is not None:
-            text, n = re.subn(r'("max-procs"\s*=>\s*)\d+',
-                              lambda m: m.group(1) + str(self.max_procs),
-                              text)
-            if n < 1:
-                raise ValueError("lighttpd.conf.example has no max-procs")
-        return text
-
-
 def start_private(basedir, app, env=None, max_procs=None):
-    os.makedirs(basedir, exist_ok=True)
-    srv = PrivateLighttpd(basedir, app, env, max_procs)
-    try:
-        srv.start()
-    except BaseException:
-        srv.stop()
-        raise
-    return srv
-
-
-def worker_pids(server, name="otas-session"):
-    """PIDs of the running processes called name whose parent is the
-    server's process (lighttpd spawns its FastCGI programs itself)."""
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if comm == name[:15] and fields[0] != "Z" and \
-                int(fields[1]) == server.proc.pid:
-            pids.add(int(entry))
-    return pids
+    """A started lighttpd with app's settings plus env, and max_procs
+    otas-session processes (None: the example's); the caller stops it."""
+    merged = stack.App(app.build, dict(app.env, **(env or {})))
+    return stack.start_private(stack.Lighttpd, basedir, merged,
+                               max_procs=max_procs)
 
 
 @dataclass

@@ -15,116 +15,33 @@ spawn-fcgi execs the program in place, so SpawnFcgi.proc *is* the
 otas-session process: its PID and exit status are the program's.
 
 Every process is a child started in the foreground in its own process
-group, in a private directory, and stopped by PID (stack.stop_process).
+group, in a private directory, and stopped by PID (processes.py).
 Apache gets -DFOREGROUND and -f, so nothing of /etc/apache2 is read or
 changed; nginx gets -p and -c.
 """
 
 import os
-import re
-import shlex
-import subprocess
-import time
 
-import stack
-from stack import Server, register, stop_process
+import examples
+import processes
+from stack import Server, check_config, register
 
 APACHE = "/usr/sbin/apache2"
 NGINX = "/usr/sbin/nginx"
-SPAWN_FCGI = "/usr/bin/spawn-fcgi"
 APACHE_MODULES = "/usr/lib/apache2/modules"
-EXAMPLE_APACHE = os.path.join(stack.ROOT, "apache.conf.example")
-EXAMPLE_NGINX = os.path.join(stack.ROOT, "nginx.conf.example")
-
-# The values the examples ship with, replaced by the tests' own.
-DEFAULT_RUNDIR = "/run/otas-fcgi"
-DEFAULT_LIBEXEC = "/usr/local/lib/otas-fcgi"
-DEFAULT_DATABASE_URL = "postgresql://otas@127.0.0.1:5432/otas"
-DEFAULT_SECRET_FILE = "/etc/otas-fcgi/jwt-secret"
-DEFAULT_LISTEN = "127.0.0.1:8000"
-DEFAULT_NGINX_LOGDIR = "/var/log/nginx"
-
 MAIN_SETTINGS = ("OTAS_DATABASE_URL", "OTAS_JWT_SECRET_FILE")
 
 
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def replace_exactly(text, old, new, what):
-    """Replaces every occurrence of old; at least one must exist, so the
-    example and the tests cannot drift apart silently."""
-    if old not in text:
-        raise ValueError("%s: %r not found" % (what, old))
-    return text.replace(old, new)
-
-
-# --- the spawn-fcgi command of an example ---------------------------------
-
-SPAWN_FCGI_BLOCK = re.compile(
-    r"^[ \t]*# spawn-fcgi command\b(?: \([^)\n]*\))?:[ \t]*\n(.*?)"
-    r"^[ \t]*# \(end\)[ \t]*$", re.MULTILINE | re.DOTALL)
-
-
-def spawn_fcgi_commands(text):
-    """Every commented command between "# spawn-fcgi command...:" and
-    "# (end)", as argv lists (continuation backslashes joined)."""
-    out = []
-    for m in SPAWN_FCGI_BLOCK.finditer(text):
-        parts = []
-        for line in m.group(1).splitlines():
-            line = line.strip().lstrip("#").strip()
-            if line.endswith("\\"):
-                line = line[:-1].rstrip()
-            parts.append(line)
-        out.append(shlex.split(" ".join(parts)))
-    return out
-
-
-def spawn_fcgi_command(text, what, program="otas-session"):
-    """The documented command that runs `program`."""
-    for argv in spawn_fcgi_commands(text):
-        if argv and os.path.basename(argv[-1]) == program:
-            return argv
-    raise ValueError("%s: no spawn-fcgi command for %s" % (what, program))
-
-
-def render_spawn_fcgi(argv, rundir, libexec, env):
-    """The example's command with the tests' paths and settings: every
-    OTAS_*=... word of `env` gets env's value, extra OTAS_* settings are
-    added after them, and the default paths become ours."""
-    out = []
-    seen = set()
-    for word in argv:
-        name, eq, _ = word.partition("=")
-        if eq and name in MAIN_SETTINGS:
-            word = "%s=%s" % (name, env[name])
-            seen.add(name)
-        elif word == "spawn-fcgi":
-            out.extend("%s=%s" % kv for kv in sorted(env.items())
-                       if kv[0] not in MAIN_SETTINGS)
-            word = SPAWN_FCGI
-        else:
-            word = word.replace(DEFAULT_RUNDIR, rundir)
-            word = word.replace(DEFAULT_LIBEXEC, libexec)
-        out.append(word)
-    if seen != set(MAIN_SETTINGS):
-        raise ValueError("spawn-fcgi command lacks %s" %
-                         sorted(set(MAIN_SETTINGS) - seen))
-    if out[:2] != ["env", "-i"] or "-n" not in out or "-s" not in out:
-        raise ValueError("spawn-fcgi command is no longer "
-                         "`env -i ... spawn-fcgi -n -s ...`: %r" % out)
-    return out
-
-
 class SpawnFcgi:
-    """otas-session under `spawn-fcgi -n` on a unix socket, as the
-    example's command runs it.  proc is the program itself."""
+    """A program under `spawn-fcgi -n`, as an example's documented command
+    runs it.  With -n spawn-fcgi execs the program in place, so proc is
+    the program itself.  Ready when its unix socket exists, or when its
+    TCP port (port) answers."""
 
-    def __init__(self, argv, socket_path, log_path, cwd):
+    def __init__(self, argv, log_path, cwd, socket_path=None, port=None):
         self.argv = argv
         self.socket = socket_path
+        self.port = port
         self.log_path = log_path
         self.cwd = cwd
         self.proc = None
@@ -133,80 +50,46 @@ class SpawnFcgi:
     def pid(self):
         return self.proc.pid
 
+    def ready(self):
+        if self.socket is not None:
+            return os.path.exists(self.socket)
+        return processes.port_answers(self.port)
+
     def start(self, timeout=15):
-        if os.path.exists(self.socket):
+        if self.socket and os.path.exists(self.socket):
             os.unlink(self.socket)
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(self.argv, cwd=self.cwd,
-                                         stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log,
-                                         process_group=0)
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.socket):
-            if self.proc.poll() is not None:
-                raise RuntimeError("spawn-fcgi exited at start (%s):\n%s" %
-                                   (self.proc.returncode,
-                                    read(self.log_path)[-3000:]))
-            if time.monotonic() > deadline:
-                raise RuntimeError("spawn-fcgi socket %s missing after %ds"
-                                   % (self.socket, timeout))
-            time.sleep(0.05)
+        self.proc = processes.start(self.argv, self.log_path, self.ready,
+                                    timeout, what=self.argv[-1],
+                                    cwd=self.cwd)
         return self
 
     def stop(self):
-        stop_process(self.proc)
+        processes.stop(self.proc)
+
+
+def backend_from_example(example, server, rundir, program="otas-session",
+                         socket_name="session.sock", port=None):
+    """The SpawnFcgi of an example's documented command for program, with
+    the server's paths and settings; on a TCP port when the command says
+    -p (port replaces the documented one), else on rundir/socket_name."""
+    argv = examples.render_spawn_fcgi(
+        examples.spawn_fcgi_command(example, program), rundir,
+        server.app.build, server.app.env, port)
+    tcp = port is not None and "-p" in argv
+    return SpawnFcgi(argv, server.error_log_path, server.dir,
+                     socket_path=None if tcp else
+                     os.path.join(rundir, socket_name),
+                     port=port if tcp else None)
 
 
 # --- Apache ------------------------------------------------------------------
-
-APACHE_MODES = ("fcgid", "proxy_fcgi", "cgi")
-
-
-def render_apache_conf(text, mode, settings, extra_env):
-    """apache.conf.example with exactly the mode line `Define
-    otas_mode_<mode>` active, each `Define otas_NAME "value"` line given
-    settings[NAME], and extra OTAS_* settings added the way the mode
-    passes settings (FcgidInitialEnv or SetEnv)."""
-    for m in APACHE_MODES:
-        pattern = re.compile(r"^#?Define otas_mode_%s$" % m, re.MULTILINE)
-        line = ("" if m == mode else "#") + "Define otas_mode_" + m
-        text, n = pattern.subn(line, text)
-        if n != 1:
-            raise ValueError("apache.conf.example: mode line otas_mode_%s "
-                             "found %d times" % (m, n))
-    for name, value in settings.items():
-        if '"' in value:
-            raise ValueError("apache setting %s contains a quote" % name)
-        pattern = re.compile(r'^Define otas_%s\s.*$' % re.escape(name),
-                             re.MULTILINE)
-        text, n = pattern.subn(
-            lambda _m: 'Define otas_%s "%s"' % (name, value), text)
-        if n != 1:
-            raise ValueError("apache.conf.example: Define otas_%s found "
-                             "%d times" % (name, n))
-    for directive in ("FcgidInitialEnv", "SetEnv"):
-        anchor = '%s OTAS_JWT_SECRET_FILE "${otas_jwt_secret_file}"' % \
-            directive
-        anchor_re = re.compile(r"^(\s*)%s\s+OTAS_JWT_SECRET_FILE\s+"
-                               r'"\$\{otas_jwt_secret_file\}"$' % directive,
-                               re.MULTILINE)
-        m = anchor_re.search(text)
-        if not m:
-            raise ValueError("apache.conf.example: no %s" % anchor)
-        lines = "".join('\n%s%s %s "%s"' % (m.group(1), directive, k, v)
-                        for k, v in sorted(extra_env.items()))
-        text = text[:m.end()] + lines + text[m.end():]
-    return text
-
 
 class Apache(Server):
     """Apache from apache.conf.example in one mode, -DFOREGROUND, with
     its ServerRoot, PidFile, mutexes and logs in our directory."""
 
     mode = None
+    authz_port = None
 
     @classmethod
     def available(cls):
@@ -232,8 +115,7 @@ class Apache(Server):
         }
         extra = {k: v for k, v in self.app.env.items()
                  if k not in MAIN_SETTINGS}
-        return render_apache_conf(read(EXAMPLE_APACHE), self.mode, settings,
-                                  extra)
+        return examples.apache(self.mode, settings, extra, self.authz_port)
 
     def prepare(self):
         self.app.binary("otas-session")
@@ -244,11 +126,7 @@ class Apache(Server):
         self.conf = os.path.join(self.dir, "apache.conf")
         with open(self.conf, "w") as f:
             f.write(self.config_text())
-        check = subprocess.run([APACHE, "-t", "-f", self.conf],
-                               capture_output=True, text=True)
-        if check.returncode != 0:
-            raise RuntimeError("apache2 -t refused the config:\n" +
-                               check.stdout + check.stderr)
+        check_config([APACHE, "-t", "-f", self.conf], "apache2 -t")
 
     def start_backend(self):
         pass
@@ -257,7 +135,6 @@ class Apache(Server):
         self.prepare()
         self.start_backend()
         self.spawn([APACHE, "-DFOREGROUND", "-f", self.conf])
-        self.wait_ready()
         return self
 
 
@@ -278,15 +155,6 @@ class ApacheCgi(Apache):
     mode = "cgi"
 
 
-def backend_from_example(example, server, rundir):
-    """The SpawnFcgi an example's documented command describes."""
-    argv = render_spawn_fcgi(
-        spawn_fcgi_command(read(example), os.path.basename(example)),
-        rundir, server.app.build, server.app.env)
-    return SpawnFcgi(argv, os.path.join(rundir, "session.sock"),
-                     server.error_log_path, server.dir)
-
-
 @register
 class ApacheProxyFcgi(Apache):
     """Apache + mod_proxy_fcgi; otas-session under spawn-fcgi -n.  The
@@ -294,40 +162,19 @@ class ApacheProxyFcgi(Apache):
 
     kind = "apache-proxy-fcgi"
     mode = "proxy_fcgi"
-    backend = None
 
     @classmethod
     def available(cls):
-        return super().available() and os.access(SPAWN_FCGI, os.X_OK)
+        return super().available() and os.access(examples.SPAWN_FCGI,
+                                                 os.X_OK)
 
     def start_backend(self):
-        self.backend = backend_from_example(EXAMPLE_APACHE, self,
-                                            self.rundir).start()
-
-    @property
-    def responder(self):
-        return self.backend
-
-    def stop(self):
-        try:
-            super().stop()
-        finally:
-            if self.backend is not None:
-                self.backend.stop()
+        self.responder = backend_from_example(examples.APACHE, self,
+                                              self.rundir).start()
+        self.backends.append(self.responder)
 
 
 # --- nginx -------------------------------------------------------------------
-
-def render_nginx_conf(text, port, rundir, logdir):
-    """nginx.conf.example with its literal site values replaced."""
-    what = "nginx.conf.example"
-    text = replace_exactly(text, "listen %s;" % DEFAULT_LISTEN,
-                           "listen 127.0.0.1:%d;" % port, what)
-    text = replace_exactly(text, DEFAULT_RUNDIR + "/", rundir + "/", what)
-    text = replace_exactly(text, DEFAULT_NGINX_LOGDIR + "/", logdir + "/",
-                           what)
-    return text
-
 
 @register
 class Nginx(Server):
@@ -335,11 +182,11 @@ class Nginx(Server):
     otas-session under spawn-fcgi -n as the example's comment says."""
 
     kind = "nginx"
-    backend = None
 
     @classmethod
     def available(cls):
-        return os.access(NGINX, os.X_OK) and os.access(SPAWN_FCGI, os.X_OK)
+        return os.access(NGINX, os.X_OK) and os.access(examples.SPAWN_FCGI,
+                                                       os.X_OK)
 
     @property
     def rundir(self):
@@ -349,10 +196,6 @@ class Nginx(Server):
     def error_log_path(self):
         return os.path.join(self.dir, "logs", "otas-error.log")
 
-    @property
-    def responder(self):
-        return self.backend
-
     def start(self):
         self.app.binary("otas-session")
         logdir = os.path.join(self.dir, "logs")
@@ -360,32 +203,12 @@ class Nginx(Server):
             os.makedirs(d, exist_ok=True)
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(render_nginx_conf(read(EXAMPLE_NGINX), self.port,
-                                      self.rundir, logdir))
+            f.write(examples.nginx(self.port, self.rundir, logdir))
         argv = [NGINX, "-p", self.dir + "/", "-c", conf]
-        check = subprocess.run(argv + ["-t"], capture_output=True,
-                               text=True)
-        if check.returncode != 0:
-            raise RuntimeError("nginx -t refused the config:\n" +
-                               check.stdout + check.stderr)
-        self.backend = backend_from_example(EXAMPLE_NGINX, self,
-                                            self.rundir).start()
+        check_config(argv + ["-t"], "nginx -t")
+        self.responder = backend_from_example(examples.NGINX, self,
+                                              self.rundir).start()
+        self.backends.append(self.responder)
         self.spawn(argv + ["-g", "daemon off;"])
-        self.wait_ready()
         return self
-
-    def stop(self):
-        try:
-            super().stop()
-        finally:
-            if self.backend is not None:
-                self.backend.stop()
-
-
-def fresh(cls, basedir, app):
-    """A new, private instance of a server kind (for tests that end or
-    reconfigure its processes); the caller stops it."""
-    os.makedirs(basedir, exist_ok=True)
-    os.chmod(basedir, 0o755)
-    return cls(basedir, app)
 

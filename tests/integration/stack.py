@@ -1,10 +1,14 @@
-"""stack — the real programs the integration tests talk to.
+"""stack — what the integration tests run and the rows they run against.
 
-A private PostgreSQL cluster, the key factory that writes agents and keys
-straight into it (as the original Django backend would have), and the web
-servers that run otas-session.  Fixtures in conftest.py only wire these
-together; everything that starts a process and stops it again lives here,
-so the same code serves the test suite and a one-off Python prompt.
+The key factory that writes agents and keys straight into the database
+(as the original Django backend would have), the settings of the program
+under test (App), and the registry of web servers that run otas-session,
+with lighttpd, the reference server, defined here.  Other kinds register
+from servers_apache_nginx.py and pgbouncer_server.py.  Processes are
+started and stopped by processes.py, PostgreSQL is postgres.py, and every
+configuration is a shipped example rendered by examples.py; fixtures in
+conftest.py only wire these together, so the benchmark and a one-off
+Python prompt can use the same classes.
 
 Rules every class keeps: loopback addresses and unix sockets only; ports
 picked by binding port 0 on 127.0.0.1; every process started is stopped by
@@ -14,7 +18,7 @@ failed; every file lives in a private temporary directory.
 Web servers are a registry: a Server subclass with a `kind` name, `start`,
 `stop`, `url` and `error_log`, registered with @register.  Contract tests
 take the `server` fixture, which is parametrised over every registered
-kind, so adding Apache or nginx is one class here and no test changes.
+kind, so adding a server is one class and no test changes.
 """
 
 import base64
@@ -22,286 +26,27 @@ import datetime
 import hashlib
 import json
 import os
-import pwd
-import re
 import secrets
 import shutil
-import signal
-import socket
 import string
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass
 
-import psycopg2
-import psycopg2.extensions
+import examples
+import processes
+from examples import ROOT, SESSION_PATH  # noqa: F401  (stack.SESSION_PATH)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-PG_BIN = "/usr/lib/postgresql/15/bin"
-SESSION_PATH = "/api/agent/v1/session/create/"
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"
-# The PostgreSQL role the programs connect as: `otas-admin migrate` makes
-# it (NOLOGIN) with sql/grants.sql's rights; the pg fixture lets it log in.
-RUNTIME_ROLE = "otas_runtime"
 
-
-# --- processes and ports ------------------------------------------------
 
 def build_path():
     """$BUILD (default build/) as an absolute path: where make put the
     programs."""
     build = os.environ.get("BUILD", "build")
     return build if os.path.isabs(build) else os.path.join(ROOT, build)
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_answers(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); /proc says whether it is one.
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_gone(proc, timeout):
-    """Waits for a child (Popen) to exit; True when it did."""
-    try:
-        proc.wait(timeout=timeout)
-        return True
-    except subprocess.TimeoutExpired:
-        return False
-
-
-def stop_process(proc, sig=signal.SIGTERM, timeout=15):
-    """Stops a Popen child by PID; its process group is killed if it
-    ignores sig, so children it spawned do not outlive the test run."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.kill(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    if wait_gone(proc, timeout):
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def give_to(path, user):
-    pw = pwd.getpwnam(user)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-# --- PostgreSQL ---------------------------------------------------------
-
-class Postgres:
-    """A private PostgreSQL 15 cluster on a free loopback port.
-
-    Durability is switched off (fsync, synchronous_commit) for speed; the
-    benchmark, not the test suite, measures real commits.  stop() and
-    start() keep the port, so url stays valid across a restart (fault
-    tests stop the database under load)."""
-
-    def __init__(self, basedir, dbname="otas"):
-        self.dir = os.path.join(basedir, "pg")
-        self.data = os.path.join(self.dir, "data")
-        self.logfile = os.path.join(self.dir, "postgres.log")
-        self.dbname = dbname
-        self.port = free_port()
-        self.proc = None
-
-    @property
-    def url(self):
-        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port,
-                                                          self.dbname)
-
-    @property
-    def runtime_url(self):
-        """The programs' URL: the runtime role, which may do only what
-        sql/grants.sql gives it (the tests' own queries use url)."""
-        return "postgresql://%s@127.0.0.1:%d/%s" % (RUNTIME_ROLE, self.port,
-                                                    self.dbname)
-
-    def allow_runtime_login(self):
-        """migrate creates the runtime role NOLOGIN; an operator gives it
-        LOGIN and a password, here trust authentication needs none."""
-        self.query("ALTER ROLE %s LOGIN" % RUNTIME_ROLE)
-
-    def dsn(self, dbname=None):
-        return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (
-            self.port, dbname or self.dbname)
-
-    def init(self):
-        os.makedirs(self.dir)
-        give_to(self.dir, "postgres")
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", PG_BIN + "/initdb",
-             "-D", self.data, "-A", "trust", "-U", "postgres",
-             "--locale=C", "-E", "UTF8", "--no-sync"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def start(self, timeout=30):
-        log = open(self.logfile, "ab")
-        try:
-            self.proc = subprocess.Popen(
-                [PG_BIN + "/postgres", "-D", self.data,
-                 "-c", "listen_addresses=127.0.0.1",
-                 "-c", "port=%d" % self.port,
-                 "-c", "unix_socket_directories=" + self.dir,
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off"],
-                user="postgres", group="postgres", cwd=self.dir,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                process_group=0)
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                psycopg2.connect(self.dsn("postgres"),
-                                 connect_timeout=2).close()
-                return
-            except psycopg2.OperationalError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("postgres exited at start:\n" +
-                                       self.log_tail())
-                if time.monotonic() > deadline:
-                    raise RuntimeError("postgres not ready after %ds:\n%s"
-                                       % (timeout, self.log_tail()))
-                time.sleep(0.1)
-
-    def stop(self, mode="fast"):
-        """mode: smart (SIGTERM), fast (SIGINT) or immediate (SIGQUIT).
-        Falls back to pg_ctl stop -m immediate, then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            return
-        sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT,
-               "immediate": signal.SIGQUIT}[mode]
-        os.kill(self.proc.pid, sig)
-        if not wait_gone(self.proc, 30):
-            subprocess.run(["runuser", "-u", "postgres", "--",
-                            PG_BIN + "/pg_ctl", "stop", "-D", self.data,
-                            "-m", "immediate"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=30)
-            stop_process(self.proc, signal.SIGKILL, 10)
-        self.proc = None
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def destroy(self):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_tail(self, n=40):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
-
-    def create_database(self):
-        conn = psycopg2.connect(self.dsn("postgres"))
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("CREATE DATABASE %s" % self.dbname)
-        finally:
-            conn.close()
-
-    def migrate(self, build):
-        """Applies sql/*.sql with the project's own tool, as an operator
-        would.  Without otas-admin (not built yet) the files are applied
-        directly, so the endpoint can still be tested; a warning says so."""
-        admin = os.path.join(build, "otas-admin")
-        env = dict(os.environ, OTAS_DATABASE_URL=self.url,
-                   OTAS_SQL_DIR=os.path.join(ROOT, "sql"))
-        if os.access(admin, os.X_OK):
-            r = subprocess.run([admin, "migrate"], env=env, cwd=ROOT,
-                               capture_output=True, text=True, timeout=60)
-            if r.returncode != 0:
-                raise RuntimeError("otas-admin migrate failed (%d):\n%s%s"
-                                   % (r.returncode, r.stdout, r.stderr))
-            return "otas-admin"
-        files = sorted((f for f in os.listdir(os.path.join(ROOT, "sql"))
-                        if re.match(r"^\d+_.*\.sql$", f)),
-                       key=lambda f: int(f.split("_")[0]))
-        with self.connect() as conn:
-            cur = conn.cursor()
-            for name in files + ["grants.sql"]:
-                with open(os.path.join(ROOT, "sql", name)) as f:
-                    text = f.read()
-                if name == "grants.sql":
-                    cur.execute("SELECT set_config('otas.runtime_role', %s,"
-                                " false), set_config('otas.runtime_login',"
-                                " 'off', false)", (RUNTIME_ROLE,))
-                cur.execute(text)
-        return "sql files (no %s)" % admin
-
-    def connect(self, dbname=None, autocommit=True):
-        """A new psycopg2 connection; the caller closes it (it is also a
-        context manager that closes on exit)."""
-        conn = psycopg2.connect(self.dsn(dbname), connect_timeout=5)
-        conn.autocommit = autocommit
-        return _Closing(conn)
-
-    def query(self, sql, args=()):
-        """All rows of one statement, on a fresh autocommit connection."""
-        with self.connect() as conn:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall() if cur.description else []
-
-    def scalar(self, sql, args=()):
-        rows = self.query(sql, args)
-        return rows[0][0] if rows else None
-
-
-class _Closing:
-    """psycopg2's own `with conn` commits but does not close; this does."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __getattr__(self, name):
-        return getattr(self.conn, name)
-
-    def __enter__(self):
-        return self.conn
-
-    def __exit__(self, *exc):
-        self.conn.close()
 
 
 # --- agents and keys ----------------------------------------------------
@@ -439,9 +184,11 @@ class Server:
     """One web server instance serving the endpoint on 127.0.0.1.
 
     Subclasses set `kind` and implement start() (leaving the process in
-    self.proc) and error_log_path; `maps_underscore_headers` says whether
-    the server passes X_OTAS_AGENT_KEY as the same variable as
-    X-OTAS-AGENT-KEY (lighttpd does; Apache and nginx drop it)."""
+    self.proc, a processes.Process, and what it stands in front of, e.g.
+    spawn-fcgi'd programs, in self.backends) and error_log_path;
+    `maps_underscore_headers` says whether the server passes
+    X_OTAS_AGENT_KEY as the same variable as X-OTAS-AGENT-KEY (lighttpd
+    does; Apache and nginx drop it)."""
 
     kind = None
     maps_underscore_headers = False
@@ -450,8 +197,9 @@ class Server:
         self.dir = os.path.join(basedir, self.kind)
         self.app = app
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = processes.free_port()
         self.proc = None
+        self.backends = []      # each with stop(); stopped after proc
 
     @classmethod
     def available(cls):
@@ -489,28 +237,9 @@ class Server:
             f.seek(mark)
             return f.read().decode("utf-8", "replace")
 
-    def wait_ready(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while not port_answers(self.port, self.host):
-            if self.proc.poll() is not None:
-                raise RuntimeError("%s exited at start (%s):\n%s" % (
-                    self.kind, self.proc.returncode, self.startup_output()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s not answering on %d after %ds:\n%s"
-                                   % (self.kind, self.port, timeout,
-                                      self.startup_output()))
-            time.sleep(0.05)
-
     def startup_output(self):
-        out = ""
-        for path in (os.path.join(self.dir, "server.out"),
-                     self.error_log_path):
-            try:
-                with open(path, errors="replace") as f:
-                    out += f.read()[-4000:]
-            except OSError:
-                pass
-        return out
+        """The server's error log, for a report of a failed start."""
+        return "\n" + processes.tail(self.error_log_path)
 
     # Variables a server kind may put in the web server's own environment
     # to prove its example configuration does not pass them on to the
@@ -518,81 +247,53 @@ class Server:
     CANARY_ENV = {"OTAS_CANARY_FROM_SERVER_ENV": "leaked",
                   "PGAPPNAME": "canary-leaked"}
 
-    def spawn(self, argv, env=None):
-        """Starts the server in the foreground as our child, in its own
-        process group (so stop() can reach what it spawned)."""
-        out = open(os.path.join(self.dir, "server.out"), "ab")
-        try:
-            self.proc = subprocess.Popen(argv, cwd=self.dir, env=env,
-                                         stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out,
-                                         process_group=0)
-        finally:
-            out.close()
+    def spawn(self, argv, env=None, timeout=20):
+        """Starts the server in the foreground as our child and waits,
+        bounded, until it answers HTTP."""
+        self.proc = processes.start(
+            argv, os.path.join(self.dir, "server.out"),
+            lambda: processes.http_answers(self.port, self.host), timeout,
+            what=self.kind, describe=self.startup_output, cwd=self.dir,
+            env=env)
 
     def stop(self):
-        stop_process(self.proc)
-        self.proc = None
+        try:
+            processes.stop(self.proc)
+            self.proc = None
+        finally:
+            while self.backends:
+                self.backends.pop().stop()
 
     def program_pids(self, name="otas-session"):
         """PIDs of the running copies of a program under this server
         (descendants of its process, found through /proc)."""
-        children = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            children.setdefault(ppid, []).append((int(entry), comm))
-        found, todo = [], [self.proc.pid]
-        while todo:
-            for pid, comm in children.get(todo.pop(), []):
-                todo.append(pid)
-                if comm == name[:15]:
-                    found.append(pid)
-        return found
+        return [pid for pid, comm in
+                processes.children_of(self.proc.pid).items()
+                if comm == name[:15]]
 
 
-def render_lighttpd_conf(text, settings, extra_env=None):
-    """lighttpd.conf.example with its site settings replaced: each
-    `var.otas_NAME = ...` line gets settings[NAME].  A setting the example
-    no longer has is an error, so the example and the tests cannot drift
-    apart silently.  extra_env adds OTAS_* lines to bin-environment."""
-    for name, value in settings.items():
-        if isinstance(value, int):
-            lit = str(value)
-        else:
-            lit = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
-        pattern = re.compile(r"^var\.otas_%s\s*=.*$" % re.escape(name),
-                             re.MULTILINE)
-        text, n = pattern.subn(lambda m: "var.otas_%s = %s" % (name, lit),
-                               text)
-        if n != 1:
-            raise ValueError("lighttpd.conf.example: var.otas_%s found %d "
-                             "times" % (name, n))
-    if extra_env:
-        anchor = '"OTAS_JWT_SECRET_FILE" => var.otas_jwt_secret_file,'
-        if text.count(anchor) < 1:
-            raise ValueError("lighttpd.conf.example: no %s" % anchor)
-        lines = "".join('\n\t\t\t"%s" => "%s",' % kv
-                        for kv in sorted(extra_env.items()))
-        text = text.replace(anchor, anchor + lines)
-    return text
+def check_config(argv, what):
+    """Runs a server's own configuration check (lighttpd -tt, apache2 -t,
+    nginx -t); a refusal is an error with the server's words."""
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("%s refused the config:\n%s%s" % (
+            what, r.stdout, r.stderr))
 
 
 @register
 class Lighttpd(Server):
     """lighttpd 1.4 from lighttpd.conf.example: mod_fastcgi spawns
-    otas-session (as www-data) on a unix socket in our directory."""
+    otas-session (as www-data) on a unix socket in our directory.
+    max_procs: the session endpoint's process count (None: the
+    example's)."""
 
     kind = "lighttpd"
     maps_underscore_headers = True
-    example = os.path.join(ROOT, "lighttpd.conf.example")
+
+    def __init__(self, basedir, app, max_procs=None):
+        super().__init__(basedir, app)
+        self.max_procs = max_procs
 
     @classmethod
     def available(cls):
@@ -604,18 +305,10 @@ class Lighttpd(Server):
         return os.path.join(self.dir, "otas-fcgi.log")
 
     def startup_output(self):
-        out = super().startup_output()
-        try:
-            with open(os.path.join(self.dir, "error.log"),
-                      errors="replace") as f:
-                out += f.read()[-4000:]
-        except OSError:
-            pass
-        return out
+        return super().startup_output() + "\n" + processes.tail(
+            os.path.join(self.dir, "error.log"))
 
     def config_text(self):
-        with open(self.example) as f:
-            text = f.read()
         settings = {
             "port": self.port,
             "libexec": self.app.build,
@@ -627,26 +320,40 @@ class Lighttpd(Server):
         }
         extra = {k: v for k, v in self.app.env.items()
                  if k not in ("OTAS_DATABASE_URL", "OTAS_JWT_SECRET_FILE")}
-        return render_lighttpd_conf(text, settings, extra)
+        return examples.lighttpd(settings, extra, self.max_procs)
 
     def start(self):
         self.app.binary("otas-session")
         for d in (self.dir, os.path.join(self.dir, "run"),
                   os.path.join(self.dir, "htdocs")):
             os.makedirs(d, exist_ok=True)
-            give_to(d, SERVER_USER)
+            processes.give_to(d, SERVER_USER)
         conf = os.path.join(self.dir, "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(self.config_text())
-        check = subprocess.run(["lighttpd", "-tt", "-f", conf],
-                               capture_output=True, text=True)
-        if check.returncode != 0:
-            raise RuntimeError("lighttpd -tt refused the config:\n" +
-                               check.stdout + check.stderr)
+        check_config(["lighttpd", "-tt", "-f", conf], "lighttpd -tt")
         self.spawn(["lighttpd", "-D", "-f", conf],
                    env=dict(os.environ, **self.CANARY_ENV))
-        self.wait_ready()
         return self
+
+
+def fresh(cls, basedir, app, **kw):
+    """A new, private instance of a server class in basedir (for tests
+    that change its settings or end its processes); not started."""
+    os.makedirs(basedir, exist_ok=True)
+    os.chmod(basedir, 0o755)
+    return cls(basedir, app, **kw)
+
+
+def start_private(cls, basedir, app, **kw):
+    """fresh(), started; stopped again if it fails to start.  The caller
+    stops it."""
+    srv = fresh(cls, basedir, app, **kw)
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop()
+        raise
 
 
 def server_kinds():
@@ -663,7 +370,7 @@ def write_secret(path, value, owner=SERVER_USER):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(value)
-    give_to(path, owner)
+    processes.give_to(path, owner)
 
 
 def random_secret(n=48):

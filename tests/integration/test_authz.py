@@ -22,6 +22,7 @@ import jwt
 import pytest
 
 import authz_servers
+import processes
 import stack
 from otas_http import assert_common_headers, create_session, request
 
@@ -434,7 +435,7 @@ def test_database_mode_remembers_a_positive_answer_only_briefly(
 
 def test_database_mode_answers_503_when_the_database_is_unreachable(
         own_server, secret):
-    dead = "postgresql://postgres@127.0.0.1:%d/otas" % stack.free_port()
+    dead = "postgresql://postgres@127.0.0.1:%d/otas" % processes.free_port()
     srv = own_server("db-down", OTAS_AUTHZ_CHECK_DB="1",
                        OTAS_DATABASE_URL=dead, OTAS_CONNECT_TIMEOUT="1")
     resp = call(srv, mint(secret.value))
@@ -446,7 +447,7 @@ def test_database_mode_answers_503_when_the_database_is_unreachable(
 
 
 def test_stateless_mode_needs_no_database(own_server, secret):
-    dead = "postgresql://postgres@127.0.0.1:%d/otas" % stack.free_port()
+    dead = "postgresql://postgres@127.0.0.1:%d/otas" % processes.free_port()
     srv = own_server("stateless", OTAS_DATABASE_URL=dead)
     c = claims()
     assert_passed(call(srv, jwt.encode(c, secret.value, algorithm="HS256")),

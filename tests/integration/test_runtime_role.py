@@ -14,12 +14,12 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-import stack
+import postgres
 from admin_cli import failed, ok, ok_json
 from otas_http import create_session
 
 
-def as_runtime(pg, dbname=None, role=stack.RUNTIME_ROLE):
+def as_runtime(pg, dbname=None, role=postgres.RUNTIME_ROLE):
     return psycopg2.connect(host="127.0.0.1", port=pg.port, user=role,
                             dbname=dbname or pg.dbname, connect_timeout=5)
 
@@ -50,7 +50,7 @@ def test_the_programs_connect_as_the_runtime_role(lighttpd, pg, keys):
     users = {u for (u,) in pg.query(
         "SELECT usename FROM pg_stat_activity"
         " WHERE application_name = 'otas-session'")}
-    assert users == {stack.RUNTIME_ROLE}
+    assert users == {postgres.RUNTIME_ROLE}
 
 
 def test_the_runtime_role_can_create_a_session_with_its_row(lighttpd, pg,

@@ -8,7 +8,7 @@ request and exits; every FastCGI socket the examples document is a unix
 path or 127.0.0.1.
 
 Tests that end or reconfigure the responder start a private instance of a
-server kind (servers_apache_nginx.fresh) and stop it themselves, so the
+server kind (stack.fresh) and stop it themselves, so the
 shared instances the other tests use are never disturbed.
 """
 
@@ -22,7 +22,8 @@ import time
 
 import pytest
 
-import servers_apache_nginx as san
+import examples
+import processes
 import stack
 from otas_http import assert_error, create_session
 
@@ -49,7 +50,7 @@ def private_server(request, workdir, app):
     def start(kind, **env):
         base = os.path.join(workdir, "private-%s-%d" % (kind, len(started)))
         a = stack.App(app.build, dict(app.env, **env))
-        srv = san.fresh(stack.SERVERS[kind], base, a)
+        srv = stack.fresh(stack.SERVERS[kind], base, a)
         started.append(srv)
         return srv.start()
 
@@ -158,7 +159,7 @@ def test_mod_fcgid_sigterm_to_a_busy_process_still_answers(
     srv = private_server("apache-fcgid")
     key = keys.make()
     assert create_session(srv, key, "{}").status == 200
-    pids = program_pids(srv)
+    pids = srv.program_pids()
     assert pids, "no otas-session process under Apache"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         with pg.connect(autocommit=False) as conn:
@@ -175,26 +176,9 @@ def test_mod_fcgid_sigterm_to_a_busy_process_still_answers(
         resp = fut.result(timeout=20)
     assert resp.status == 200, resp
     deadline = time.monotonic() + 10
-    while any(stack.pid_alive(p) for p in pids):
+    while any(processes.pid_alive(p) for p in pids):
         assert time.monotonic() < deadline, "process did not exit"
         time.sleep(0.05)
-
-
-def program_pids(srv):
-    """otas-session processes in the server's process group."""
-    exe = os.path.realpath(srv.app.binary("otas-session"))
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            if os.readlink("/proc/%s/exe" % d) != exe:
-                continue
-            if os.getpgid(int(d)) == srv.proc.pid:
-                pids.append(int(d))
-        except OSError:
-            continue
-    return pids
 
 
 # --- plain CGI ------------------------------------------------------------
@@ -245,7 +229,8 @@ def example(name):
 
 def test_every_documented_spawn_fcgi_listens_on_unix_or_loopback():
     commands = [(name, argv) for name in EXAMPLES
-                for argv in san.spawn_fcgi_commands(example(name))]
+                for argv in examples.spawn_fcgi_commands(
+                    os.path.join(stack.ROOT, name))]
     assert len(commands) >= 2
     for name, argv in commands:
         assert "spawn-fcgi" in argv, (name, argv)

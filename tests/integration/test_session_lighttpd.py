@@ -5,6 +5,7 @@ secret as a path rather than a value, and listens on a unix socket only.
 """
 
 import os
+import pwd
 import time
 
 import stack
@@ -34,7 +35,7 @@ def test_example_spawns_the_configured_number_of_processes(lighttpd):
 
 
 def test_program_runs_as_www_data_not_root(lighttpd):
-    uid = str(stack.pwd.getpwnam("www-data").pw_uid)
+    uid = str(pwd.getpwnam("www-data").pw_uid)
     for pid in lighttpd.program_pids():
         assert status_field(pid, "Uid") == [uid] * 4
 

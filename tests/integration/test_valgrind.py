@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+import processes
 import stack
 from otas_http import create_session, request
 
@@ -51,7 +52,7 @@ def vg(workdir, app, build_dir):
     logdir = os.path.join(base, "logs")
     for d in (base, libexec, logdir):
         os.makedirs(d, exist_ok=True)
-    stack.give_to(logdir, stack.SERVER_USER)
+    processes.give_to(logdir, stack.SERVER_USER)
     write_wrapper(os.path.join(libexec, "otas-session"),
                   app.binary("otas-session"), logdir)
     # The example also runs the other programs (the authorizer...): as is.

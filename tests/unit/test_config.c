@@ -1,9 +1,13 @@
 /*
- * test_config — config_load from the environment: defaults, every number
- * refusing junk and out-of-range values with a sentence naming the
- * variable, JWT secrets from a file or the variable, and a database URL
- * checked at start without being echoed.  Every test starts from an
- * environment with no OTAS_* variable set (the setup clears them).
+ * test_config — config_load from the environment and the settings file:
+ * defaults, every number refusing junk and out-of-range values with a
+ * sentence naming the variable, JWT secrets from a file or the variable, a
+ * database URL checked at start without being echoed; the settings file
+ * found beside the program without /proc, its lines, its errors naming
+ * file and line, its permissions, the environment winning over it; and
+ * otas.conf.example listing every setting with its default.  Every test
+ * starts from an environment with no OTAS_* variable set (the setup clears
+ * them) in the directory it started in.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +15,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -27,7 +34,8 @@ static const char *const vars[] = {
 	"OTAS_DB_UNNAMED_STATEMENTS", "OTAS_MAX_REQUESTS",
 	"OTAS_AUTHZ_CHECK_DB", "OTAS_AUTHZ_CACHE_SECONDS",
 	"OTAS_SLOW_HASH_ITERATIONS", "OTAS_SLOW_HASH_FAILURES",
-	"OTAS_KEY_ITERATIONS", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
+	"OTAS_KEY_ITERATIONS", "OTAS_THREADS", "OTAS_SQL_DIR", "OTAS_CONFIG",
+	"SCRIPT_FILENAME", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
 };
 
 /* The numeric settings, where each lands, and one good value. */
@@ -77,6 +85,8 @@ number_at(const struct otas_config *c, size_t i)
 	return *(const long *)(const void *)p;
 }
 
+static char start_dir[PATH_MAX], start_path[4096];
+
 static int
 clear_env(void **state)
 {
@@ -84,7 +94,8 @@ clear_env(void **state)
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
-	return 0;
+	setenv("PATH", start_path, 1);
+	return chdir(start_dir);
 }
 
 /* A temporary file holding bytes; the caller unlinks path. */
@@ -107,7 +118,7 @@ assert_refused(unsigned need, const char *name, char *err, size_t errlen)
 	struct otas_config c;
 
 	memset(err, 0, errlen);
-	if (config_load(&c, need, err, errlen) != -1) {
+	if (config_load(&c, NULL, need, err, errlen) != -1) {
 		config_free(&c);
 		fail_msg("%s=%s accepted", name, getenv(name) ?
 		    getenv(name) : "(unset)");
@@ -123,7 +134,7 @@ defaults_without_any_setting(void **state)
 	struct otas_config c;
 	char err[256] = "";
 
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_null(c.database_url);
 	assert_null(c.jwt_secret.bytes);
 	assert_null(c.jwt_previous.bytes);
@@ -152,7 +163,7 @@ each_number_takes_a_good_value(void **state)
 	for (i = 0; i < NNUMBERS; i++) {
 		clear_env(state);
 		setenv(numbers[i].name, numbers[i].good, 1);
-		if (config_load(&c, 0, err, sizeof(err)) != 0)
+		if (config_load(&c, NULL, 0, err, sizeof(err)) != 0)
 			fail_msg("%s=%s refused: %s", numbers[i].name,
 			    numbers[i].good, err);
 		assert_int_equal(number_at(&c, i), numbers[i].good_value);
@@ -167,7 +178,7 @@ empty_number_keeps_the_default(void **state)
 	char err[256];
 
 	setenv("OTAS_TOKEN_TTL", "", 1);
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.token_ttl, 30L * 86400);
 	config_free(&c);
 }
@@ -273,7 +284,7 @@ secret_from_file_with_trailing_newline_stripped(void **state)
 
 	write_file(path, SECRET40 "\n", strlen(SECRET40) + 1);
 	setenv("OTAS_JWT_SECRET_FILE", path, 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
@@ -291,7 +302,7 @@ secret_from_file_with_crlf_stripped(void **state)
 
 	write_file(path, SECRET40 "\r\n", strlen(SECRET40) + 2);
 	setenv("OTAS_JWT_SECRET_FILE", path, 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	config_free(&c);
@@ -308,7 +319,7 @@ secret_file_is_preferred_over_the_variable(void **state)
 	write_file(path, SECRET40, strlen(SECRET40));
 	setenv("OTAS_JWT_SECRET_FILE", path, 1);
 	setenv("OTAS_JWT_SECRET", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
@@ -351,7 +362,7 @@ secret_of_exactly_32_bytes_is_accepted(void **state)
 	char err[256];
 
 	setenv("OTAS_JWT_SECRET", "0123456789abcdefghijklmnopqrstuv", 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, CONFIG_SECRET_MIN);
 	config_free(&c);
@@ -364,7 +375,7 @@ secret_variable_used_when_no_file(void **state)
 	char err[256];
 
 	setenv("OTAS_JWT_SECRET", SECRET40, 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
@@ -372,7 +383,7 @@ secret_variable_used_when_no_file(void **state)
 
 	/* An empty OTAS_JWT_SECRET_FILE is as good as absent. */
 	setenv("OTAS_JWT_SECRET_FILE", "", 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	config_free(&c);
@@ -385,7 +396,7 @@ missing_secret_is_refused_when_needed(void **state)
 	char err[256];
 
 	assert_refused(CONFIG_NEED_SECRET, "OTAS_JWT_SECRET", err, sizeof(err));
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_null(c.jwt_secret.bytes);
 	config_free(&c);
 }
@@ -442,7 +453,7 @@ previous_secret_file_is_loaded_and_checked(void **state)
 	write_file(prev, "previous-secret-previous-secret-previous\n", 41);
 	setenv("OTAS_JWT_SECRET_FILE", cur, 1);
 	setenv("OTAS_JWT_PREVIOUS_SECRET_FILE", prev, 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_SECRET, err, sizeof(err)),
+	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
 	    0);
 	assert_int_equal(c.jwt_previous.len, 40);
 	assert_memory_equal(c.jwt_previous.bytes,
@@ -466,14 +477,14 @@ database_url_is_kept(void **state)
 	char err[256];
 
 	setenv("OTAS_DATABASE_URL", "postgresql://otas@127.0.0.1:5432/otas", 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_DB, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_string_equal(c.database_url,
 	    "postgresql://otas@127.0.0.1:5432/otas");
 	config_free(&c);
 	assert_null(c.database_url);
 
 	setenv("OTAS_DATABASE_URL", "host=/run/postgresql dbname=otas", 1);
-	assert_int_equal(config_load(&c, CONFIG_NEED_DB, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_string_equal(c.database_url, "host=/run/postgresql dbname=otas");
 	config_free(&c);
 }
@@ -493,7 +504,7 @@ malformed_database_url_is_refused_without_echo(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		clear_env(state);
 		setenv("OTAS_DATABASE_URL", bad[i], 1);
-		assert_refused(CONFIG_NEED_DB, "OTAS_DATABASE_URL", err,
+		assert_refused(0, "OTAS_DATABASE_URL", err,
 		    sizeof(err));
 		assert_null(strstr(err, "[::1"));
 		assert_null(strstr(err, "hunter2pw"));
@@ -509,7 +520,7 @@ short_error_buffer_is_truncated_not_overrun(void **state)
 
 	memset(err, '#', sizeof(err));
 	setenv("OTAS_MAX_BODY", "junk", 1);
-	assert_int_equal(config_load(&c, 0, err, 8), -1);
+	assert_int_equal(config_load(&c, NULL, 0, err, 8), -1);
 	config_free(&c);
 	assert_true(strlen(err) < 8);
 	assert_int_equal(err[8], '#');
@@ -521,11 +532,11 @@ runtime_role_defaults_to_otas_runtime_and_takes_a_name(void **state)
 	struct otas_config c;
 	char err[256] = "";
 
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_string_equal(c.runtime_role, "otas_runtime");
 	config_free(&c);
 	setenv("OTAS_RUNTIME_ROLE", "shop_otas_2", 1);
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_string_equal(c.runtime_role, "shop_otas_2");
 	config_free(&c);
 }
@@ -551,11 +562,11 @@ session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 	struct otas_config c;
 	char err[256] = "";
 
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.session_retention, 0);
 	config_free(&c);
 	setenv("OTAS_SESSION_RETENTION", "90d", 1);
-	assert_int_equal(config_load(&c, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.session_retention, 90LL * 86400);
 	config_free(&c);
 	setenv("OTAS_SESSION_RETENTION", "90", 1);
@@ -564,11 +575,478 @@ session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
 }
 
+/* ------------------------------------------------ the settings file */
+
+/* A private directory holding "otas.conf" (mode 0600) with text. */
+struct site {
+	char	dir[64];
+	char	conf[128];
+};
+
+static void
+site_file(const struct site *s, const char *name, const char *text,
+    mode_t mode)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+site_make(struct site *s, const char *conf)
+{
+	snprintf(s->dir, sizeof(s->dir), "/tmp/test_config.XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->conf, sizeof(s->conf), "%s/otas.conf", s->dir);
+	if (conf != NULL)
+		site_file(s, "otas.conf", conf, 0600);
+}
+
+static void
+site_remove(struct site *s)
+{
+	const char *names[] = { "otas.conf", "otas-session", "jwt-secret" };
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, names[i]);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(s->dir), 0);
+}
+
+/* Loads with OTAS_CONFIG naming the site's file; returns config_load's. */
+static int
+load_site(const struct site *s, struct otas_config *c, unsigned need,
+    char *err, size_t errlen)
+{
+	setenv("OTAS_CONFIG", s->conf, 1);
+	return config_load(c, NULL, need, err, errlen);
+}
+
+/* The file must be refused, with file:line and the words in the message. */
+static void
+assert_file_refused(const char *conf, unsigned line, const char *words)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], where[160];
+
+	site_make(&s, conf);
+	if (load_site(&s, &c, 0, err, sizeof(err)) != -1) {
+		config_free(&c);
+		fail_msg("accepted: %s", conf);
+	}
+	snprintf(where, sizeof(where), "%s:%u: ", s.conf, line);
+	if (strncmp(err, where, strlen(where)) != 0 ||
+	    strstr(err, words) == NULL)
+		fail_msg("want \"%s...%s\", got \"%s\"", where, words, err);
+	assert_null(strchr(err, '\n'));
+	site_remove(&s);
+}
+
+static void
+settings_file_values_are_read(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "# a comment\n\n   \t\nOTAS_TOKEN_TTL=3600\n"
+	    "  # indented comment\nOTAS_AUTHZ_CHECK_DB=1\n"
+	    "OTAS_DATABASE_URL=host=/run/postgresql dbname=otas\n"
+	    "OTAS_JWT_SECRET=" SECRET40 "\n");
+	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.token_ttl, 3600);
+	assert_int_equal(c.authz_check_db, 1);
+	assert_string_equal(c.database_url, "host=/run/postgresql dbname=otas");
+	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
+	assert_string_equal(c.settings_file, s.conf);
+	assert_int_equal(c.token_leeway, 60);	/* not in the file: default */
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+settings_file_with_crlf_lines_and_no_final_newline_is_read(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "# uploaded from Windows\r\nOTAS_MAX_BODY=1024\r\n"
+	    "OTAS_THREADS=4");
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.max_body, 1024);
+	assert_int_equal(c.threads, 4);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+environment_wins_over_the_settings_file(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_TOKEN_TTL=3600\nOTAS_MAX_BODY=1024\n");
+	setenv("OTAS_TOKEN_TTL", "7200", 1);
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.token_ttl, 7200);
+	assert_int_equal(c.max_body, 1024);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+secret_in_the_environment_wins_over_a_secret_file_in_the_settings_file(
+    void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_JWT_SECRET_FILE=jwt-secret\n");
+	site_file(&s, "jwt-secret", SECRET40 "\n", 0600);
+	setenv("OTAS_JWT_SECRET", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 1);
+	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
+	    sizeof(err)), 0);
+	assert_memory_equal(c.jwt_secret.bytes, "ZZZZZZZZ", 8);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+relative_secret_file_is_beside_the_settings_file(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_JWT_SECRET_FILE=jwt-secret\nOTAS_SQL_DIR=sql\n");
+	site_file(&s, "jwt-secret", SECRET40 "\n", 0600);
+	assert_int_equal(chdir("/"), 0);	/* not where the file is */
+	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
+	    sizeof(err)), 0);
+	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
+	assert_string_equal(c.jwt_secret_file + strlen(s.dir), "/jwt-secret");
+	assert_string_equal(c.sql_dir + strlen(s.dir), "/sql");
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+named_settings_file_that_is_missing_is_an_error(void **state)
+{
+	struct otas_config c;
+	char err[512];
+
+	setenv("OTAS_CONFIG", "/nonexistent/otas.conf", 1);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/otas.conf"));
+}
+
+static void
+settings_file_found_beside_the_program_from_argv0(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], argv0[128];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=5\n");
+	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
+	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.token_leeway, 5);
+	assert_string_equal(c.settings_file, s.conf);
+	config_free(&c);
+	site_remove(&s);
+}
+
+/* suEXEC and mod_cgi: chdir to the script's directory, exec the bare name. */
+static void
+settings_file_found_in_the_working_directory_for_a_bare_name(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=6\n");
+	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
+	assert_int_equal(chdir(s.dir), 0);
+	setenv("PATH", "/usr/bin:/bin", 1);
+	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.token_leeway, 6);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+settings_file_found_beside_script_filename(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], script[128];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=7\n");
+	snprintf(script, sizeof(script), "%s/otas-session", s.dir);
+	setenv("SCRIPT_FILENAME", script, 1);
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.token_leeway, 7);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+settings_file_found_beside_a_program_run_from_path(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], path[128];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=8\n");
+	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
+	snprintf(path, sizeof(path), "/nonexistent:%s:/bin", s.dir);
+	setenv("PATH", path, 1);
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.token_leeway, 8);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+no_settings_file_beside_the_program_is_fine(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], argv0[128];
+
+	site_make(&s, NULL);
+	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
+	setenv("OTAS_TOKEN_LEEWAY", "9", 1);
+	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.token_leeway, 9);
+	assert_null(c.settings_file);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+unreadable_settings_file_beside_the_program_is_an_error(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], argv0[128];
+
+	/* A directory where the file should be: there, but not readable. */
+	site_make(&s, NULL);
+	assert_int_equal(mkdir(s.conf, 0700), 0);
+	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
+	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, s.conf));
+	assert_int_equal(rmdir(s.conf), 0);
+	site_remove(&s);
+}
+
+static void
+unknown_setting_is_refused_naming_file_and_line(void **state)
+{
+	assert_file_refused("OTAS_TOKEN_TTL=60\n# x\nOTAS_TOKEN_TLL=60\n", 3,
+	    "unknown setting OTAS_TOKEN_TLL");
+	/* OTAS_CONFIG names the file; it is no setting of the file. */
+	assert_file_refused("OTAS_CONFIG=/etc/otas.conf\n", 1,
+	    "unknown setting OTAS_CONFIG");
+}
+
+static void
+bad_value_is_refused_naming_file_line_and_setting_not_value(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	assert_file_refused("\n\nOTAS_MAX_BODY=zzSENTINELzz\n", 3,
+	    "OTAS_MAX_BODY");
+	site_make(&s, "OTAS_MAX_BODY=zzSENTINELzz\n");
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), -1);
+	assert_null(strstr(err, "zzSENTINELzz"));
+	site_remove(&s);
+	assert_file_refused("OTAS_TOKEN_TTL=60 \n", 1, "OTAS_TOKEN_TTL");
+	assert_file_refused("OTAS_AUTHZ_CHECK_DB=yes\n", 1,
+	    "OTAS_AUTHZ_CHECK_DB");
+	assert_file_refused("OTAS_DATABASE_URL=host=x password='hunter2pw\n",
+	    1, "OTAS_DATABASE_URL");
+	assert_file_refused("OTAS_JWT_SECRET=short\n", 1, "OTAS_JWT_SECRET");
+	assert_file_refused("#\nOTAS_JWT_SECRET_FILE=no-such-file\n", 2,
+	    "OTAS_JWT_SECRET_FILE");
+}
+
+static void
+a_bad_value_in_the_file_stops_even_when_the_environment_overrides(
+    void **state)
+{
+	setenv("OTAS_MAX_BODY", "1024", 1);
+	assert_file_refused("OTAS_MAX_BODY=-5\n", 1, "OTAS_MAX_BODY");
+}
+
+static void
+lines_that_are_not_name_equals_value_are_refused(void **state)
+{
+	assert_file_refused("OTAS_TOKEN_TTL\n", 1, "NAME=value");
+	assert_file_refused("OTAS_TOKEN_TTL = 60\n", 1, "NAME=value");
+	assert_file_refused("export OTAS_TOKEN_TTL=60\n", 1, "NAME=value");
+	assert_file_refused("=60\n", 1, "NAME=value");
+	assert_file_refused("\"OTAS_TOKEN_TTL\"=60\n", 1, "NAME=value");
+}
+
+static void
+setting_twice_in_the_file_is_refused(void **state)
+{
+	assert_file_refused("OTAS_TOKEN_TTL=60\nOTAS_TOKEN_TTL=61\n", 2,
+	    "first on line 1");
+}
+
+static void
+nul_byte_in_a_line_is_refused(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+	int fd;
+
+	site_make(&s, NULL);
+	assert_true((fd = open(s.conf, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(write(fd, "#\nOTAS_TOKEN_TTL=6\0000\n", 21), 21);
+	close(fd);
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: "));
+	assert_non_null(strstr(err, "NUL"));
+	site_remove(&s);
+}
+
+static void
+settings_file_larger_than_64_kib_is_refused(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512], *big;
+	const size_t n = 64 * 1024 + 1;
+
+	assert_non_null(big = malloc(n + 1));
+	memset(big, '#', n);
+	big[n] = '\0';
+	site_make(&s, big);
+	free(big);
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "larger"));
+	site_remove(&s);
+}
+
+static void
+secret_in_a_file_others_can_read_is_refused(void **state)
+{
+	const char *secrets[] = {
+		"OTAS_JWT_SECRET=" SECRET40 "\n",
+		"OTAS_DATABASE_URL=postgresql://otas:hunter2pw@127.0.0.1/otas\n",
+		"OTAS_DATABASE_URL=host=127.0.0.1 password=hunter2pw\n",
+	};
+	const mode_t modes[] = { 0640, 0604, 0660 };
+	struct site s;
+	struct otas_config c;
+	char err[512];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		for (j = 0; j < sizeof(modes) / sizeof(modes[0]); j++) {
+			site_make(&s, NULL);
+			site_file(&s, "otas.conf", secrets[i], modes[j]);
+			assert_int_equal(load_site(&s, &c, 0, err,
+			    sizeof(err)), -1);
+			assert_non_null(strstr(err, s.conf));
+			assert_non_null(strstr(err, "chmod 600"));
+			assert_null(strstr(err, "hunter2pw"));
+			assert_null(strstr(err, SECRET40));
+			site_remove(&s);
+		}
+}
+
+static void
+file_without_secrets_may_be_readable_by_others(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	/* A secret's path is no secret; a URL without password neither. */
+	site_make(&s, NULL);
+	site_file(&s, "otas.conf", "OTAS_DATABASE_URL=postgresql://otas@"
+	    "127.0.0.1/otas\nOTAS_JWT_SECRET_FILE=jwt-secret\n", 0644);
+	site_file(&s, "jwt-secret", SECRET40, 0600);
+	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
+	    sizeof(err)), 0);
+	config_free(&c);
+	site_remove(&s);
+}
+
+static void
+empty_value_in_the_file_is_as_good_as_absent(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_TOKEN_TTL=\nOTAS_JWT_SECRET=\n");
+	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.token_ttl, 30L * 86400);
+	assert_null(c.jwt_secret.bytes);
+	config_free(&c);
+	site_remove(&s);
+}
+
+/* otas.conf.example: every row once, as "#NAME=", numbers with defaults. */
+static void
+example_lists_every_setting_with_its_default(void **state)
+{
+	char text[16384], want[128], def[32];
+	const char *name, *at;
+	size_t i, n;
+	FILE *f;
+
+	assert_non_null(f = fopen("otas.conf.example", "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	assert_true(n > 0 && n < sizeof(text) - 1);
+	text[n] = '\0';
+	fclose(f);
+	for (i = 0; config_setting(i, &name, def, sizeof(def)) == 0; i++) {
+		snprintf(want, sizeof(want), "\n#%s=%s%s", name, def,
+		    def[0] != '\0' ? "\n" : "");
+		if ((at = strstr(text, want)) == NULL)
+			fail_msg("otas.conf.example lacks \"%s\"", want + 1);
+		snprintf(want, sizeof(want), "\n#%s=", name);
+		if (strstr(strstr(text, want) + 1, want) != NULL)
+			fail_msg("otas.conf.example lists %s twice", name);
+	}
+	assert_true(i >= 20);
+}
+
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
 int
 main(void)
 {
+	const char *path = getenv("PATH");
 	const struct CMUnitTest tests[] = {
 		T(defaults_without_any_setting),
 		T(each_number_takes_a_good_value),
@@ -596,7 +1074,33 @@ main(void)
 		T(runtime_role_defaults_to_otas_runtime_and_takes_a_name),
 		T(runtime_role_refuses_what_is_no_plain_name),
 		T(session_retention_is_off_unless_set_and_takes_a_duration),
+		T(settings_file_values_are_read),
+		T(settings_file_with_crlf_lines_and_no_final_newline_is_read),
+		T(environment_wins_over_the_settings_file),
+		T(secret_in_the_environment_wins_over_a_secret_file_in_the_settings_file),
+		T(relative_secret_file_is_beside_the_settings_file),
+		T(named_settings_file_that_is_missing_is_an_error),
+		T(settings_file_found_beside_the_program_from_argv0),
+		T(settings_file_found_in_the_working_directory_for_a_bare_name),
+		T(settings_file_found_beside_script_filename),
+		T(settings_file_found_beside_a_program_run_from_path),
+		T(no_settings_file_beside_the_program_is_fine),
+		T(unreadable_settings_file_beside_the_program_is_an_error),
+		T(unknown_setting_is_refused_naming_file_and_line),
+		T(bad_value_is_refused_naming_file_line_and_setting_not_value),
+		T(a_bad_value_in_the_file_stops_even_when_the_environment_overrides),
+		T(lines_that_are_not_name_equals_value_are_refused),
+		T(setting_twice_in_the_file_is_refused),
+		T(nul_byte_in_a_line_is_refused),
+		T(settings_file_larger_than_64_kib_is_refused),
+		T(secret_in_a_file_others_can_read_is_refused),
+		T(file_without_secrets_may_be_readable_by_others),
+		T(empty_value_in_the_file_is_as_good_as_absent),
+		T(example_lists_every_setting_with_its_default),
 	};
 
+	if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+		return 1;
+	snprintf(start_path, sizeof(start_path), "%s", path ? path : "/bin");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

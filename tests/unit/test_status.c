@@ -52,6 +52,7 @@ entries_match_the_spec_table(void **state)
 		const char	*code;
 	} spec[] = {
 		{ OTAS_OK, 200, "agent_session_created" },
+		{ OTAS_ALLOWED, 200, "ok" },
 		{ OTAS_ERR_METHOD, 405, "method_not_allowed" },
 		{ OTAS_ERR_KEY, 401, "invalid_agent_key" },
 		{ OTAS_ERR_TOO_LARGE, 413, "payload_too_large" },

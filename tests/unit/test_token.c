@@ -2,7 +2,9 @@
  * test_token — the session JWT: what token_sign emits, and every way
  * token_verify must say no.  Hostile tokens are built here by hand (OpenSSL
  * HMAC over our own base64url) or with libjwt's other algorithms, so the
- * checks do not depend on token_sign's goodwill.
+ * checks do not depend on token_sign's goodwill.  The last cases hold each
+ * verdict against libjwt's with the programs' checks (the oracle of the
+ * differential fuzz target, tests/oracle/token_oracle.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <openssl/hmac.h>
 
 #include "token.h"
+#include "../oracle/token_oracle.h"
 
 #define SID	"0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f"
 #define AID	"6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -392,7 +395,7 @@ rejects_alg_none_even_with_a_signature(void **state)
 
 	tok = craft("{\"alg\":\"none\",\"typ\":\"JWT\"}", body, EVP_sha256(),
 	    &cur);
-	assert_refused(tok, "bad signature");
+	assert_refused(tok, "algorithm not HS256");
 	free(tok);
 	free(body);
 }
@@ -713,6 +716,107 @@ rejects_when_configured_secret_is_short(void **state)
 	free(tok);
 }
 
+/*
+ * Both verifiers give expect (0 or -1) for tok at a fixed time; on 0, the
+ * same claims.  Frees tok.
+ */
+#define ORACLE_NOW	1750000000LL
+
+static void
+both_say(char *tok, int expect)
+{
+	struct token_claims	 ours, theirs;
+	const char		*why = NULL;
+	int			 a, b;
+
+	memset(&ours, 0, sizeof(ours));
+	a = token_verify(tok, strlen(tok), &cur, &old, ORACLE_NOW, LEEWAY,
+	    &ours, &why);
+	b = oracle_verify(tok, strlen(tok), &cur, &old, ORACLE_NOW, LEEWAY,
+	    &theirs);
+	if (a != expect)
+		fail_msg("ours %d (%s), want %d: %s", a, why, expect, tok);
+	if (b != expect)
+		fail_msg("libjwt %d, want %d: %s", b, expect, tok);
+	if (a == 0 && memcmp(&ours, &theirs, sizeof(ours)) != 0)
+		fail_msg("claims differ: %s", tok);
+	free(tok);
+}
+
+#define HEAD	"{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+#define IDS	"\"agent_id\":\"" AID "\",\"agent_session_id\":\"" SID "\""
+#define TIMES	"\"exp\":1750003600,\"iat\":1750000000"
+#define BODY	"{" IDS "," TIMES "}"
+
+static void
+agrees_with_libjwt_on_what_passes(void **state)
+{
+	struct token_claims	 c = claims(ORACLE_NOW, ORACLE_NOW + 3600);
+
+	both_say(token_sign(&c, &cur), 0);
+	both_say(craft(HEAD, BODY, EVP_sha256(), &cur), 0);
+	both_say(craft(HEAD, BODY, EVP_sha256(), &old), 0);
+	both_say(craft("{\"typ\":\"JWT\",\"alg\":\"HS256\"}", BODY,
+	    EVP_sha256(), &cur), 0);
+	both_say(craft("{ \"alg\" : \"HS256\", \"typ\": \"jwt\" }",
+	    "{\"x\":[1,2.5,{\"y\":null},\"\\u00e9\"]," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), 0);
+	/* The last of two equal names counts, in both parsers. */
+	both_say(craft(HEAD, "{\"exp\":\"no\"," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), 0);
+}
+
+static void
+agrees_with_libjwt_on_what_fails(void **state)
+{
+	both_say(craft(HEAD, BODY, EVP_sha256(), &bad), -1);
+	both_say(craft("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", BODY,
+	    EVP_sha256(), &cur), -1);
+	both_say(craft("{\"alg\":[\"HS256\"]}", BODY, EVP_sha256(), &cur),
+	    -1);
+	both_say(craft("[\"HS256\"]", BODY, EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, "[" BODY "]", EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, "{" IDS ",\"exp\":1749999940,\"iat\":1}",
+	    EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, "{\"agent_id\":7,\"agent_session_id\":\"" SID
+	    "\"," TIMES "}", EVP_sha256(), &cur), -1);
+	/* json-c reads these as doubles, jansson refuses them. */
+	both_say(craft(HEAD, "{\"x\":NaN," IDS "," TIMES "}", EVP_sha256(),
+	    &cur), -1);
+	both_say(craft(HEAD, "{\"x\":-1e999," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, BODY "x", EVP_sha256(), &cur), -1);
+}
+
+/* Where json-c and jansson differ, the screen refuses before both. */
+static void
+screens_json_the_two_parsers_read_differently(void **state)
+{
+	static const char *const refused[] = {
+		"{\"x\":\"a\tb\"}",		/* raw control byte */
+		"{\"x\":\"\xc3\xa9\"}",	/* not ASCII */
+		"{\"x\":\"\\u0000\"}",	/* NUL */
+		"{\"x\":\"\\udc00\"}",	/* lone surrogate */
+		"{\"x\":99999999999999999999}",	/* past 64 bits */
+	};
+	char	*tok;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		tok = craft(HEAD, refused[i], EVP_sha256(), &cur);
+		if (token_screen(tok, strlen(tok)) == NULL)
+			fail_msg("screen passed %s", refused[i]);
+		free(tok);
+	}
+	/* An escaped backslash before u0000 is no escape of NUL. */
+	tok = craft(HEAD, "{\"x\":\"\\\\u0000\"}", EVP_sha256(), &cur);
+	assert_null(token_screen(tok, strlen(tok)));
+	free(tok);
+	/* Not canonical: leftover bits a decoder would drop. */
+	assert_non_null(token_screen("eyJ9.eyJ9.AB", 12));
+	assert_null(token_screen("eyJ9.eyJ9.AQ", 12));
+}
+
 int
 main(void)
 {
@@ -749,6 +853,9 @@ main(void)
 		cmocka_unit_test(rejects_nul_inside_token),
 		cmocka_unit_test(rejects_three_dots),
 		cmocka_unit_test(rejects_when_configured_secret_is_short),
+		cmocka_unit_test(agrees_with_libjwt_on_what_passes),
+		cmocka_unit_test(agrees_with_libjwt_on_what_fails),
+		cmocka_unit_test(screens_json_the_two_parsers_read_differently),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,111 @@
+"""The settings file: otas.conf beside the program is read with no OTAS_*
+variable in the environment, the way a shared host runs it — plain CGI,
+started by absolute path (mod_fcgid, lighttpd) or by its bare name from
+its own directory (suEXEC, mod_cgi).  A bad line stops the program with
+one line naming the file and the line, and a secret in a file others can
+read is refused.
+
+The program runs as www-data from a private copy of the build, with a
+complete CGI request and nothing else in its environment.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import processes
+import stack
+
+
+@pytest.fixture
+def site(workdir, app):
+    """A directory holding a copy of otas-session, owned by www-data."""
+    d = tempfile.mkdtemp(prefix="site-", dir=workdir)
+    os.chmod(d, 0o755)
+    shutil.copy2(app.binary("otas-session"), d)
+    processes.give_to(d, stack.SERVER_USER)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def write_conf(site, text, mode=0o600):
+    path = os.path.join(site, "otas.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    processes.give_to(path, stack.SERVER_USER)
+    return path
+
+
+def good_conf(pg, secret):
+    return ("# written by the test\n"
+            "OTAS_DATABASE_URL=%s\n"
+            "\n"
+            "OTAS_JWT_SECRET_FILE=%s\n" % (pg.url, secret.path))
+
+
+def run(site, key, bare_name):
+    """One CGI request; no OTAS_* and no SCRIPT_FILENAME in the env."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": stack.SESSION_PATH,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "2",
+        "HTTP_X_OTAS_AGENT_KEY": key,
+    }
+    prog = "otas-session" if bare_name else os.path.join(site,
+                                                          "otas-session")
+    return subprocess.run([prog], executable=os.path.join(site,
+                          "otas-session"), input=b"{}", env=env,
+                          capture_output=True, timeout=30,
+                          user=stack.SERVER_USER,
+                          cwd=site if bare_name else "/")
+
+
+def body(stdout):
+    head, _, rest = stdout.partition(b"\r\n\r\n")
+    return head, json.loads(rest)
+
+
+@pytest.mark.parametrize("bare_name", [False, True],
+                         ids=["absolute_argv0", "bare_name_in_its_dir"])
+def test_settings_only_from_the_file_beside_the_program_answer_200(
+        site, pg, secret, keys, bare_name):
+    write_conf(site, good_conf(pg, secret))
+    key = keys.make()
+    r = run(site, key.full, bare_name)
+    assert r.returncode == 0, r
+    head, doc = body(r.stdout)
+    assert b"Status: 200" in head, r.stdout
+    assert doc["status_description"] == "agent_session_created"
+    assert pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
+                     (key.agent_id,)) == 1
+
+
+def test_unknown_setting_stops_with_one_line_naming_file_and_line(
+        site, pg, secret, keys):
+    path = write_conf(site, good_conf(pg, secret) + "OTAS_TOKEN_TLL=60\n")
+    r = run(site, keys.make().full, bare_name=True)
+    assert r.returncode == 1 and r.stdout == b"", r
+    err = r.stderr.decode()
+    assert err.count("\n") == 1, err
+    assert "%s:5: unknown setting OTAS_TOKEN_TLL" % path in err
+
+
+def test_secret_in_a_settings_file_others_can_read_is_refused(
+        site, pg, secret, keys):
+    path = write_conf(site, "OTAS_DATABASE_URL=%s\nOTAS_JWT_SECRET=%s\n" % (
+        pg.url, "s" * 40), mode=0o644)
+    r = run(site, keys.make().full, bare_name=True)
+    assert r.returncode == 1 and r.stdout == b"", r
+    err = r.stderr.decode()
+    assert err.count("\n") == 1, err
+    assert path in err and "chmod 600" in err
+    assert "s" * 40 not in err
