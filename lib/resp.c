@@ -124,13 +124,8 @@ success_body(struct resp *r, enum otas_status st, const char *fmt, ...)
 void
 resp_ready(struct resp *r)
 {
-	const struct otas_status_info *si = status_info(OTAS_READY);
-	char body[128];
-
-	resp_start(r, si->http, si->reason);
-	snprintf(body, sizeof(body),
-	    "{\"status\": 1, \"status_description\": \"%s\"}", si->code);
-	resp_body(r, body);
+	resp_start(r, OTAS_READY);
+	plain_body(r, OTAS_READY);
 }
 
 void
