@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-import servers_apache_nginx as san
+import postgres
 import stack
 from otas_http import assert_common_headers, assert_error, request
 
@@ -112,9 +112,9 @@ SCHEMA_QUERY = re.compile(r"\[(\d+)\] LOG:  execute [^:]*: SELECT .*"
 def logged_runtime_role(pg):
     """PostgreSQL logs every statement of the runtime role's new
     connections (so only of the private server started afterwards)."""
-    pg.query("ALTER ROLE %s SET log_statement = 'all'" % stack.RUNTIME_ROLE)
+    pg.query("ALTER ROLE %s SET log_statement = 'all'" % postgres.RUNTIME_ROLE)
     yield
-    pg.query("ALTER ROLE %s RESET log_statement" % stack.RUNTIME_ROLE)
+    pg.query("ALTER ROLE %s RESET log_statement" % postgres.RUNTIME_ROLE)
 
 
 def log_size(pg):
@@ -136,10 +136,9 @@ def schema_questions_by_backend(pg, mark):
 @pytest.mark.parametrize("kind", PERSISTENT_KINDS)
 def test_health_asks_the_database_at_most_once_a_second_per_process(
         kind, workdir, app, pg, logged_runtime_role):
-    srv = san.fresh(stack.SERVERS[kind],
-                    os.path.join(workdir, "health-" + kind), app)
+    srv = stack.start_private(stack.SERVERS[kind],
+                              os.path.join(workdir, "health-" + kind), app)
     try:
-        srv.start()
         mark = log_size(pg)
         polls = 0
         t0 = time.monotonic()
