@@ -131,7 +131,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
+	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
 	@BUILD=$(BUILD) $(PYTHON) scripts/bench
 
 # `make static`: the four programs fully static in $(STATIC)/, for a host

@@ -20,7 +20,9 @@
 #include "body.h"
 #include "config.h"
 #include "db.h"
+#include "hash.h"
 #include "health.h"
+#include "idem.h"
 #include "key.h"
 #include "keycache.h"
 #include "log.h"
@@ -47,40 +49,70 @@ struct outcome {
 	const char		*why;
 	char			*jwt;		/* malloc'd on success */
 	struct keycache_entry	 key;		/* agent_id set once verified */
+	char			 rehash[HASH_ENCODED_MAX]; /* or "" */
+};
+
+/* What the request asks to store. */
+struct ask {
+	const char		*meta;		/* JSON object text */
+	const struct idem_key	*idem;		/* NULL: no Idempotency-Key */
+	char			 body_hash[2 * HASH_SHA256_LEN + 1];
 };
 
 static enum otas_status
-sign(struct app *app, const char session_id[UUID_STR_LEN + 1],
-    struct outcome *o)
+sign(struct app *app, const struct token_claims *tc, struct outcome *o)
 {
-	struct token_claims tc;
-
-	memset(&tc, 0, sizeof(tc));
-	/* Same-size arrays: no formatting on the hot path. */
-	memcpy(tc.session_id, session_id, sizeof(tc.session_id));
-	memcpy(tc.agent_id, o->key.agent_id, sizeof(tc.agent_id));
-	tc.iat = (long long)time(NULL);
-	tc.exp = tc.iat + app->cfg.token_ttl;
-	if ((o->jwt = token_signer_sign(app->signer, &tc)) == NULL) {
+	free(o->jwt);
+	if ((o->jwt = token_signer_sign(app->signer, tc)) == NULL) {
 		o->why = "token signing failed";
 		return OTAS_ERR_SERVER;
 	}
 	return OTAS_OK;
 }
 
-/* Hands the row to the group commit and waits for its own verdict. */
+static void
+claims(struct app *app, const char session_id[UUID_STR_LEN + 1],
+    const struct outcome *o, struct token_claims *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	/* Same-size arrays: no formatting on the hot path. */
+	memcpy(tc->session_id, session_id, sizeof(tc->session_id));
+	memcpy(tc->agent_id, o->key.agent_id, sizeof(tc->agent_id));
+	tc->iat = (long long)time(NULL);
+	tc->exp = tc->iat + app->cfg.token_ttl;
+}
+
+/*
+ * Hands the row to the group commit and waits for its own verdict.  A
+ * repeat of an Idempotency-Key is answered with the earlier session's
+ * claims signed again: the same secret gives the same token, byte for byte.
+ */
 static enum otas_status
-insert(struct app *app, const char *session_id, const char *meta,
+insert(struct app *app, struct token_claims *tc, const struct ask *a,
     struct outcome *o)
 {
 	struct agent_session_row row;
+	enum otas_status st;
 
 	memset(&row, 0, sizeof(row));
-	row.session_id = session_id;
+	row.session_id = tc->session_id;
 	row.key_id = o->key.key_id;
 	row.hashed_key = o->key.hashed_key;
-	row.meta = meta;
-	return batch_create(app->batch, &row, &o->why);
+	row.rehash = o->rehash[0] != '\0' ? o->rehash : NULL;
+	row.meta = a->meta;
+	row.idem_key = a->idem != NULL ? a->idem->value : NULL;
+	row.body_hash = a->body_hash;
+	row.iat = tc->iat;
+	row.exp = tc->exp;
+	row.idem_ttl = app->cfg.idempotency_ttl;
+	st = batch_create(app->batch, &row, &o->why);
+	if (st != OTAS_OK || !row.replayed)
+		return st;
+	o->why = row.why;
+	memcpy(tc->session_id, row.replay_id, sizeof(tc->session_id));
+	tc->iat = row.replay_iat;
+	tc->exp = row.replay_exp;
+	return sign(app, tc, o);
 }
 
 /*
@@ -91,9 +123,10 @@ insert(struct app *app, const char *session_id, const char *meta,
  */
 static enum otas_status
 store(struct app *app, const struct req *rq, const struct key_parts *kp,
-    const char *meta, struct outcome *o)
+    const struct ask *a, struct outcome *o)
 {
 	char session_id[UUID_STR_LEN + 1];
+	struct token_claims tc;
 	enum otas_status st = OTAS_ERR_KEY;
 	int attempt, cached;
 
@@ -103,13 +136,17 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
 		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
-		    &o->key, &cached, &o->why);
+		    &o->key, &cached, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
-		if ((st = sign(app, session_id, o)) != OTAS_OK)
+		claims(app, session_id, o, &tc);
+		if ((st = sign(app, &tc, o)) != OTAS_OK)
 			return st;
-		if ((st = insert(app, session_id, meta, o)) == OTAS_OK)
+		if ((st = insert(app, &tc, a, o)) == OTAS_OK) {
+			if (o->rehash[0] != '\0')
+				verify_rehashed(&o->key, o->rehash);
 			return OTAS_OK;
+		}
 		free(o->jwt);
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
@@ -121,12 +158,55 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	return st;
 }
 
+/* The Idempotency-Key header, if sent: exactly once, one sf-string. */
+static enum otas_status
+idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
+    struct outcome *o)
+{
+	a->idem = NULL;
+	if (rq->idem_count == 0)
+		return OTAS_OK;
+	if (rq->idem_count > 1) {
+		o->why = "Idempotency-Key sent more than once";
+		return OTAS_ERR_IDEM_KEY;
+	}
+	if (idem_parse(rq->idem, rq->idem_len, k) == -1) {
+		o->why = "Idempotency-Key is not a string of 1 to 255 "
+		    "characters";
+		return OTAS_ERR_IDEM_KEY;
+	}
+	a->idem = k;
+	return OTAS_OK;
+}
+
+/* Hex SHA-256 of the body, what a repeat of an Idempotency-Key must match. */
+static enum otas_status
+body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[HASH_SHA256_LEN];
+	size_t i;
+
+	if (hash_sha256(body, len, d) == -1) {
+		o->why = "SHA-256 failed";
+		return OTAS_ERR_SERVER;
+	}
+	for (i = 0; i < sizeof(d); i++) {
+		a->body_hash[2 * i] = hex[d[i] >> 4];
+		a->body_hash[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	a->body_hash[2 * sizeof(d)] = '\0';
+	return OTAS_OK;
+}
+
 static enum otas_status
 create(struct app *app, struct conn *c, const struct req *rq,
     struct outcome *o)
 {
 	struct key_parts kp;
 	struct body_meta meta;
+	struct idem_key idem;
+	struct ask a;
 	enum otas_status st;
 	size_t len;
 
@@ -144,14 +224,22 @@ create(struct app *app, struct conn *c, const struct req *rq,
 		return OTAS_ERR_KEY;
 	}
 	memcpy(o->key.prefix, kp.prefix[0], sizeof(o->key.prefix));
+	if ((st = idem_header(rq, &idem, &a, o)) != OTAS_OK)
+		return st;
 	st = body_read(c, rq->content_length, (size_t)app->cfg.max_body,
 	    app->body[c->worker], app->body_cap, &len, &o->why);
 	if (st != OTAS_OK)
 		return st;
+	/* Before body_parse, which writes into the buffer. */
+	a.body_hash[0] = '\0';
+	if (a.idem != NULL &&
+	    (st = body_hash(app->body[c->worker], len, &a, o)) != OTAS_OK)
+		return st;
 	st = body_parse(app->body[c->worker], len, &meta, &o->why);
 	if (st != OTAS_OK)
 		return st;
-	return store(app, rq, &kp, meta.json, o);
+	a.meta = meta.json;
+	return store(app, rq, &kp, &a, o);
 }
 
 /*

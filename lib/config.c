@@ -84,8 +84,11 @@ static const struct setting settings[] = {
 	    0, 3600 },
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
 	    "10000", 1, 10000000 },
-	{ "OTAS_SLOW_HASH_FAILURES",	NUMBER,	AT(slow_failures), "3",
-	    0, 1000 },
+	{ "OTAS_SLOW_HASH_RATE",	NUMBER,	AT(slow_hash_rate), "1000000",
+	    1000, 1000000000L },		/* iterations/s per process */
+	{ "OTAS_REHASH",		FLAG,	AT(rehash), "1", 0, 1 },
+	{ "OTAS_IDEMPOTENCY_TTL",	NUMBER,	AT(idempotency_ttl), "86400",
+	    1, 366L * 86400 },		/* seconds; a day */
 	{ "OTAS_KEY_ITERATIONS",	NUMBER,	AT(key_iterations), "1000",
 	    1, 10000000 },
 	{ "OTAS_SQL_DIR",		PATH,	AT(sql_dir), NULL, 0, 0 },
