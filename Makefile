@@ -9,6 +9,10 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 # The one source of the version: programs, tarball and package read it here.
 VERSION  := $(shell cat VERSION)
+# The newest migration in sql/: otas-session's readiness check wants the
+# database at least there.
+SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
+                    sort -n | tail -n 1)
 
 PKGS     := fcgi json-c libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -21,7 +25,7 @@ HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 OPT      ?= -O2 -g
 CFLAGS   ?=
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -Ilib $(PKG_CFLAGS) \
-             $(EXTRA_CFLAGS) $(CFLAGS)
+             -DOTAS_SCHEMA_VERSION=$(SCHEMA_VERSION)L $(EXTRA_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
 LIBS     = $(PKG_LIBS) -lpthread -lm
@@ -71,6 +75,14 @@ $(BUILD)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h $(LIB_A) \
 	    $(ALL_LDFLAGS) -o $@ bin/otas-admin.c \
 	    $(wildcard bin/admin/*.c) $(LIB_A) $(LIBS)
 
+# otas-session has the schema version compiled in; $(BUILD)/schema-version
+# changes only when a migration with a higher number appears.
+$(BUILD)/otas-session: $(BUILD)/schema-version
+
+$(BUILD)/schema-version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SCHEMA_VERSION)' | cmp -s - $@ || echo '$(SCHEMA_VERSION)' > $@
+
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(@D)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
@@ -119,7 +131,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
+	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
 	@BUILD=$(BUILD) $(PYTHON) scripts/bench
 
 # `make static`: the four programs fully static in $(STATIC)/, for a host
@@ -236,7 +248,9 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked
 # with lintian (an error fails the target).  debian/changelog must name the
-# version in VERSION.
+# version in VERSION.  The package build runs its own make: none of this
+# make's settings (BUILD above all, which its `make clean` would remove)
+# may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
@@ -250,7 +264,8 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
 	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
 	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
-	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX \
+	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
 	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
 	lintian --fail-on error $@

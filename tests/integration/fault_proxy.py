@@ -13,9 +13,11 @@ Modes (set_mode, applied at once to every connection, open or new):
               a reconnect
   freeze      no byte forwarded either way, new connections accepted and
               never answered: a database that stops answering
-  cut_insert  forward, but when the server confirms an INSERT (its
-              CommandComplete and the ReadyForQuery after it, i.e. once the
-              transaction has committed), close both sides before the
+  cut_insert  forward, but when the server confirms the statement that
+              inserts sessions (the client's message named it: a Bind of
+              otas_create_session..., or its SQL when unnamed), i.e. its
+              CommandComplete and the ReadyForQuery after it, once the
+              transaction has committed, close both sides before the
               client sees the confirmation; then back to pass (cuts times)
 
 The client must not ask for TLS (url adds sslmode=disable): the proxy
@@ -31,6 +33,8 @@ import struct
 import threading
 
 TICK = 0.05
+# What a client message holds when it runs the session insert.
+INSERT_MARKERS = (b"otas_create_session", b"INSERT INTO agent_session")
 
 
 class FaultProxy:
@@ -138,7 +142,8 @@ class _Conn:
         self.generation = proxy.generation
         self.ready_seen = False     # first ReadyForQuery passed
         self.pending = b""          # server bytes not yet forwarded
-        self.held = b""             # an INSERT's confirmation, held back
+        self.held = b""             # the insert's confirmation, held back
+        self.armed = False          # the client ran the insert
 
     def close(self):
         for s in (self.client, self.server):
@@ -176,6 +181,8 @@ class _Conn:
                 data = self.client.recv(65536)
                 if not data:
                     return
+                if any(m in data for m in INSERT_MARKERS):
+                    self.armed = True
                 self.server.sendall(data)
             if self.server in r:
                 data = self.server.recv(65536)
@@ -195,7 +202,7 @@ class _Conn:
                 break
             msg, self.pending = (self.pending[:1 + length],
                                  self.pending[1 + length:])
-            if kind == b"C" and msg[5:].startswith(b"INSERT ") and \
+            if kind == b"C" and self.armed and \
                     self.proxy.mode == "cut_insert":
                 self.held = msg
                 continue
@@ -203,6 +210,8 @@ class _Conn:
                 if kind == b"Z" and self.proxy._take_cut():
                     return False
                 msg, self.held = self.held + msg, b""
+            if kind == b"Z":
+                self.armed = False
             if not self.forwarding():
                 continue        # silent: swallowed
             self.client.sendall(msg)

@@ -95,6 +95,26 @@ def test_insert_committed_but_answer_lost_is_200_with_that_one_row(
                      (sid,)) == '{"n": 1}'
 
 
+def test_answer_lost_with_an_idempotency_key_is_200_once_and_replays(
+        one_thread, healthy, pg, keys, secret):
+    key = keys.make()
+    assert create_session(one_thread, key, "{}").status == 200
+    before = session_ids(pg, key)
+    header = [("Idempotency-Key", '"lost-answer-1"')]
+    cuts = healthy.cuts_done
+    healthy.set_mode("cut_insert")
+    first = create_session(one_thread, key, "{}", headers=header,
+                           timeout=CLIENT_TIMEOUT)
+    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
+    sid = token_session(first, secret)
+    assert session_ids(pg, key) == sorted(before + [sid])
+    # The key's record names that session: a repeat answers it again.
+    again = create_session(one_thread, key, "{}", headers=header,
+                           timeout=CLIENT_TIMEOUT)
+    assert token_session(again, secret) == sid
+    assert session_ids(pg, key) == sorted(before + [sid])
+
+
 def test_group_commit_with_its_answer_lost_is_200_for_each_row_once(
         group_commit, healthy, pg, keys, secret):
     key = keys.make()

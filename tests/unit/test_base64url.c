@@ -1,7 +1,8 @@
 /*
  * test_base64url — RFC 4648's test vectors in the URL alphabet without
- * padding, the two characters that differ from base64, and the length
- * macro callers size their buffers with.
+ * padding, the two characters that differ from base64, the length macro
+ * callers size their buffers with, and decoding: the inverse of encoding,
+ * for the one canonical spelling only.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,12 +41,44 @@ url_alphabet_has_dash_and_underscore(void **state)
 
 	base64url_encode(in, sizeof(in), out);
 	assert_string_equal(out, "-_-_");
-	assert_true(base64url_char('-'));
-	assert_true(base64url_char('_'));
-	assert_false(base64url_char('+'));
-	assert_false(base64url_char('/'));
-	assert_false(base64url_char('='));
-	assert_false(base64url_char('.'));
+	assert_int_equal(base64url_value('-'), 62);
+	assert_int_equal(base64url_value('_'), 63);
+	assert_int_equal(base64url_value('+'), -1);
+	assert_int_equal(base64url_value('/'), -1);
+	assert_int_equal(base64url_value('='), -1);
+	assert_int_equal(base64url_value('.'), -1);
+}
+
+static void
+decode_undoes_encode_for_every_length(void **state)
+{
+	unsigned char in[64], out[64];
+	char text[BASE64URL_LEN(64) + 1];
+	size_t n, i, len;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 11);
+	for (n = 0; n <= sizeof(in); n++) {
+		len = base64url_encode(in, n, text);
+		assert_true(base64url_canonical(text, len));
+		assert_int_equal(base64url_decode(text, len, out), n);
+		assert_memory_equal(out, in, n);
+	}
+}
+
+static void
+only_the_canonical_spelling_is_accepted(void **state)
+{
+	assert_true(base64url_canonical("Zg", 2));
+	/* Same byte with leftover bits set: another spelling, refused. */
+	assert_false(base64url_canonical("Zh", 2));
+	assert_true(base64url_canonical("Zm8", 3));
+	assert_false(base64url_canonical("Zm9", 3));
+	/* One character is never a whole byte. */
+	assert_false(base64url_canonical("Z", 1));
+	assert_false(base64url_canonical("Zg==", 4));
+	assert_false(base64url_canonical("Z+8", 3));
+	assert_true(base64url_canonical("", 0));
 }
 
 int
@@ -54,6 +87,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc4648_vectors_without_padding),
 		cmocka_unit_test(url_alphabet_has_dash_and_underscore),
+		cmocka_unit_test(decode_undoes_encode_for_every_length),
+		cmocka_unit_test(only_the_canonical_spelling_is_accepted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
