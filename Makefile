@@ -248,7 +248,9 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked
 # with lintian (an error fails the target).  debian/changelog must name the
-# version in VERSION.
+# version in VERSION.  The package build runs its own make: none of this
+# make's settings (BUILD above all, which its `make clean` would remove)
+# may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
@@ -262,7 +264,8 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
 	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
 	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
-	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX \
+	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
 	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
 	lintian --fail-on error $@
