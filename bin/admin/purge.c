@@ -181,7 +181,7 @@ cmd_session_purge(struct ctx *c, struct args *a)
 	p.dry_run = opt(a, "dry-run") != NULL;
 	if ((rc = purge_retention(c, opt(a, "older-than"), &secs)) != 0)
 		return rc;
-	if (bopt != NULL && parse_long(bopt, 1, MAX_BATCH, &batch) == -1)
+	if (bopt != NULL && decimal_long(bopt, 1, MAX_BATCH, &batch) == -1)
 		return fail(EXIT_USAGE, "--batch must be a number from 1 to %ld",
 		    MAX_BATCH);
 	if (secs == 0) {
