@@ -87,8 +87,10 @@ unit: $(UNITS)
 
 # `make test`: install what is missing, build, run unit then integration
 # tests, and end with one line "N passed, N failed".
+# The static programs and their tarball too: the shared-hosting tests
+# upload them.
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit dist
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run
 
 run: deps
