@@ -9,6 +9,10 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 # The one source of the version: programs, tarball and package read it here.
 VERSION  := $(shell cat VERSION)
+# The newest migration in sql/: otas-session's readiness check wants the
+# database at least there.
+SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
+                    sort -n | tail -n 1)
 
 PKGS     := fcgi json-c libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -21,7 +25,7 @@ HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 OPT      ?= -O2 -g
 CFLAGS   ?=
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -Ilib $(PKG_CFLAGS) \
-             $(EXTRA_CFLAGS) $(CFLAGS)
+             -DOTAS_SCHEMA_VERSION=$(SCHEMA_VERSION)L $(EXTRA_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
 LIBS     = $(PKG_LIBS) -lpthread -lm
@@ -70,6 +74,14 @@ $(BUILD)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h $(LIB_A) \
 	    -DOTAS_SQL_DIR='"$(PREFIX)/share/otas-fcgi/sql"' \
 	    $(ALL_LDFLAGS) -o $@ bin/otas-admin.c \
 	    $(wildcard bin/admin/*.c) $(LIB_A) $(LIBS)
+
+# otas-session has the schema version compiled in; $(BUILD)/schema-version
+# changes only when a migration with a higher number appears.
+$(BUILD)/otas-session: $(BUILD)/schema-version
+
+$(BUILD)/schema-version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SCHEMA_VERSION)' | cmp -s - $@ || echo '$(SCHEMA_VERSION)' > $@
 
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(@D)

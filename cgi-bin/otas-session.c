@@ -5,6 +5,10 @@
  *   method, key syntax, body size, JSON, key verification, token, insert.
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).
+ * A path ending in /health/ is the readiness check instead (health.c).
+ *
+ * OTAS_SCHEMA_VERSION, the newest migration in sql/, comes from the
+ * Makefile: the readiness check wants the database at least there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "config.h"
 #include "db.h"
 #include "hash.h"
+#include "health.h"
 #include "idem.h"
 #include "key.h"
 #include "keycache.h"
@@ -32,6 +37,7 @@
 struct app {
 	struct otas_config	 cfg;
 	struct db		*db;
+	struct health		*health;	/* GET .../health/ */
 	struct batch		*batch;
 	struct token_signer	*signer;
 	char			**body;		/* per thread: max_body + 1 */
@@ -236,6 +242,17 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	return store(app, rq, &kp, &a, o);
 }
 
+/*
+ * The readiness check a load balancer polls: the remembered verdict (the
+ * database is asked at most once a second per process).  Any method gets
+ * it, and nothing of the request is read: it can never make a session.
+ */
+static enum otas_status
+ready(struct app *app, struct outcome *o)
+{
+	return health_check(app->health, log_now_usec() / 1000, &o->why);
+}
+
 static void
 handle(struct conn *c, void *arg)
 {
@@ -249,9 +266,11 @@ handle(struct conn *c, void *arg)
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
-	st = create(app, c, &rq, &o);
+	st = rq.health ? ready(app, &o) : create(app, c, &rq, &o);
 	if (st == OTAS_OK)
 		resp_session(&resp, o.jwt);
+	else if (st == OTAS_READY)
+		resp_ready(&resp);
 	else
 		resp_error(&resp, st);
 	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
@@ -283,7 +302,9 @@ app_init(struct app *app)
 			return -1;
 	if ((app->db = db_new(&app->cfg, "otas-session")) == NULL ||
 	    (app->batch = batch_new(app->db)) == NULL ||
-	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL)
+	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL ||
+	    (app->health = health_new(health_ask_db, app->db,
+	    OTAS_SCHEMA_VERSION)) == NULL)
 		return -1;
 	return 0;
 }
@@ -293,6 +314,7 @@ app_free(struct app *app)
 {
 	long i;
 
+	health_free(app->health);
 	token_signer_free(app->signer);
 	batch_free(app->batch);
 	db_free(app->db);

@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "decimal.h"
 #include "duration.h"
 
 #define SECRET_FILE_MAX		4096
@@ -172,24 +173,6 @@ row_find(const char *name, size_t len)
 #define ROW(name)	row_find(name, sizeof(name) - 1)
 
 /* ----------------------------------------------------------- values */
-
-/* A whole-string decimal: strtol alone would take blanks and a '+'. */
-static int
-parse_number(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' &&
-	    s[1] <= '9'))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int
 secret_set(struct otas_secret *s, const char *bytes, size_t len)
@@ -352,7 +335,7 @@ value_set(struct load *ld, int row, const char *v)
 	switch (s->kind) {
 	case NUMBER:
 	case FLAG:
-		if (parse_number(v, s->min, s->max, &n) == -1)
+		if (decimal_long(v, s->min, s->max, &n) == -1)
 			return fail(ld, row, "%s must be a whole number from "
 			    "%ld to %ld", s->name, s->min, s->max);
 		if (s->kind == FLAG)

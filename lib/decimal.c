@@ -4,6 +4,7 @@
  * sets errno, four things every caller had to undo.
  */
 #include <limits.h>
+#include <string.h>
 
 #include "decimal.h"
 
@@ -33,5 +34,16 @@ decimal_parse(const char *s, size_t len, long long min, long long max,
 	if (v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int
+decimal_long(const char *s, long min, long max, long *out)
+{
+	long long v;
+
+	if (s == NULL || decimal_parse(s, strlen(s), min, max, &v) == -1)
+		return -1;
+	*out = (long)v;
 	return 0;
 }

@@ -18,4 +18,7 @@
 int	decimal_parse(const char *s, size_t len, long long min,
 	    long long max, long long *out);
 
+/* decimal_parse of the NUL-terminated s (NULL: -1) into a long. */
+int	decimal_long(const char *s, long min, long max, long *out);
+
 #endif

@@ -65,6 +65,15 @@ default_id(struct req *r)
 	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
+/* Whether the path of a request URI (the query cut off) ends in suffix. */
+static int
+path_ends_with(const char *uri, const char *suffix)
+{
+	size_t n = strcspn(uri, "?"), m = strlen(suffix);
+
+	return n >= m && memcmp(uri + n - m, suffix, m) == 0;
+}
+
 void
 req_parse(char *const *envp, struct req *r)
 {
@@ -90,6 +99,8 @@ req_parse(char *const *envp, struct req *r)
 			r->method = v;
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)
 			r->content_length = *v == '\0' ? -1 : parse_length(v);
+		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL)
+			r->health = path_ends_with(v, REQ_HEALTH_SUFFIX);
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

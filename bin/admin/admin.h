@@ -17,6 +17,8 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "decimal.h"
+#include "key.h"
 
 #ifndef OTAS_SQL_DIR
 #define OTAS_SQL_DIR "/usr/local/share/otas-fcgi/sql"
@@ -26,10 +28,6 @@
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 
-#define PREFIX_LEN	12
-#define SECRET_BYTES	32
-#define SECRET_LEN	43	/* unpadded base64url of 32 bytes */
-#define KEY_LEN		(6 + PREFIX_LEN + 1 + SECRET_LEN)
 #define DEFAULT_EXPIRY_DAYS 30L
 #define MAX_EXPIRY_DAYS	36500L
 #define DEFAULT_LIMIT	20L
@@ -96,7 +94,6 @@ int	 fail_db(PGconn *conn, const PGresult *res);
 void	 one_line(const char *in, char *out, size_t cap);
 
 /* util.c: checked input; each returns 0 or an exit code after printing. */
-int	 parse_long(const char *s, long min, long max, long *out);
 int	 check_uuid(const char *what, const char *s);
 int	 check_text(const char *what, const char *s, int required);
 const char *opt(const struct args *a, const char *name);

@@ -110,6 +110,20 @@ def test_a_repeat_gets_the_same_session_and_token_byte_for_byte(
     assert bytes(row[0][3]) == hashlib.sha256(BODY.encode()).digest()
 
 
+def test_every_server_kind_answers_a_repeat_the_same(server, pg, keys):
+    key = keys.make()
+    k = fresh_key()
+    first = create_session(server, key, BODY, headers=idem(k))
+    assert first.status == 200, first
+    assert create_session(server, key, BODY, headers=idem(k)).body == \
+        first.body
+    assert_error(create_session(server, key, "{}", headers=idem(k)), 422,
+                 "idempotency_key_reused")
+    assert_error(create_session(server, key, BODY, headers=idem("bare")),
+                 400, "invalid_idempotency_key")
+    assert sessions_of(pg, key.agent_id) == 1
+
+
 def test_the_same_key_with_another_body_is_422(lighttpd, pg, keys):
     key = keys.make()
     k = fresh_key()
