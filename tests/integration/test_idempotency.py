@@ -266,18 +266,6 @@ def hold_key(pg, key, k, body):
     return conn, sid, iat, iat + 3600
 
 
-def wait_for_lock_waiter(pg, timeout=10):
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pg.scalar("SELECT count(*) FROM pg_stat_activity"
-                     " WHERE wait_event_type = 'Lock'"
-                     " AND application_name = 'otas-session'"):
-            return
-        time.sleep(0.02)
-    raise AssertionError("no otas-session statement waited for the key")
-
-
 def test_a_repeat_waits_for_the_first_and_answers_its_session(
         lighttpd, pg, keys, secret):
     key = keys.make()
@@ -288,7 +276,7 @@ def test_a_repeat_waits_for_the_first_and_answers_its_session(
         th = threading.Thread(target=lambda: answer.append(create_session(
             lighttpd, key, BODY, headers=idem(k), timeout=30)))
         th.start()
-        wait_for_lock_waiter(pg)
+        pg.wait_for_lock_wait()
         conn.commit()
         th.join(timeout=30)
     finally:
