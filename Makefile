@@ -99,10 +99,8 @@ unit: $(UNITS)
 
 # `make test`: install what is missing, build, run unit then integration
 # tests, and end with one line "N passed, N failed".
-# The static programs and their tarball too: the shared-hosting tests
-# upload them.
 test: deps
-	@$(MAKE) --no-print-directory all unit dist
+	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run
 
 run: deps
@@ -149,6 +147,7 @@ STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
 STATIC_PKGS   := fcgi json-c libpq libcrypto
 STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
+                 -DOTAS_SCHEMA_VERSION=$(SCHEMA_VERSION)L \
                  -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
                  $(EXTRA_CFLAGS) $(CFLAGS)
 STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
@@ -175,6 +174,7 @@ $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(STATIC)/otas-session: $(BUILD)/schema-version
 $(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
 	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
 	    $(STATIC_LIBS)
