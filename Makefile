@@ -145,10 +145,7 @@ bench: deps
 DEPS          ?= build/deps
 STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
-STATIC_PKGS   := fcgi json-c libpq libcrypto
-STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
-                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
-                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_CFLAGS  = $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
 STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
                  $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
                  $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
@@ -168,6 +165,7 @@ $(STATIC)/lib/%.o: lib/%.c lib/*.h
 
 $(STATIC)/lib/version.o: VERSION
 $(STATIC)/lib/version.o: STATIC_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+$(STATIC)/otas-session: $(BUILD)/schema-version
 
 $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@
