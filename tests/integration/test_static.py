@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 
 import jwt
+import pytest
 
 import stack
 
