@@ -156,8 +156,9 @@ STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
 
 static: $(STATIC_PROGS)
 
-$(STATIC_LIBPQ)/done:
-	scripts/static-libpq $(STATIC_LIBPQ)
+# Asked every time: it rebuilds only when the installed libpq-dev changed.
+$(STATIC_LIBPQ)/done: FORCE
+	@scripts/static-libpq $(STATIC_LIBPQ)
 
 $(STATIC)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
