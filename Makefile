@@ -145,10 +145,7 @@ bench: deps
 DEPS          ?= build/deps
 STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
-STATIC_PKGS   := fcgi json-c libpq libcrypto
-STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
-                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
-                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_CFLAGS  = $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
 STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
                  $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
                  $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
@@ -159,8 +156,9 @@ STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
 
 static: $(STATIC_PROGS)
 
-$(STATIC_LIBPQ)/done:
-	scripts/static-libpq $(STATIC_LIBPQ)
+# Asked every time: it rebuilds only when the installed libpq-dev changed.
+$(STATIC_LIBPQ)/done: FORCE
+	@scripts/static-libpq $(STATIC_LIBPQ)
 
 $(STATIC)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
@@ -168,6 +166,7 @@ $(STATIC)/lib/%.o: lib/%.c lib/*.h
 
 $(STATIC)/lib/version.o: VERSION
 $(STATIC)/lib/version.o: STATIC_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+$(STATIC)/otas-session: $(BUILD)/schema-version
 
 $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@

@@ -4,8 +4,7 @@ the documentation's request as plain CGI in a chroot holding nothing but
 them and their otas.conf), and that they refuse a database host name,
 which static glibc cannot look up, at start.
 
-The fixture runs `make static dist` itself (the first time on a machine
-that also builds libpq from Debian's source package, about a minute)."""
+The static_build fixture (conftest.py) runs `make static dist` itself."""
 
 import json
 import os
@@ -36,17 +35,6 @@ SEED_BODY = b"""{
 def version():
     with open(os.path.join(stack.ROOT, "VERSION")) as f:
         return f.read().strip()
-
-
-@pytest.fixture(scope="module")
-def static_build():
-    """$BUILD/static after `make static dist`."""
-    build = stack.build_path()
-    r = subprocess.run(["make", "--no-print-directory", "-C", stack.ROOT,
-                        "BUILD=" + build, "static", "dist"],
-                       capture_output=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return os.path.join(build, "static")
 
 
 def run_static(path, env, body=b"", argv=None, root=None):
