@@ -145,10 +145,7 @@ bench: deps
 DEPS          ?= build/deps
 STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
-STATIC_PKGS   := fcgi json-c libpq libcrypto
-STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
-                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
-                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_CFLAGS  = $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
 STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
                  $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
                  $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
@@ -159,8 +156,9 @@ STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
 
 static: $(STATIC_PROGS)
 
-$(STATIC_LIBPQ)/done:
-	scripts/static-libpq $(STATIC_LIBPQ)
+# Asked every time: it rebuilds only when the installed libpq-dev changed.
+$(STATIC_LIBPQ)/done: FORCE
+	@scripts/static-libpq $(STATIC_LIBPQ)
 
 $(STATIC)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
@@ -168,6 +166,7 @@ $(STATIC)/lib/%.o: lib/%.c lib/*.h
 
 $(STATIC)/lib/version.o: VERSION
 $(STATIC)/lib/version.o: STATIC_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+$(STATIC)/otas-session: $(BUILD)/schema-version
 
 $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@
@@ -248,7 +247,9 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked
 # with lintian (an error fails the target).  debian/changelog must name the
-# version in VERSION.
+# version in VERSION.  The package build runs its own make: none of this
+# make's settings (BUILD above all, which its `make clean` would remove)
+# may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
@@ -262,7 +263,8 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
 	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
 	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
-	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX \
+	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
 	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
 	lintian --fail-on error $@

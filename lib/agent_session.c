@@ -1,9 +1,12 @@
 /*
  * agent_session — group commit's statement takes one array per column, so
- * its SQL is fixed whatever the number of rows.  A row the statement does
- * not return had a key that is no longer usable; a class 22 SQLSTATE
- * (data exception) can only come from a meta jsonb refuses — a number out
- * of its range — and then each row is tried alone, so it fails only itself.
+ * its SQL is fixed whatever the number of rows.  It comes in two shapes
+ * that share their key check: the plain one, and one that also claims
+ * Idempotency-Key records, run only for a batch that carries a key.  A row
+ * the statement does not return had a key that is no longer usable; a
+ * class 22 SQLSTATE (data exception) can only come from a meta jsonb
+ * refuses — a number out of its range — and then each row is tried alone,
+ * so it fails only itself.
  */
 #include <stdio.h>
 #include <stdlib.h>

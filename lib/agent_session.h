@@ -1,8 +1,9 @@
 /*
  * agent_session — the hot path's one statement: sessions inserted for keys
- * verified moments ago, each key re-checked in the same statement.  Its SQL
- * and what its errors mean (a class 22 SQLSTATE is the meta's fault) live
- * in agent_session.c; the connection is db.c's.
+ * verified moments ago, each key re-checked (and a legacy hash replaced) in
+ * the same statement, with the Idempotency-Key records of the requests that
+ * carry one.  Its SQL and what its errors mean (a class 22 SQLSTATE is the
+ * meta's fault) live in agent_session.c; the connection is db.c's.
  */
 #ifndef OTAS_AGENT_SESSION_H
 #define OTAS_AGENT_SESSION_H

@@ -864,10 +864,11 @@ config_describe(const struct otas_config *c, char *buf, size_t cap)
 
 	if (describe_database(c->database_url, db, sizeof(db)) == -1)
 		return -1;
-	n = snprintf(buf, cap, "%s threads=%ld max_requests=%ld "
+	n = snprintf(buf, cap, "settings=%s %s threads=%ld max_requests=%ld "
 	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
 	    "statement_timeout_ms=%ld unnamed_statements=%d "
-	    "authz_check_db=%d jwt_secret=%s previous_secret=%s", db,
+	    "authz_check_db=%d jwt_secret=%s previous_secret=%s",
+	    c->settings_file != NULL ? c->settings_file : "none", db,
 	    c->threads, c->max_requests, c->token_ttl, c->max_body,
 	    c->connect_timeout, c->statement_timeout_ms,
 	    c->unnamed_statements, c->authz_check_db,

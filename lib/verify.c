@@ -40,6 +40,17 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 	    r->hashed_key);
 }
 
+/* A slow hash waits for its turn in the process's budget (slowhash.h). */
+static enum otas_status
+slow_turn(const struct otas_config *cfg, long iterations, const char **why)
+{
+	if (iterations <= cfg->slow_hash_iterations ||
+	    slowhash_wait(iterations, cfg->slow_hash_rate) == 0)
+		return OTAS_OK;
+	*why = "slow-hash budget over two seconds behind";
+	return OTAS_ERR_UNAVAILABLE;
+}
+
 /*
  * The hash a presented key is checked against when no row could be: an
  * unknown prefix then costs the same PBKDF2 as a known prefix with a wrong
@@ -49,8 +60,9 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 static char dummy[HASH_ENCODED_MAX];
 static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void
-check_dummy(const struct otas_config *cfg, const char *key, size_t len)
+static enum otas_status
+check_dummy(const struct otas_config *cfg, const char *key, size_t len,
+    const char **why)
 {
 	char enc[HASH_ENCODED_MAX];
 
@@ -60,7 +72,10 @@ check_dummy(const struct otas_config *cfg, const char *key, size_t len)
 		dummy[0] = '\0';
 	memcpy(enc, dummy, sizeof(enc));
 	pthread_mutex_unlock(&dummy_lock);
+	if (slow_turn(cfg, cfg->key_iterations, why) != OTAS_OK)
+		return OTAS_ERR_UNAVAILABLE;
 	(void)hash_verify(key, len, enc);
+	return OTAS_ERR_KEY;
 }
 
 /* The secret's length: what follows "agent_<prefix>_". */
@@ -82,7 +97,9 @@ static void
 want_rehash(const struct otas_config *cfg, const char *key, size_t len,
     const char *prefix, char rehash[HASH_ENCODED_MAX])
 {
-	if (!cfg->rehash || secret_len(len, prefix) < VERIFY_REHASH_MIN_SECRET)
+	/* A new hash that is itself slow would be replaced again and again. */
+	if (!cfg->rehash || secret_len(len, prefix) < VERIFY_REHASH_MIN_SECRET ||
+	    cfg->key_iterations > cfg->slow_hash_iterations)
 		return;
 	if (hash_make(key, len, cfg->key_iterations, rehash,
 	    HASH_ENCODED_MAX) == -1)
@@ -113,10 +130,8 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "stored hash is not pbkdf2_sha256";
 			continue;
 		}
-		if (slow && slowhash_wait(iter, cfg->slow_hash_rate) == -1) {
-			*why = "slow-hash budget over two seconds behind";
+		if (slow_turn(cfg, iter, why) != OTAS_OK)
 			return OTAS_ERR_UNAVAILABLE;
-		}
 		hashed++;
 		if (hash_verify(key, len, r->hashed_key) != HASH_MATCH) {
 			*why = "wrong secret";
@@ -130,7 +145,7 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 		return OTAS_OK;
 	}
 	if (hashed == 0)
-		check_dummy(cfg, key, len);
+		return check_dummy(cfg, key, len, why);
 	return OTAS_ERR_KEY;
 }
 

@@ -3,7 +3,8 @@
  * command table's types, and the helpers every command uses (one-line
  * errors, strict number parsing, JSON output, libpq with parameters only).
  * The program is bin/otas-admin.c (command table, argument parsing, main)
- * plus one file per subject here: util.c, migrate.c, keys.c, agents.c.
+ * plus one file per subject here: util.c, migrate.c, keys.c, agents.c,
+ * purge.c.
  *
  * Memory: results (PGresult) belong to the caller, who PQclear()s them;
  * json_print() consumes the object it prints.
@@ -131,5 +132,6 @@ int	 cmd_key_rotate(struct ctx *, struct args *);
 int	 cmd_key_revoke(struct ctx *, struct args *);
 int	 cmd_key_list(struct ctx *, struct args *);
 int	 cmd_session_list(struct ctx *, struct args *);
+int	 cmd_session_purge(struct ctx *, struct args *);
 
 #endif

@@ -110,6 +110,20 @@ def test_a_repeat_gets_the_same_session_and_token_byte_for_byte(
     assert bytes(row[0][3]) == hashlib.sha256(BODY.encode()).digest()
 
 
+def test_every_server_kind_answers_a_repeat_the_same(server, pg, keys):
+    key = keys.make()
+    k = fresh_key()
+    first = create_session(server, key, BODY, headers=idem(k))
+    assert first.status == 200, first
+    assert create_session(server, key, BODY, headers=idem(k)).body == \
+        first.body
+    assert_error(create_session(server, key, "{}", headers=idem(k)), 422,
+                 "idempotency_key_reused")
+    assert_error(create_session(server, key, BODY, headers=idem("bare")),
+                 400, "invalid_idempotency_key")
+    assert sessions_of(pg, key.agent_id) == 1
+
+
 def test_the_same_key_with_another_body_is_422(lighttpd, pg, keys):
     key = keys.make()
     k = fresh_key()
@@ -252,18 +266,6 @@ def hold_key(pg, key, k, body):
     return conn, sid, iat, iat + 3600
 
 
-def wait_for_lock_waiter(pg, timeout=10):
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pg.scalar("SELECT count(*) FROM pg_stat_activity"
-                     " WHERE wait_event_type = 'Lock'"
-                     " AND application_name = 'otas-session'"):
-            return
-        time.sleep(0.02)
-    raise AssertionError("no otas-session statement waited for the key")
-
-
 def test_a_repeat_waits_for_the_first_and_answers_its_session(
         lighttpd, pg, keys, secret):
     key = keys.make()
@@ -274,7 +276,7 @@ def test_a_repeat_waits_for_the_first_and_answers_its_session(
         th = threading.Thread(target=lambda: answer.append(create_session(
             lighttpd, key, BODY, headers=idem(k), timeout=30)))
         th.start()
-        wait_for_lock_waiter(pg)
+        pg.wait_for_lock_wait()
         conn.commit()
         th.join(timeout=30)
     finally:

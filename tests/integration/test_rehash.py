@@ -9,7 +9,6 @@ slow hash, and OTAS_REHASH=0 turns the whole thing off.  Django itself
 
 import os
 import threading
-import time
 
 import pytest
 
@@ -92,17 +91,6 @@ def test_rehash_0_keeps_every_hash(no_rehash, pg, keys):
 
 # --- races: the row is locked while the request's statement runs --------
 
-def wait_for_lock_waiter(pg, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pg.scalar("SELECT count(*) FROM pg_stat_activity"
-                     " WHERE wait_event_type = 'Lock'"
-                     " AND application_name = 'otas-session'"):
-            return
-        time.sleep(0.02)
-    raise AssertionError("no otas-session statement waited for the lock")
-
-
 def race(lighttpd, pg, key, change):
     """Holds key's row locked until the request's statement waits for it,
     then commits change (SQL on the row) and returns the answer."""
@@ -116,7 +104,7 @@ def race(lighttpd, pg, key, change):
                 create_session(lighttpd, key, "{}", timeout=30)))
             th.start()
             try:
-                wait_for_lock_waiter(pg)
+                pg.wait_for_lock_wait()
                 cur.execute(change, (key.key_id,))
                 conn.commit()
             finally:
