@@ -121,7 +121,7 @@ def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
     key = keys.make()
     assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
     # mod_fcgid keeps the FastCGI process for the next request.
-    assert shared_host.uids_of("otas-session.fcgi") == \
+    assert fcgid_host.program_uids("otas-session.fcgi") == \
         {fcgid_host.user_pw.pw_uid}
 
 
