@@ -1,6 +1,7 @@
 /*
  * otas-admin — the operator's command line: schema migrations, agents, keys,
- * sessions and a health check (SPEC §7; manual: otas-admin.1).
+ * sessions and a health check (the README's "Managing agents and keys";
+ * manual: otas-admin.1).
  *
  * Shape: one table of commands here; main() strips the flags every command
  * takes (--json, --help), finds the command, parses its options against the

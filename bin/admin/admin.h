@@ -1,7 +1,7 @@
 /*
  * admin — what the parts of otas-admin share: exit codes, limits, the
  * command table's types, and the helpers every command uses (one-line
- * errors, strict number parsing, JSON output, libpq with parameters only).
+ * errors, id and name checks, JSON output, libpq with parameters only).
  * The program is bin/otas-admin.c (command table, argument parsing, main)
  * plus one file per subject here: util.c, migrate.c, keys.c, agents.c,
  * purge.c.

@@ -1,7 +1,7 @@
 /*
- * util — the helpers every otas-admin command uses: one-line errors, strict
- * parsing of numbers and names, JSON output with json-c, and libpq with
- * every value a parameter.  Nothing here knows a command.
+ * util — the helpers every otas-admin command uses: one-line errors, checks
+ * of ids and names (numbers are decimal.c's), JSON output with json-c, and
+ * libpq with every value a parameter.  Nothing here knows a command.
  */
 #include <sys/types.h>
 
