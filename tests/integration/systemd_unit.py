@@ -181,8 +181,10 @@ def run_oneshot(path, path_map, timeout=60):
 class Service:
     """A .service started by its .socket, run as the unit says."""
 
-    def __init__(self, unit_dir, name, path_map, log_path, wrap=()):
+    def __init__(self, unit_dir, name, path_map, log_path, wrap=(),
+                 wrap_env=None):
         self.wrap = list(wrap)     # e.g. strace: runs the program itself
+        self.wrap_env = dict(wrap_env or {})   # what the wrapper needs
         self.socket_unit = Unit(os.path.join(unit_dir, name + ".socket"))
         self.unit = Unit(os.path.join(unit_dir, name + ".service"))
         self.path_map = path_map
@@ -198,6 +200,7 @@ class Service:
         at = argv.index("--") + 1
         argv[at:at] = self.wrap
         env = service_environment(self.unit, self.path_map)
+        env.update(self.wrap_env)
         umask = int(self.unit.get("Service", "UMask", "0022"), 8)
         self.sock, self.socket_path = listen(self.socket_unit,
                                              self.path_map)

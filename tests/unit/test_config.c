@@ -824,6 +824,24 @@ settings_file_found_beside_the_program_from_argv0(void **state)
 	site_remove(&s);
 }
 
+/* "./otas-admin" in a shell: the file is named by its absolute path. */
+static void
+settings_file_beside_a_relative_argv0_is_named_absolutely(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=4\n");
+	assert_int_equal(chdir(s.dir), 0);
+	assert_int_equal(config_load(&c, "./otas-admin", 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.token_leeway, 4);
+	assert_string_equal(c.settings_file, s.conf);
+	config_free(&c);
+	site_remove(&s);
+}
+
 /* suEXEC and mod_cgi: chdir to the script's directory, exec the bare name. */
 static void
 settings_file_found_in_the_working_directory_for_a_bare_name(void **state)
@@ -1015,11 +1033,12 @@ secret_in_a_file_others_can_read_is_refused(void **state)
 		"OTAS_JWT_SECRET=" SECRET40 "\n",
 		"OTAS_DATABASE_URL=postgresql://otas:hunter2pw@127.0.0.1/otas\n",
 		"OTAS_DATABASE_URL=host=127.0.0.1 password=hunter2pw\n",
+		"OTAS_AUTHZ_DATABASE_URL=postgresql://r:hunter2pw@127.0.0.2/o\n",
 	};
 	const mode_t modes[] = { 0640, 0604, 0660 };
 	struct site s;
 	struct otas_config c;
-	char err[512];
+	char err[512], name[64];
 	size_t i, j;
 
 	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
@@ -1030,6 +1049,10 @@ secret_in_a_file_others_can_read_is_refused(void **state)
 			    sizeof(err)), -1);
 			assert_non_null(strstr(err, s.conf));
 			assert_non_null(strstr(err, "chmod 600"));
+			/* It names the setting that holds the secret. */
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)strcspn(secrets[i], "="), secrets[i]);
+			assert_non_null(strstr(err, name));
 			assert_null(strstr(err, "hunter2pw"));
 			assert_null(strstr(err, SECRET40));
 			site_remove(&s);
@@ -1135,6 +1158,7 @@ main(void)
 		T(relative_secret_file_is_beside_the_settings_file),
 		T(named_settings_file_that_is_missing_is_an_error),
 		T(settings_file_found_beside_the_program_from_argv0),
+		T(settings_file_beside_a_relative_argv0_is_named_absolutely),
 		T(settings_file_found_in_the_working_directory_for_a_bare_name),
 		T(settings_file_found_beside_script_filename),
 		T(settings_file_found_beside_a_program_run_from_path),
