@@ -32,6 +32,22 @@ def test_root_passes_where_www_data_fails_on_the_unreadable_secret(
     assert "config    FAILED" in r.stdout
 
 
+def test_root_passes_where_www_data_fails_on_an_unreadable_settings_file(
+        run, pg, workdir):
+    path = os.path.join(workdir, "etc", "root-only-otas.conf")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("OTAS_TOKEN_TTL=3600\n")
+    try:
+        ok(run("check", env={"OTAS_CONFIG": path}))
+        r = run("check", "--as", stack.SERVER_USER,
+                env={"OTAS_CONFIG": path})
+    finally:
+        os.unlink(path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "settings file %s" % path in r.stderr, r.stderr
+
+
 def test_as_www_data_with_the_programs_settings_passes_as_the_runtime_role(
         run, pg, secret):
     out = ok_json(run("check", "--as", stack.SERVER_USER, "--json",
