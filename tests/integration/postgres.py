@@ -162,7 +162,7 @@ class Postgres:
         """The postmaster and every backend below it, now."""
         if not self.running():
             return []
-        return [self.proc.pid] + list(processes.children_of(self.proc.pid))
+        return list(processes.tree(self.proc.pid))
 
     def destroy(self):
         try:

@@ -177,9 +177,9 @@ def stop_pids(pids, sig=signal.SIGTERM, timeout=15):
     return killed
 
 
-def children_of(root):
-    """{pid: comm} of every live process below root (not root itself),
-    read from /proc; zombies are left out."""
+def tree(root):
+    """{pid: comm} of root and every live process below it, read from
+    /proc; zombies are left out."""
     kids = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -194,6 +194,11 @@ def children_of(root):
         if state != "Z":
             kids.setdefault(int(ppid), []).append((int(entry), comm))
     found, todo = {}, [root]
+    try:
+        with open("/proc/%d/comm" % root) as f:
+            found[root] = f.read().rstrip("\n")
+    except OSError:
+        return {}
     while todo:
         for pid, comm in kids.get(todo.pop(), []):
             found[pid] = comm
