@@ -9,6 +9,10 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 # The one source of the version: programs, tarball and package read it here.
 VERSION  := $(shell cat VERSION)
+# The newest migration in sql/: otas-session's readiness check wants the
+# database at least there.
+SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
+                    sort -n | tail -n 1)
 
 PKGS     := fcgi json-c libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -21,7 +25,7 @@ HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 OPT      ?= -O2 -g
 CFLAGS   ?=
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -Ilib $(PKG_CFLAGS) \
-             $(EXTRA_CFLAGS) $(CFLAGS)
+             -DOTAS_SCHEMA_VERSION=$(SCHEMA_VERSION)L $(EXTRA_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
 LIBS     = $(PKG_LIBS) -lpthread -lm
@@ -70,6 +74,14 @@ $(BUILD)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h $(LIB_A) \
 	    -DOTAS_SQL_DIR='"$(PREFIX)/share/otas-fcgi/sql"' \
 	    $(ALL_LDFLAGS) -o $@ bin/otas-admin.c \
 	    $(wildcard bin/admin/*.c) $(LIB_A) $(LIBS)
+
+# otas-session has the schema version compiled in; $(BUILD)/schema-version
+# changes only when a migration with a higher number appears.
+$(BUILD)/otas-session: $(BUILD)/schema-version
+
+$(BUILD)/schema-version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SCHEMA_VERSION)' | cmp -s - $@ || echo '$(SCHEMA_VERSION)' > $@
 
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(@D)
@@ -120,7 +132,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/hot-sql
+	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
 	@cd tests && BUILD=$(abspath $(BUILD)) PYTHONPATH=integration \
 	    $(PYTHON) -m bench
 
@@ -135,10 +147,7 @@ bench: deps
 DEPS          ?= build/deps
 STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
-STATIC_PKGS   := fcgi json-c libpq libcrypto
-STATIC_CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(HARDEN) -DOTAS_STATIC_BUILD \
-                 -Ilib $(shell pkg-config --cflags $(STATIC_PKGS)) \
-                 $(EXTRA_CFLAGS) $(CFLAGS)
+STATIC_CFLAGS  = $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
 STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
                  $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
                  $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
@@ -149,8 +158,9 @@ STATIC_PROGS  := $(addprefix $(STATIC)/,$(notdir $(PROG_SRC:.c=)))
 
 static: $(STATIC_PROGS)
 
-$(STATIC_LIBPQ)/done:
-	scripts/static-libpq $(STATIC_LIBPQ)
+# Asked every time: it rebuilds only when the installed libpq-dev changed.
+$(STATIC_LIBPQ)/done: FORCE
+	@scripts/static-libpq $(STATIC_LIBPQ)
 
 $(STATIC)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
@@ -158,6 +168,7 @@ $(STATIC)/lib/%.o: lib/%.c lib/*.h
 
 $(STATIC)/lib/version.o: VERSION
 $(STATIC)/lib/version.o: STATIC_CFLAGS += -DOTAS_VERSION='"$(VERSION)"'
+$(STATIC)/otas-session: $(BUILD)/schema-version
 
 $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@
@@ -238,7 +249,9 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # `make deb`: the Debian package, built by debhelper from debian/ in a copy
 # of the sources under $(BUILD)/deb (the checkout stays clean), checked
 # with lintian (an error fails the target).  debian/changelog must name the
-# version in VERSION.
+# version in VERSION.  The package build runs its own make: none of this
+# make's settings (BUILD above all, which its `make clean` would remove)
+# may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
@@ -252,7 +265,8 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
 	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
 	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
-	    dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX \
+	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
 	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
 	lintian --fail-on error $@

@@ -104,6 +104,16 @@ static const struct cmd cmds[] = {
 	  "session list AGENT_ID [--limit N]",
 	  "Lists an agent's sessions, newest first, with their meta.\n"
 	  "  --limit N         at most N sessions (default 20)\n" },
+	{ "session", "purge", { "older-than=", "dry-run", "batch=", NULL },
+	  0, 0, cmd_session_purge,
+	  "session purge [--older-than DURATION] [--dry-run] [--batch N]",
+	  "Deletes the sessions older than DURATION (e.g. 90d, 12h), in\n"
+	  "batches of short transactions, safe while serving, and the\n"
+	  "Idempotency-Key records that expired or whose session went.\n"
+	  "  --older-than D    retention (default OTAS_SESSION_RETENTION; unset:\n"
+	  "                    purge is off, nothing is deleted)\n"
+	  "  --dry-run         count what would go, delete nothing\n"
+	  "  --batch N         rows per transaction (default 10000)\n" },
 };
 #define NCMDS	(sizeof cmds / sizeof cmds[0])
 

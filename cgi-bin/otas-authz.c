@@ -48,7 +48,7 @@ authorize(struct app *app, const struct req *rq, struct token_claims *tc,
 	}
 	if (token_verify(rq->token, rq->token_len, &app->cfg.jwt_secret,
 	    &app->cfg.jwt_previous, (long long)time(NULL),
-	    app->cfg.token_leeway, tc, why) == -1)
+	    app->cfg.token_leeway, tc, why) != OTAS_OK)
 		return OTAS_ERR_TOKEN;
 	if (app->sc == NULL)
 		return OTAS_OK;

@@ -10,11 +10,12 @@
  * reaches the JSON, and a missing or repeated variable — otas-authz not in
  * front, a misconfigured server — is a 500, never an open door.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -52,25 +53,6 @@ vars_scan(char *const *envp, struct vars *vs)
 		}
 }
 
-/* A positive decimal with no sign, space or leading zero. */
-static int
-decimal(const char *s, long long *out)
-{
-	char *end;
-	size_t i;
-
-	if (s[0] < '1' || s[0] > '9')
-		return -1;
-	for (i = 1; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	return 0;
-}
-
 static enum otas_status
 vars_check(struct vars *vs, const char **why)
 {
@@ -87,7 +69,9 @@ vars_check(struct vars *vs, const char **why)
 		*why = "authorizer variable is not a uuid";
 		return OTAS_ERR_SERVER;
 	}
-	if (decimal(vs->v[V_EXPIRES], &vs->expires) == -1) {
+	/* Positive, as otas-authz prints it: no sign, no leading zero. */
+	if (vs->v[V_EXPIRES][0] == '0' || decimal_parse(vs->v[V_EXPIRES],
+	    strlen(vs->v[V_EXPIRES]), 1, LLONG_MAX, &vs->expires) == -1) {
 		*why = "OTAS_SESSION_EXPIRES is not a decimal";
 		return OTAS_ERR_SERVER;
 	}

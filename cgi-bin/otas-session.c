@@ -5,6 +5,10 @@
  *   method, key syntax, body size, JSON, key verification, token, insert.
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).
+ * A path ending in /health/ is the readiness check instead (health.c).
+ *
+ * OTAS_SCHEMA_VERSION, the newest migration in sql/, comes from the
+ * Makefile: the readiness check wants the database at least there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,9 @@
 #include "body.h"
 #include "config.h"
 #include "db.h"
+#include "hash.h"
+#include "health.h"
+#include "idem.h"
 #include "key.h"
 #include "keycache.h"
 #include "log.h"
@@ -30,6 +37,7 @@
 struct app {
 	struct otas_config	 cfg;
 	struct db		*db;
+	struct health		*health;	/* GET .../health/ */
 	struct batch		*batch;
 	struct token_signer	*signer;
 	char			**body;		/* per thread: max_body + 1 */
@@ -41,40 +49,70 @@ struct outcome {
 	const char		*why;
 	char			*jwt;		/* malloc'd on success */
 	struct keycache_entry	 key;		/* agent_id set once verified */
+	char			 rehash[HASH_ENCODED_MAX]; /* or "" */
+};
+
+/* What the request asks to store. */
+struct ask {
+	const char		*meta;		/* JSON object text */
+	const struct idem_key	*idem;		/* NULL: no Idempotency-Key */
+	char			 body_hash[2 * HASH_SHA256_LEN + 1];
 };
 
 static enum otas_status
-sign(struct app *app, const char session_id[UUID_STR_LEN + 1],
-    struct outcome *o)
+sign(struct app *app, const struct token_claims *tc, struct outcome *o)
 {
-	struct token_claims tc;
-
-	memset(&tc, 0, sizeof(tc));
-	/* Same-size arrays: no formatting on the hot path. */
-	memcpy(tc.session_id, session_id, sizeof(tc.session_id));
-	memcpy(tc.agent_id, o->key.agent_id, sizeof(tc.agent_id));
-	tc.iat = (long long)time(NULL);
-	tc.exp = tc.iat + app->cfg.token_ttl;
-	if ((o->jwt = token_signer_sign(app->signer, &tc)) == NULL) {
+	free(o->jwt);
+	if ((o->jwt = token_signer_sign(app->signer, tc)) == NULL) {
 		o->why = "token signing failed";
 		return OTAS_ERR_SERVER;
 	}
 	return OTAS_OK;
 }
 
-/* Hands the row to the group commit and waits for its own verdict. */
+static void
+claims(struct app *app, const char session_id[UUID_STR_LEN + 1],
+    const struct outcome *o, struct token_claims *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	/* Same-size arrays: no formatting on the hot path. */
+	memcpy(tc->session_id, session_id, sizeof(tc->session_id));
+	memcpy(tc->agent_id, o->key.agent_id, sizeof(tc->agent_id));
+	tc->iat = (long long)time(NULL);
+	tc->exp = tc->iat + app->cfg.token_ttl;
+}
+
+/*
+ * Hands the row to the group commit and waits for its own verdict.  A
+ * repeat of an Idempotency-Key is answered with the earlier session's
+ * claims signed again: the same secret gives the same token, byte for byte.
+ */
 static enum otas_status
-insert(struct app *app, const char *session_id, const char *meta,
+insert(struct app *app, struct token_claims *tc, const struct ask *a,
     struct outcome *o)
 {
 	struct agent_session_row row;
+	enum otas_status st;
 
 	memset(&row, 0, sizeof(row));
-	row.session_id = session_id;
+	row.session_id = tc->session_id;
 	row.key_id = o->key.key_id;
 	row.hashed_key = o->key.hashed_key;
-	row.meta = meta;
-	return batch_create(app->batch, &row, &o->why);
+	row.rehash = o->rehash[0] != '\0' ? o->rehash : NULL;
+	row.meta = a->meta;
+	row.idem_key = a->idem != NULL ? a->idem->value : NULL;
+	row.body_hash = a->body_hash;
+	row.iat = tc->iat;
+	row.exp = tc->exp;
+	row.idem_ttl = app->cfg.idempotency_ttl;
+	st = batch_create(app->batch, &row, &o->why);
+	if (st != OTAS_OK || !row.replayed)
+		return st;
+	o->why = row.why;
+	memcpy(tc->session_id, row.replay_id, sizeof(tc->session_id));
+	tc->iat = row.replay_iat;
+	tc->exp = row.replay_exp;
+	return sign(app, tc, o);
 }
 
 /*
@@ -85,9 +123,10 @@ insert(struct app *app, const char *session_id, const char *meta,
  */
 static enum otas_status
 store(struct app *app, const struct req *rq, const struct key_parts *kp,
-    const char *meta, struct outcome *o)
+    const struct ask *a, struct outcome *o)
 {
 	char session_id[UUID_STR_LEN + 1];
+	struct token_claims tc;
 	enum otas_status st = OTAS_ERR_KEY;
 	int attempt, cached;
 
@@ -97,13 +136,17 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
 		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
-		    &o->key, &cached, &o->why);
+		    &o->key, &cached, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
-		if ((st = sign(app, session_id, o)) != OTAS_OK)
+		claims(app, session_id, o, &tc);
+		if ((st = sign(app, &tc, o)) != OTAS_OK)
 			return st;
-		if ((st = insert(app, session_id, meta, o)) == OTAS_OK)
+		if ((st = insert(app, &tc, a, o)) == OTAS_OK) {
+			if (o->rehash[0] != '\0')
+				verify_rehashed(&o->key, o->rehash);
 			return OTAS_OK;
+		}
 		free(o->jwt);
 		o->jwt = NULL;
 		if (st != OTAS_ERR_KEY)
@@ -115,12 +158,55 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	return st;
 }
 
+/* The Idempotency-Key header, if sent: exactly once, one sf-string. */
+static enum otas_status
+idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
+    struct outcome *o)
+{
+	a->idem = NULL;
+	if (rq->idem_count == 0)
+		return OTAS_OK;
+	if (rq->idem_count > 1) {
+		o->why = "Idempotency-Key sent more than once";
+		return OTAS_ERR_IDEM_KEY;
+	}
+	if (idem_parse(rq->idem, rq->idem_len, k) == -1) {
+		o->why = "Idempotency-Key is not a string of 1 to 255 "
+		    "characters";
+		return OTAS_ERR_IDEM_KEY;
+	}
+	a->idem = k;
+	return OTAS_OK;
+}
+
+/* Hex SHA-256 of the body, what a repeat of an Idempotency-Key must match. */
+static enum otas_status
+body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[HASH_SHA256_LEN];
+	size_t i;
+
+	if (hash_sha256(body, len, d) == -1) {
+		o->why = "SHA-256 failed";
+		return OTAS_ERR_SERVER;
+	}
+	for (i = 0; i < sizeof(d); i++) {
+		a->body_hash[2 * i] = hex[d[i] >> 4];
+		a->body_hash[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	a->body_hash[2 * sizeof(d)] = '\0';
+	return OTAS_OK;
+}
+
 static enum otas_status
 create(struct app *app, struct conn *c, const struct req *rq,
     struct outcome *o)
 {
 	struct key_parts kp;
 	struct body_meta meta;
+	struct idem_key idem;
+	struct ask a;
 	enum otas_status st;
 	size_t len;
 
@@ -138,14 +224,33 @@ create(struct app *app, struct conn *c, const struct req *rq,
 		return OTAS_ERR_KEY;
 	}
 	memcpy(o->key.prefix, kp.prefix[0], sizeof(o->key.prefix));
+	if ((st = idem_header(rq, &idem, &a, o)) != OTAS_OK)
+		return st;
 	st = body_read(c, rq->content_length, (size_t)app->cfg.max_body,
 	    app->body[c->worker], app->body_cap, &len, &o->why);
 	if (st != OTAS_OK)
 		return st;
+	/* Before body_parse, which writes into the buffer. */
+	a.body_hash[0] = '\0';
+	if (a.idem != NULL &&
+	    (st = body_hash(app->body[c->worker], len, &a, o)) != OTAS_OK)
+		return st;
 	st = body_parse(app->body[c->worker], len, &meta, &o->why);
 	if (st != OTAS_OK)
 		return st;
-	return store(app, rq, &kp, meta.json, o);
+	a.meta = meta.json;
+	return store(app, rq, &kp, &a, o);
+}
+
+/*
+ * The readiness check a load balancer polls: the remembered verdict (the
+ * database is asked at most once a second per process).  Any method gets
+ * it, and nothing of the request is read: it can never make a session.
+ */
+static enum otas_status
+ready(struct app *app, struct outcome *o)
+{
+	return health_check(app->health, log_now_usec() / 1000, &o->why);
 }
 
 static void
@@ -161,9 +266,11 @@ handle(struct conn *c, void *arg)
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
-	st = create(app, c, &rq, &o);
+	st = rq.health ? ready(app, &o) : create(app, c, &rq, &o);
 	if (st == OTAS_OK)
 		resp_session(&resp, o.jwt);
+	else if (st == OTAS_READY)
+		resp_ready(&resp);
 	else
 		resp_error(&resp, st);
 	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
@@ -195,7 +302,9 @@ app_init(struct app *app)
 			return -1;
 	if ((app->db = db_new(&app->cfg, "otas-session")) == NULL ||
 	    (app->batch = batch_new(app->db)) == NULL ||
-	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL)
+	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL ||
+	    (app->health = health_new(health_ask_db, app->db,
+	    OTAS_SCHEMA_VERSION)) == NULL)
 		return -1;
 	return 0;
 }
@@ -205,6 +314,7 @@ app_free(struct app *app)
 {
 	long i;
 
+	health_free(app->health);
 	token_signer_free(app->signer);
 	batch_free(app->batch);
 	db_free(app->db);

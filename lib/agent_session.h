@@ -1,13 +1,15 @@
 /*
  * agent_session — the hot path's one statement: sessions inserted for keys
- * verified moments ago, each key re-checked in the same statement.  Its SQL
- * and what its errors mean (a class 22 SQLSTATE is the meta's fault) live
- * in agent_session.c; the connection is db.c's.
+ * verified moments ago, each key re-checked (and a legacy hash replaced) in
+ * the same statement, with the Idempotency-Key records of the requests that
+ * carry one.  Its SQL and what its errors mean (a class 22 SQLSTATE is the
+ * meta's fault) live in agent_session.c; the connection is db.c's.
  */
 #ifndef OTAS_AGENT_SESSION_H
 #define OTAS_AGENT_SESSION_H
 
 #include "db.h"
+#include "uuid.h"
 #include "status.h"
 
 /* One session to insert: filled in by the caller, answered here. */
@@ -15,19 +17,35 @@ struct agent_session_row {
 	const char	*session_id;	/* in: UUIDv7 made by the program */
 	const char	*key_id;	/* in: the verified agent_key row */
 	const char	*hashed_key;	/* in: its hash, as verified */
+	const char	*rehash;	/* in: a fast hash of the same key to
+					   store in its place, or NULL */
 	const char	*meta;		/* in: JSON object text */
+	const char	*idem_key;	/* in: Idempotency-Key, or NULL */
+	const char	*body_hash;	/* in: hex SHA-256 of the body */
+	long long	 iat, exp;	/* in: the claims signed for session_id */
+	long		 idem_ttl;	/* in: seconds a key's record holds */
 	enum otas_status st;		/* out */
 	const char	*why;		/* out: static detail for the log */
+	int		 replayed;	/* out, on OTAS_OK: an earlier request
+					   with idem_key made this session: */
+	char		 replay_id[UUID_STR_LEN + 1];
+	long long	 replay_iat, replay_exp;
 };
 
 /*
  * One round trip for all of rows[0..n): re-checks that each key_id still
  * has hashed_key and is usable (active, not revoked, not expired, agent
- * active), touches last_used_at at most once a minute, and inserts the
- * sessions with meta as jsonb, in one statement and one commit.  Each
- * row's st: OTAS_OK (committed), OTAS_ERR_KEY (key no longer usable,
- * nothing written), OTAS_ERR_META (jsonb refused the meta),
- * OTAS_ERR_UNAVAILABLE or OTAS_ERR_SERVER.  Thread-safe.
+ * active), touches last_used_at at most once a minute, swaps in a row's
+ * rehash while the stored hash is still hashed_key, and inserts the
+ * sessions with meta as jsonb, in one statement and one commit.  A row
+ * with an idem_key inserts only if no record of that key younger than
+ * idem_ttl exists for its agent; otherwise it is answered from that
+ * record.  Each row's st: OTAS_OK (committed, or replayed), OTAS_ERR_KEY
+ * (key no longer usable, nothing written), OTAS_ERR_META (jsonb refused
+ * the meta), OTAS_ERR_IDEM_REUSED (the key's record has another body),
+ * OTAS_ERR_IDEM_IN_FLIGHT (the first request with the key held it past
+ * the statement timeout), OTAS_ERR_UNAVAILABLE or OTAS_ERR_SERVER.
+ * Thread-safe.
  */
 void		 agent_session_insert(struct db *db,
 		    struct agent_session_row *rows, int n);

@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "decimal.h"
 #include "duration.h"
 
 #define SECRET_FILE_MAX		4096
@@ -84,8 +85,11 @@ static const struct setting settings[] = {
 	    0, 3600 },
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
 	    "10000", 1, 10000000 },
-	{ "OTAS_SLOW_HASH_FAILURES",	NUMBER,	AT(slow_failures), "3",
-	    0, 1000 },
+	{ "OTAS_SLOW_HASH_RATE",	NUMBER,	AT(slow_hash_rate), "1000000",
+	    1000, 1000000000L },		/* iterations/s per process */
+	{ "OTAS_REHASH",		FLAG,	AT(rehash), "1", 0, 1 },
+	{ "OTAS_IDEMPOTENCY_TTL",	NUMBER,	AT(idempotency_ttl), "86400",
+	    1, 366L * 86400 },		/* seconds; a day */
 	{ "OTAS_KEY_ITERATIONS",	NUMBER,	AT(key_iterations), "1000",
 	    1, 10000000 },
 	{ "OTAS_SQL_DIR",		PATH,	AT(sql_dir), NULL, 0, 0 },
@@ -169,24 +173,6 @@ row_find(const char *name, size_t len)
 #define ROW(name)	row_find(name, sizeof(name) - 1)
 
 /* ----------------------------------------------------------- values */
-
-/* A whole-string decimal: strtol alone would take blanks and a '+'. */
-static int
-parse_number(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!(*s >= '0' && *s <= '9') && !(*s == '-' && s[1] >= '0' &&
-	    s[1] <= '9'))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int
 secret_set(struct otas_secret *s, const char *bytes, size_t len)
@@ -349,7 +335,7 @@ value_set(struct load *ld, int row, const char *v)
 	switch (s->kind) {
 	case NUMBER:
 	case FLAG:
-		if (parse_number(v, s->min, s->max, &n) == -1)
+		if (decimal_long(v, s->min, s->max, &n) == -1)
 			return fail(ld, row, "%s must be a whole number from "
 			    "%ld to %ld", s->name, s->min, s->max);
 		if (s->kind == FLAG)
@@ -878,10 +864,11 @@ config_describe(const struct otas_config *c, char *buf, size_t cap)
 
 	if (describe_database(c->database_url, db, sizeof(db)) == -1)
 		return -1;
-	n = snprintf(buf, cap, "%s threads=%ld max_requests=%ld "
+	n = snprintf(buf, cap, "settings=%s %s threads=%ld max_requests=%ld "
 	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
 	    "statement_timeout_ms=%ld unnamed_statements=%d "
-	    "authz_check_db=%d jwt_secret=%s previous_secret=%s", db,
+	    "authz_check_db=%d jwt_secret=%s previous_secret=%s",
+	    c->settings_file != NULL ? c->settings_file : "none", db,
 	    c->threads, c->max_requests, c->token_ttl, c->max_body,
 	    c->connect_timeout, c->statement_timeout_ms,
 	    c->unnamed_statements, c->authz_check_db,

@@ -42,7 +42,9 @@ struct otas_config {
 	int		 authz_check_db; /* OTAS_AUTHZ_CHECK_DB=1 */
 	long		 authz_cache_seconds; /* OTAS_AUTHZ_CACHE_SECONDS; 5 */
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
-	long		 slow_failures;	/* OTAS_SLOW_HASH_FAILURES per prefix/min; 3 */
+	long		 slow_hash_rate; /* OTAS_SLOW_HASH_RATE, iterations/s; 1000000 */
+	int		 rehash;	/* OTAS_REHASH: replace slow hashes; 1 */
+	long		 idempotency_ttl; /* OTAS_IDEMPOTENCY_TTL, seconds; 86400 */
 	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
 	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
 	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */

@@ -1,8 +1,8 @@
 /*
- * duration — digits, then one of s m h d w.  Digits are accumulated with
- * an overflow check against DURATION_MAX, so no strtol quirk (leading
- * blanks, a '+', locale) can widen what is accepted.
+ * duration — digits (decimal.c, so no strtol quirk widens what is
+ * accepted), then one of s m h d w.
  */
+#include "decimal.h"
 #include "duration.h"
 
 static long long
@@ -27,19 +27,10 @@ unit_seconds(char u)
 int
 duration_parse(const char *s, size_t len, long long *seconds)
 {
-	long long n = 0, unit;
-	size_t i;
+	long long n, unit;
 
-	if (len < 2 || (unit = unit_seconds(s[len - 1])) == 0)
-		return -1;
-	for (i = 0; i + 1 < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (s[i] - '0');
-		if (n > DURATION_MAX)
-			return -1;
-	}
-	if (n == 0 || n > DURATION_MAX / unit)
+	if (len < 2 || (unit = unit_seconds(s[len - 1])) == 0 ||
+	    decimal_parse(s, len - 1, 1, DURATION_MAX / unit, &n) == -1)
 		return -1;
 	*seconds = n * unit;
 	return 0;

@@ -15,7 +15,6 @@
  * SHA-256 is fetched from OpenSSL's provider once per process: OpenSSL 3
  * looks EVP_sha256() up again on every use, which the hot path would feel.
  */
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,12 +25,13 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "decimal.h"
 #include "hash.h"
+#include "random.h"
 
 #define HASH_ALG	"pbkdf2_sha256"
 #define HASH_DK_LEN	32	/* SHA-256 digest size: Django's dklen=None */
 #define HASH_B64_LEN	44	/* base64 of 32 bytes, one '=' of padding */
-#define HASH_ITER_DIGITS 8	/* digits of HASH_MAX_ITERATIONS */
 #define HASH_SALT_LEN	22	/* Django >= 3.1: 128 bits of [A-Za-z0-9] */
 
 struct hash_parsed {
@@ -41,29 +41,16 @@ struct hash_parsed {
 	const char	*b64;		/* HASH_B64_LEN bytes */
 };
 
-static const char hash_alnum[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/* Plain decimal, no sign, no leading zero, in [1, HASH_MAX_ITERATIONS]. */
+/* Plain decimal, no leading zero, in [1, HASH_MAX_ITERATIONS]. */
 static long
 hash_parse_iterations(const char *s, size_t len)
 {
-	char	 digits[HASH_ITER_DIGITS + 1], *end;
-	long	 n;
-	size_t	 i;
+	long long n;
 
-	if (len == 0 || len > HASH_ITER_DIGITS || s[0] == '0')
+	if (len == 0 || s[0] == '0' ||
+	    decimal_parse(s, len, 1, HASH_MAX_ITERATIONS, &n) == -1)
 		return -1;
-	for (i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	memcpy(digits, s, len);
-	digits[len] = '\0';
-	errno = 0;
-	n = strtol(digits, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 1 || n > HASH_MAX_ITERATIONS)
-		return -1;
-	return n;
+	return (long)n;
 }
 
 static int
@@ -177,32 +164,6 @@ hash_iterations(const char *encoded)
 	return p.iterations;
 }
 
-/*
- * HASH_SALT_LEN characters of [A-Za-z0-9].  Bytes of 248 and above are
- * dropped (248 = 4 * 62) so that every character is equally likely.
- */
-static int
-hash_salt(char salt[HASH_SALT_LEN + 1])
-{
-	unsigned char	 rnd[32];
-	size_t		 i, have = 0;
-	const size_t	 n = sizeof(hash_alnum) - 1;
-	int		 rounds;
-
-	for (rounds = 0; have < HASH_SALT_LEN && rounds < 16; rounds++) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			return -1;
-		for (i = 0; i < sizeof(rnd) && have < HASH_SALT_LEN; i++)
-			if (rnd[i] < 256 - 256 % n)
-				salt[have++] = hash_alnum[rnd[i] % n];
-	}
-	OPENSSL_cleanse(rnd, sizeof(rnd));
-	if (have < HASH_SALT_LEN)
-		return -1;
-	salt[have] = '\0';
-	return 0;
-}
-
 int
 hash_make(const char *pw, size_t len, long iterations, char *out,
     size_t cap)
@@ -216,7 +177,7 @@ hash_make(const char *pw, size_t len, long iterations, char *out,
 	if ((pw == NULL && len != 0) || iterations < 1 ||
 	    iterations > HASH_MAX_ITERATIONS)
 		return -1;
-	if (hash_salt(salt) == -1 ||
+	if (random_alnum(salt, HASH_SALT_LEN) == -1 ||
 	    hash_compute(pw, len, salt, HASH_SALT_LEN, iterations, b64) == -1)
 		return -1;
 	n = snprintf(out, cap, "%s$%ld$%s$%s", HASH_ALG, iterations, salt,

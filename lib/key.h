@@ -10,11 +10,19 @@
 
 #include <stddef.h>
 
+#include "base64url.h"
+
 #define KEY_MAX_LEN	512	/* longer is malformed, never looked up */
 #define KEY_MAX_SPLITS	8
 #define KEY_PREFIX_MAX	64
-#define KEY_PREFIX_LEN	12	/* keys issued here */
 #define KEY_HEAD	"agent_"
+
+/* Keys issued here: agent_ + 12 of [A-Za-z0-9] + _ + 32 random bytes. */
+#define KEY_PREFIX_LEN	12
+#define KEY_SECRET_BYTES 32
+#define KEY_SECRET_LEN	BASE64URL_LEN(KEY_SECRET_BYTES)
+#define KEY_ISSUED_LEN	(sizeof(KEY_HEAD) - 1 + KEY_PREFIX_LEN + 1 + \
+			 KEY_SECRET_LEN)
 
 struct key_parts {
 	int	nprefix;

@@ -3,12 +3,13 @@
  * values are only located here, validated by their own modules (key.c,
  * token.c, idem.c), except CONTENT_LENGTH, which must be a plain decimal.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "req.h"
 
 #define KEY_PARAM	"HTTP_X_OTAS_AGENT_KEY"
@@ -31,15 +32,8 @@ static long long
 parse_length(const char *s)
 {
 	long long v;
-	char *end;
 
-	if (*s < '0' || *s > '9')
-		return -2;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -2;
-	return v;
+	return decimal_parse(s, strlen(s), 0, LLONG_MAX, &v) == 0 ? v : -2;
 }
 
 /* A request id from the web server, kept only if it is harmless in a log. */
@@ -71,6 +65,15 @@ default_id(struct req *r)
 	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
+/* Whether the path of a request URI (the query cut off) ends in suffix. */
+static int
+path_ends_with(const char *uri, const char *suffix)
+{
+	size_t n = strcspn(uri, "?"), m = strlen(suffix);
+
+	return n >= m && memcmp(uri + n - m, suffix, m) == 0;
+}
+
 void
 req_parse(char *const *envp, struct req *r)
 {
@@ -96,6 +99,8 @@ req_parse(char *const *envp, struct req *r)
 			r->method = v;
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)
 			r->content_length = *v == '\0' ? -1 : parse_length(v);
+		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL)
+			r->health = path_ends_with(v, REQ_HEALTH_SUFFIX);
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

@@ -28,7 +28,14 @@ struct req {
 	size_t		 idem_len;
 	int		 idem_count;
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
+	int		 health;	/* the path ends in REQ_HEALTH_SUFFIX */
 };
+
+/*
+ * The readiness check's path, /api/agent/v1/health/, as the suffix of
+ * REQUEST_URI's path: a front proxy that adds a prefix still reaches it.
+ */
+#define REQ_HEALTH_SUFFIX "/health/"
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

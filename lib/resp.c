@@ -122,6 +122,13 @@ success_body(struct resp *r, enum otas_status st, const char *fmt, ...)
 }
 
 void
+resp_ready(struct resp *r)
+{
+	resp_start(r, OTAS_READY);
+	plain_body(r, OTAS_READY);
+}
+
+void
 resp_session(struct resp *r, const char *jwt)
 {
 	resp_start(r, OTAS_OK);

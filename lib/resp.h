@@ -34,6 +34,8 @@ void	resp_body(struct resp *r, const char *json);
 
 /* {"status": 0, "status_description": code}, with Allow / Retry-After. */
 void	resp_error(struct resp *r, enum otas_status st);
+/* The readiness check's 200: {"status": 1, "status_description": "ready"}. */
+void	resp_ready(struct resp *r);
 /* otas-session's 200, carrying jwt (base64url and dots only). */
 void	resp_session(struct resp *r, const char *jwt);
 

@@ -1,79 +1,68 @@
 /*
- * slowhash — a fixed, direct-mapped table; a colliding newcomer evicts the
- * old prefix's count.  Slots come from a keyed hash of the prefix with a
- * per-process random seed, so a client cannot aim collisions at someone
- * else's slot to reset its budget.
+ * slowhash — one token bucket per process under a mutex.  The clock is
+ * CLOCK_MONOTONIC, so a change of the wall clock neither refills nor
+ * drains it.  slowhash_take is kept free of clocks and locks so that the
+ * bound it promises can be tested with made-up times.
  */
+#include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <string.h>
+#include <time.h>
 
-#include <openssl/rand.h>
-
-#include "key.h"
 #include "slowhash.h"
 
-#define FAILURE_SLOTS	512
-#define FAILURE_WINDOW	60	/* seconds */
-
-struct failures {
-	char	prefix[KEY_PREFIX_MAX + 1];
-	time_t	window_start;
-	long	count;
-};
-
-static struct failures failures[FAILURE_SLOTS];
-static unsigned long long seed;
-static int seeded;
+static struct slowhash_bucket bucket;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* FNV-1a over the prefix, started from a random per-process seed. */
-static struct failures *
-failure_slot(const char *prefix)
+double
+slowhash_take(struct slowhash_bucket *b, double rate, double iterations,
+    double now)
 {
-	unsigned long long h;
+	double wait;
 
-	if (!seeded) {
-		if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
-			seed = 0;
-		seeded = 1;
+	if (!b->started) {
+		b->tokens = rate;
+		b->last = now;
+		b->started = 1;
 	}
-	h = 1469598103934665603ULL ^ seed;
-	for (; *prefix != '\0'; prefix++)
-		h = (h ^ (unsigned char)*prefix) * 1099511628211ULL;
-	return &failures[h % FAILURE_SLOTS];
+	if (now > b->last) {
+		b->tokens += rate * (now - b->last);
+		b->last = now;
+	}
+	if (b->tokens > rate)		/* hold at most one second of budget */
+		b->tokens = rate;
+	wait = b->tokens >= 0 ? 0 : -b->tokens / rate;
+	if (wait > SLOWHASH_MAX_WAIT)
+		return -1;
+	b->tokens -= iterations;
+	return wait;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int
-slowhash_allowed(const char *prefix, long limit, time_t now)
+slowhash_wait(long iterations, long rate)
 {
-	struct failures *f;
-	int allowed = 1;
-
-	if (limit == 0)
-		return 1;
-	pthread_mutex_lock(&lock);
-	f = failure_slot(prefix);
-	if (strcmp(f->prefix, prefix) == 0 &&
-	    now - f->window_start < FAILURE_WINDOW && f->count >= limit)
-		allowed = 0;
-	pthread_mutex_unlock(&lock);
-	return allowed;
-}
-
-void
-slowhash_failed(const char *prefix, time_t now)
-{
-	struct failures *f;
+	struct timespec ts;
+	double wait;
 
 	pthread_mutex_lock(&lock);
-	f = failure_slot(prefix);
-	if (strcmp(f->prefix, prefix) != 0 ||
-	    now - f->window_start >= FAILURE_WINDOW) {
-		snprintf(f->prefix, sizeof(f->prefix), "%s", prefix);
-		f->window_start = now;
-		f->count = 0;
-	}
-	f->count++;
+	wait = slowhash_take(&bucket, (double)rate, (double)iterations,
+	    now_seconds());
 	pthread_mutex_unlock(&lock);
+	if (wait < 0)
+		return -1;
+	if (wait == 0)
+		return 0;
+	ts.tv_sec = (time_t)wait;
+	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	return 0;
 }

@@ -18,6 +18,8 @@ static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_ERR_IDEM_KEY]	= { 400, "Bad Request", "invalid_idempotency_key" },
 	[OTAS_ERR_IDEM_IN_FLIGHT] = { 409, "Conflict", "idempotency_key_in_flight" },
 	[OTAS_ERR_IDEM_REUSED]	= { 422, "Unprocessable Content", "idempotency_key_reused" },
+	[OTAS_READY]		= { 200, "OK", "ready" },
+	[OTAS_ERR_SCHEMA]	= { 503, "Service Unavailable", "schema_not_current" },
 };
 
 const struct otas_status_info *

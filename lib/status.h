@@ -30,6 +30,8 @@ enum otas_status {
 	OTAS_ERR_IDEM_KEY,	/* 400 invalid_idempotency_key */
 	OTAS_ERR_IDEM_IN_FLIGHT, /* 409 idempotency_key_in_flight */
 	OTAS_ERR_IDEM_REUSED,	/* 422 idempotency_key_reused */
+	OTAS_READY,		/* 200 ready (readiness check) */
+	OTAS_ERR_SCHEMA,	/* 503 schema_not_current (readiness check) */
 	OTAS_STATUS_COUNT
 };
 

@@ -42,7 +42,16 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
+#include "base64url.h"
 #include "token.h"
+
+/* Every refusal of a token is the same answer; only the log's why differs. */
+static enum otas_status
+token_refuse(const char **why, const char *reason)
+{
+	*why = reason;
+	return OTAS_ERR_TOKEN;
+}
 
 /* A secret libjwt will really check a signature with. */
 static int
@@ -103,32 +112,6 @@ token_signer_free(struct token_signer *ts)
 	free(ts);
 }
 
-/* RFC 4648 §5 without padding; out needs 4 * ((n + 2) / 3) + 1 bytes. */
-static size_t
-token_b64url(const unsigned char *in, size_t n, char *out)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t i, o = 0;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		out[o++] = abc[in[i] >> 2];
-		out[o++] = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
-		out[o++] = abc[(in[i + 1] & 15) << 2 | in[i + 2] >> 6];
-		out[o++] = abc[in[i + 2] & 63];
-	}
-	if (n - i == 1) {
-		out[o++] = abc[in[i] >> 2];
-		out[o++] = abc[(in[i] & 3) << 4];
-	} else if (n - i == 2) {
-		out[o++] = abc[in[i] >> 2];
-		out[o++] = abc[(in[i] & 3) << 4 | in[i + 1] >> 4];
-		out[o++] = abc[(in[i + 1] & 15) << 2];
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* HMAC-SHA256 of msg[0..len) into out (32 bytes); 0 or -1. */
 static int
 token_hmac(const struct token_signer *ts, const char *msg, size_t len,
@@ -165,43 +148,13 @@ token_signer_sign(const struct token_signer *ts, const struct token_claims *c)
 	len = sizeof(TOKEN_HEADER_B64) - 1;
 	memcpy(tok, TOKEN_HEADER_B64 ".", len + 1);
 	len++;
-	len += token_b64url((const unsigned char *)claims, (size_t)n,
+	len += base64url_encode((const unsigned char *)claims, (size_t)n,
 	    tok + len);
 	if (token_hmac(ts, tok, len, mac) == -1)
 		return NULL;
 	tok[len++] = '.';
-	len += token_b64url(mac, sizeof(mac), tok + len);
+	len += base64url_encode(mac, sizeof(mac), tok + len);
 	return strdup(tok);
-}
-
-char *
-token_sign(const struct token_claims *c, const struct otas_secret *secret)
-{
-	struct token_signer	*ts;
-	char			*tok;
-
-	if ((ts = token_signer_new(secret)) == NULL)
-		return NULL;
-	tok = token_signer_sign(ts, c);
-	token_signer_free(ts);
-	return tok;
-}
-
-/* A base64url character's value, or -1. */
-static int
-token_b64url_value(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '-')
-		return 62;
-	if (ch == '_')
-		return 63;
-	return -1;
 }
 
 /* The three segments of a compact JWS, found by token_split. */
@@ -211,71 +164,27 @@ struct token_parts {
 };
 
 /*
- * One encoding per byte string: a length that leaves whole bytes and zero
- * bits after the last one.  libb64 would skip stray bytes and ignore
- * leftover bits; refusing them means the text signed is the text read.
- */
-static int
-token_b64url_canonical(const char *s, size_t n)
-{
-	size_t	 i;
-	int	 last = 0;
-
-	for (i = 0; i < n; i++)
-		if ((last = token_b64url_value((unsigned char)s[i])) == -1)
-			return 0;
-	switch (n % 4) {
-	case 1:
-		return 0;
-	case 2:
-		return (last & 0x0f) == 0;
-	case 3:
-		return (last & 0x03) == 0;
-	default:
-		return 1;
-	}
-}
-
-/* Canonical base64url s[0..n) into out (3 * n / 4 bytes); the length. */
-static size_t
-token_unb64url(const char *s, size_t n, unsigned char *out)
-{
-	unsigned int	 acc = 0;
-	int		 bits = 0;
-	size_t		 i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		acc = (acc << 6 | (unsigned int)token_b64url_value(
-		    (unsigned char)s[i])) & 0xffffu;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return o;
-}
-
-/*
  * The compact JWS shape: three non-empty segments of base64url, each in
  * its canonical form.
  */
-static const char *
-token_split(const char *tok, size_t len, struct token_parts *p)
+static enum otas_status
+token_split(const char *tok, size_t len, struct token_parts *p,
+    const char **why)
 {
 	size_t	 i, k = 0, start = 0;
 
 	if (tok == NULL || len == 0)
-		return "empty";
+		return token_refuse(why, "empty");
 	if (len > TOKEN_MAX_LEN)
-		return "too long";
+		return token_refuse(why, "too long");
 	for (i = 0; i < len; i++) {
 		if (tok[i] != '.') {
-			if (token_b64url_value((unsigned char)tok[i]) == -1)
-				return "byte outside base64url";
+			if (base64url_value((unsigned char)tok[i]) == -1)
+				return token_refuse(why, "byte outside base64url");
 			continue;
 		}
 		if (i == start)
-			return "empty segment";
+			return token_refuse(why, "empty segment");
 		if (k < 2) {
 			p->seg[k] = tok + start;
 			p->len[k] = i - start;
@@ -284,15 +193,15 @@ token_split(const char *tok, size_t len, struct token_parts *p)
 		start = i + 1;
 	}
 	if (k != 2)
-		return "not three segments";
+		return token_refuse(why, "not three segments");
 	if (start == len)
-		return "empty segment";
+		return token_refuse(why, "empty segment");
 	p->seg[2] = tok + start;
 	p->len[2] = len - start;
 	for (k = 0; k < 3; k++)
-		if (!token_b64url_canonical(p->seg[k], p->len[k]))
-			return "segment not canonical base64url";
-	return NULL;
+		if (!base64url_canonical(p->seg[k], p->len[k]))
+			return token_refuse(why, "segment not canonical base64url");
+	return OTAS_OK;
 }
 
 static int
@@ -331,51 +240,52 @@ token_escape_refused(const unsigned char *hex, size_t n)
  * in 64 bits).  Inside that, json-c and jansson (libjwt's parser, the
  * oracle of the tests) agree; outside it they differ, so it is refused.
  */
-static const char *
-token_json_plain(const unsigned char *js, size_t n)
+static enum otas_status
+token_json_plain(const unsigned char *js, size_t n, const char **why)
 {
 	size_t	 i, digits = 0;
 
 	for (i = 0; i < n; i++) {
 		if (js[i] < 0x20 || js[i] > 0x7e)
-			return "JSON byte outside printable ASCII";
+			return token_refuse(why, "JSON byte outside printable ASCII");
 		digits = js[i] >= '0' && js[i] <= '9' ? digits + 1 : 0;
 		if (digits > 18)
-			return "JSON number too long";
+			return token_refuse(why, "JSON number too long");
 		if (js[i] == '\\' && i + 1 < n) {
 			if (js[i + 1] == 'u' &&
 			    token_escape_refused(js + i + 2, n - i - 2))
-				return "JSON escape of NUL or a surrogate";
+				return token_refuse(why, "JSON escape of NUL or a surrogate");
 			i++;	/* the escaped byte starts nothing */
 		}
 	}
-	return NULL;
+	return OTAS_OK;
 }
 
 /*
  * A segment decoded into out, followed by a NUL for json-c, and screened.
  * out needs 3 * len / 4 + 1 bytes.
  */
-static const char *
-token_json_text(const char *seg, size_t len, unsigned char *out, size_t *n)
+static enum otas_status
+token_json_text(const char *seg, size_t len, unsigned char *out, size_t *n,
+    const char **why)
 {
-	*n = token_unb64url(seg, len, out);
+	*n = base64url_decode(seg, len, out);
 	out[*n] = '\0';
-	return token_json_plain(out, *n);
+	return token_json_plain(out, *n, why);
 }
 
-const char *
-token_screen(const char *tok, size_t len)
+enum otas_status
+token_screen(const char *tok, size_t len, const char **why)
 {
 	struct token_parts	 p;
 	unsigned char		 buf[TOKEN_MAX_LEN];
+	enum otas_status	 st;
 	size_t			 n;
-	const char		*why;
 
-	if ((why = token_split(tok, len, &p)) != NULL ||
-	    (why = token_json_text(p.seg[0], p.len[0], buf, &n)) != NULL)
-		return why;
-	return token_json_text(p.seg[1], p.len[1], buf, &n);
+	if ((st = token_split(tok, len, &p, why)) != OTAS_OK ||
+	    (st = token_json_text(p.seg[0], p.len[0], buf, &n, why)) != OTAS_OK)
+		return st;
+	return token_json_text(p.seg[1], p.len[1], buf, &n, why);
 }
 
 /*
@@ -394,7 +304,7 @@ token_signed_by(const struct token_parts *p, const struct otas_secret *s)
 	    (const unsigned char *)p->seg[0], signed_len, mac, &n) == NULL ||
 	    n != 32)
 		return -1;
-	if (token_b64url(mac, n, b64) != p->len[2])
+	if (base64url_encode(mac, n, b64) != p->len[2])
 		return -1;
 	return CRYPTO_memcmp(b64, p->seg[2], p->len[2]) == 0 ? 0 : -1;
 }
@@ -472,19 +382,19 @@ token_json_string(json_object *o, const char *name, size_t *len)
  * Exactly "HS256", as PyJWT wants (libjwt takes "hs256" too).  A string
  * "typ" must say JWT in any case, as libjwt insists.
  */
-static const char *
-token_header_check(json_object *h)
+static enum otas_status
+token_header_check(json_object *h, const char **why)
 {
 	const char	*alg, *typ;
 	size_t		 n = 0;
 
 	if ((alg = token_json_string(h, "alg", &n)) == NULL || n != 5 ||
 	    memcmp(alg, "HS256", 5) != 0)
-		return "algorithm not HS256";
+		return token_refuse(why, "algorithm not HS256");
 	if ((typ = token_json_string(h, "typ", &n)) != NULL &&
 	    (n != 3 || strncasecmp(typ, "JWT", 3) != 0))
-		return "typ not JWT";
-	return NULL;
+		return token_refuse(why, "typ not JWT");
+	return OTAS_OK;
 }
 
 /* A positive JSON integer: strings and reals are refused, not read as 0. */
@@ -535,59 +445,59 @@ token_add(long long a, long long b)
 }
 
 /* The claims, each with its JSON type checked. */
-static const char *
+static enum otas_status
 token_claims_check(json_object *cl, long long now, long leeway,
-    struct token_claims *c)
+    struct token_claims *c, const char **why)
 {
 	if (token_int_claim(cl, "exp", &c->exp) == -1)
-		return "bad claim exp";
+		return token_refuse(why, "bad claim exp");
 	if (token_int_claim(cl, "iat", &c->iat) == -1)
-		return "bad claim iat";
+		return token_refuse(why, "bad claim iat");
 	if (leeway < 0)
 		leeway = 0;
 	if (c->exp <= token_sub(now, leeway))
-		return "expired";
+		return token_refuse(why, "expired");
 	if (c->iat > token_add(now, leeway))
-		return "issued in the future";
+		return token_refuse(why, "issued in the future");
 	if (token_uuid_claim(cl, "agent_session_id", c->session_id) == -1)
-		return "bad claim agent_session_id";
+		return token_refuse(why, "bad claim agent_session_id");
 	if (token_uuid_claim(cl, "agent_id", c->agent_id) == -1)
-		return "bad claim agent_id";
-	return NULL;
+		return token_refuse(why, "bad claim agent_id");
+	return OTAS_OK;
 }
 
 /* The header first, so the log names a wrong algorithm as such. */
-static const char *
-token_read_header(const unsigned char *text, size_t n)
+static enum otas_status
+token_read_header(const unsigned char *text, size_t n, const char **why)
 {
-	json_object	*h;
-	const char	*why;
+	json_object		*h;
+	enum otas_status	 st;
 
 	if ((h = token_json_object(text, n)) == NULL)
-		return "header not a JSON object";
+		return token_refuse(why, "header not a JSON object");
 	if (!token_json_finite(h))
-		why = "JSON number not finite";
+		st = token_refuse(why, "JSON number not finite");
 	else
-		why = token_header_check(h);
+		st = token_header_check(h, why);
 	json_object_put(h);
-	return why;
+	return st;
 }
 
-static const char *
+static enum otas_status
 token_read_claims(const unsigned char *text, size_t n, long long now,
-    long leeway, struct token_claims *c)
+    long leeway, struct token_claims *c, const char **why)
 {
-	json_object	*cl;
-	const char	*why;
+	json_object		*cl;
+	enum otas_status	 st;
 
 	if ((cl = token_json_object(text, n)) == NULL)
-		return "claims not a JSON object";
+		return token_refuse(why, "claims not a JSON object");
 	if (!token_json_finite(cl))
-		why = "JSON number not finite";
+		st = token_refuse(why, "JSON number not finite");
 	else
-		why = token_claims_check(cl, now, leeway, c);
+		st = token_claims_check(cl, now, leeway, c, why);
 	json_object_put(cl);
-	return why;
+	return st;
 }
 
 /*
@@ -596,46 +506,46 @@ token_read_claims(const unsigned char *text, size_t n, long long now,
  * never tried: see token_signed_by.  buf holds both decoded segments (a
  * 4 KiB token decodes to 3 KiB).
  */
-static const char *
+static enum otas_status
 token_read(const struct token_parts *p, const struct otas_secret *secret,
     const struct otas_secret *previous, long long now, long leeway,
-    struct token_claims *c)
+    struct token_claims *c, const char **why)
 {
-	unsigned char	 buf[TOKEN_MAX_LEN], *claims;
-	size_t		 hlen, clen;
-	const char	*why;
+	unsigned char		 buf[TOKEN_MAX_LEN], *claims;
+	size_t			 hlen, clen;
+	enum otas_status	 st;
 
-	if ((why = token_json_text(p->seg[0], p->len[0], buf, &hlen)) != NULL ||
-	    (why = token_read_header(buf, hlen)) != NULL)
-		return why;
+	if ((st = token_json_text(p->seg[0], p->len[0], buf, &hlen,
+	    why)) != OTAS_OK || (st = token_read_header(buf, hlen, why)) != OTAS_OK)
+		return st;
 	if (token_signed_by(p, secret) == -1 &&
 	    token_signed_by(p, previous) == -1)
-		return "bad signature";
+		return token_refuse(why, "bad signature");
 	claims = buf + hlen + 1;
-	if ((why = token_json_text(p->seg[1], p->len[1], claims, &clen)) != NULL)
-		return why;
-	return token_read_claims(claims, clen, now, leeway, c);
+	if ((st = token_json_text(p->seg[1], p->len[1], claims, &clen,
+	    why)) != OTAS_OK)
+		return st;
+	return token_read_claims(claims, clen, now, leeway, c, why);
 }
 
-int
+enum otas_status
 token_verify(const char *tok, size_t len, const struct otas_secret *secret,
     const struct otas_secret *previous, long long now, long leeway,
     struct token_claims *out, const char **why)
 {
 	struct token_parts	 p;
 	struct token_claims	 c;
-	const char		*reason;
+	enum otas_status	 st;
 
 	memset(&c, 0, sizeof(c));
 	if (!token_secret_ok(secret))
-		reason = "no usable secret";
-	else if ((reason = token_split(tok, len, &p)) == NULL)
-		reason = token_read(&p, secret, previous, now, leeway, &c);
-	if (why != NULL)
-		*why = reason != NULL ? reason : "ok";
-	if (reason != NULL)
-		return -1;
+		return token_refuse(why, "no usable secret");
+	if ((st = token_split(tok, len, &p, why)) != OTAS_OK ||
+	    (st = token_read(&p, secret, previous, now, leeway, &c,
+	    why)) != OTAS_OK)
+		return st;
+	*why = "ok";
 	if (out != NULL)
 		*out = c;
-	return 0;
+	return OTAS_OK;
 }

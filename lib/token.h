@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "status.h"
 #include "uuid.h"
 
 #define TOKEN_MAX_LEN 4096	/* longer tokens are refused unread */
@@ -39,19 +40,15 @@ void	token_signer_free(struct token_signer *ts);
 char	*token_signer_sign(const struct token_signer *ts,
 	    const struct token_claims *c);
 
-/* token_signer_sign with a signer made for this one call. */
-char	*token_sign(const struct token_claims *c,
-	    const struct otas_secret *secret);
-
 /*
  * Verifies tok[0..len) (need not be NUL-terminated) against secret, then
- * previous (which may be NULL or empty).  Returns 0 and fills out when the
- * token is HS256, correctly signed, both uuid claims well formed, iat and exp
- * integers with iat <= now + leeway and exp > now - leeway.  Otherwise
- * returns -1 and points *why at a static reason for the log (never the
- * token).
+ * previous (which may be NULL or empty).  Returns OTAS_OK and fills out
+ * (when not NULL) when the token is HS256, correctly signed, both uuid
+ * claims well formed, iat and exp integers with iat <= now + leeway and
+ * exp > now - leeway.  Otherwise OTAS_ERR_TOKEN, with *why a static reason
+ * for the log (never the token).
  */
-int	token_verify(const char *tok, size_t len,
+enum otas_status token_verify(const char *tok, size_t len,
 	    const struct otas_secret *secret,
 	    const struct otas_secret *previous, long long now, long leeway,
 	    struct token_claims *out, const char **why);
@@ -60,9 +57,10 @@ int	token_verify(const char *tok, size_t len,
  * The text rules token_verify applies before any signature or JSON: at
  * most TOKEN_MAX_LEN bytes, three canonical base64url segments, header and
  * claims printable ASCII with no escape of NUL or a surrogate and no run of
- * 19 digits.  NULL when tok passes, else a static reason.  Exported for
- * the differential fuzz target, which applies the same rules before libjwt.
+ * 19 digits.  OTAS_OK when tok passes, else OTAS_ERR_TOKEN and *why.
+ * Exported for the differential fuzz target and the libjwt oracle, which
+ * apply the same rules before libjwt.
  */
-const char *token_screen(const char *tok, size_t len);
+enum otas_status token_screen(const char *tok, size_t len, const char **why);
 
 #endif

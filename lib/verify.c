@@ -2,11 +2,12 @@
  * verify — the only place a presented key meets a stored hash.  The state
  * of a matched row is judged after the hash matches, so the log can say
  * "revoked" rather than "no such key"; the client hears the same 401 for
- * every case either way.
+ * every case either way, after the same work: a key whose prefix matches
+ * no row is checked against a dummy hash.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hash.h"
 #include "slowhash.h"
@@ -39,14 +40,84 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 	    r->hashed_key);
 }
 
-/* Checks the rows in turn; returns OTAS_OK when one matches and is usable. */
+/* A slow hash waits for its turn in the process's budget (slowhash.h). */
+static enum otas_status
+slow_turn(const struct otas_config *cfg, long iterations, const char **why)
+{
+	if (iterations <= cfg->slow_hash_iterations ||
+	    slowhash_wait(iterations, cfg->slow_hash_rate) == 0)
+		return OTAS_OK;
+	*why = "slow-hash budget over two seconds behind";
+	return OTAS_ERR_UNAVAILABLE;
+}
+
+/*
+ * The hash a presented key is checked against when no row could be: an
+ * unknown prefix then costs the same PBKDF2 as a known prefix with a wrong
+ * secret (at the iteration count keys get here, which legacy keys reach on
+ * first use), so the time of a 401 does not tell whether a prefix exists.
+ */
+static char dummy[HASH_ENCODED_MAX];
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static enum otas_status
+check_dummy(const struct otas_config *cfg, const char *key, size_t len,
+    const char **why)
+{
+	char enc[HASH_ENCODED_MAX];
+
+	pthread_mutex_lock(&dummy_lock);
+	if (dummy[0] == '\0' && hash_make("agent_dummy_key", 15,
+	    cfg->key_iterations, dummy, sizeof(dummy)) == -1)
+		dummy[0] = '\0';
+	memcpy(enc, dummy, sizeof(enc));
+	pthread_mutex_unlock(&dummy_lock);
+	if (slow_turn(cfg, cfg->key_iterations, why) != OTAS_OK)
+		return OTAS_ERR_UNAVAILABLE;
+	(void)hash_verify(key, len, enc);
+	return OTAS_ERR_KEY;
+}
+
+/* The secret's length: what follows "agent_<prefix>_". */
+static size_t
+secret_len(size_t len, const char *prefix)
+{
+	size_t head = sizeof(KEY_HEAD) - 1 + strlen(prefix) + 1;
+
+	return len > head ? len - head : 0;
+}
+
+/*
+ * A key verified against a slow hash gets a fast one in its place (the
+ * database swaps it in the session's own statement), if the operator lets
+ * us and the secret is machine-made: a short one may be a password a slow
+ * hash still protects.
+ */
+static void
+want_rehash(const struct otas_config *cfg, const char *key, size_t len,
+    const char *prefix, char rehash[HASH_ENCODED_MAX])
+{
+	/* A new hash that is itself slow would be replaced again and again. */
+	if (!cfg->rehash || secret_len(len, prefix) < VERIFY_REHASH_MIN_SECRET ||
+	    cfg->key_iterations > cfg->slow_hash_iterations)
+		return;
+	if (hash_make(key, len, cfg->key_iterations, rehash,
+	    HASH_ENCODED_MAX) == -1)
+		rehash[0] = '\0';
+}
+
+/*
+ * Checks the rows in turn; returns OTAS_OK when one matches and is usable.
+ * A slow hash waits for its share of the process's budget first: never
+ * refused, so guesses cannot lock the owner of a prefix out (at worst a
+ * 503 to retry, when the budget is too far behind).
+ */
 static enum otas_status
 check_rows(const struct otas_config *cfg, const char *key, size_t len,
     struct agent_key_row *rows, int n, struct keycache_entry *out,
-    const char **why)
+    char rehash[HASH_ENCODED_MAX], const char **why)
 {
-	time_t now = time(NULL);
-	int i;
+	int i, hashed = 0;
 
 	*why = "unknown key prefix";
 	for (i = 0; i < n; i++) {
@@ -59,32 +130,29 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "stored hash is not pbkdf2_sha256";
 			continue;
 		}
-		if (slow && !slowhash_allowed(r->prefix,
-		    cfg->slow_failures, now)) {
-			*why = "slow-hash budget of this prefix spent";
-			continue;
-		}
+		if (slow_turn(cfg, iter, why) != OTAS_OK)
+			return OTAS_ERR_UNAVAILABLE;
+		hashed++;
 		if (hash_verify(key, len, r->hashed_key) != HASH_MATCH) {
-			if (slow)
-				slowhash_failed(r->prefix, now);
 			*why = "wrong secret";
 			continue;
 		}
-		if (row_usable(r, why) != OTAS_OK) {
-			if (slow)
-				slowhash_failed(r->prefix, now);
+		if (row_usable(r, why) != OTAS_OK)
 			return OTAS_ERR_KEY;
-		}
 		fill(out, r);
+		if (slow)
+			want_rehash(cfg, key, len, r->prefix, rehash);
 		return OTAS_OK;
 	}
+	if (hashed == 0)
+		return check_dummy(cfg, key, len, why);
 	return OTAS_ERR_KEY;
 }
 
 enum otas_status
 verify_key(struct db *db, const struct otas_config *cfg, const char *key,
     size_t len, const struct key_parts *parts, struct keycache_entry *out,
-    int *cached, const char **why)
+    int *cached, char rehash[HASH_ENCODED_MAX], const char **why)
 {
 	struct agent_key_row rows[AGENT_KEY_MAX_ROWS];
 	enum otas_status st;
@@ -92,6 +160,7 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 
 	memset(out, 0, sizeof(*out));
 	*cached = 0;
+	rehash[0] = '\0';
 	memcpy(out->prefix, parts->prefix[0], sizeof(out->prefix));
 	if (hash_sha256(key, len, out->digest) == -1) {
 		*why = "SHA-256 failed";
@@ -103,7 +172,7 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 	}
 	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
-	st = check_rows(cfg, key, len, rows, n, out, why);
+	st = check_rows(cfg, key, len, rows, n, out, rehash, why);
 	agent_key_rows_free(rows, n);
 	if (st == OTAS_OK)
 		keycache_put(out);
@@ -114,4 +183,11 @@ void
 verify_forget(const struct keycache_entry *k)
 {
 	keycache_drop(k->digest);
+}
+
+void
+verify_rehashed(struct keycache_entry *k, const char *rehash)
+{
+	snprintf(k->hashed_key, sizeof(k->hashed_key), "%s", rehash);
+	keycache_put(k);
 }

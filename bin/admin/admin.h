@@ -3,7 +3,8 @@
  * command table's types, and the helpers every command uses (one-line
  * errors, strict number parsing, JSON output, libpq with parameters only).
  * The program is bin/otas-admin.c (command table, argument parsing, main)
- * plus one file per subject here: util.c, migrate.c, keys.c, agents.c.
+ * plus one file per subject here: util.c, migrate.c, keys.c, agents.c,
+ * purge.c.
  *
  * Memory: results (PGresult) belong to the caller, who PQclear()s them;
  * json_print() consumes the object it prints.
@@ -17,6 +18,8 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "decimal.h"
+#include "key.h"
 
 #ifndef OTAS_SQL_DIR
 #define OTAS_SQL_DIR "/usr/local/share/otas-fcgi/sql"
@@ -26,10 +29,6 @@
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
 
-#define PREFIX_LEN	12
-#define SECRET_BYTES	32
-#define SECRET_LEN	43	/* unpadded base64url of 32 bytes */
-#define KEY_LEN		(6 + PREFIX_LEN + 1 + SECRET_LEN)
 #define DEFAULT_EXPIRY_DAYS 30L
 #define MAX_EXPIRY_DAYS	36500L
 #define DEFAULT_LIMIT	20L
@@ -96,7 +95,6 @@ int	 fail_db(PGconn *conn, const PGresult *res);
 void	 one_line(const char *in, char *out, size_t cap);
 
 /* util.c: checked input; each returns 0 or an exit code after printing. */
-int	 parse_long(const char *s, long min, long max, long *out);
 int	 check_uuid(const char *what, const char *s);
 int	 check_text(const char *what, const char *s, int required);
 const char *opt(const struct args *a, const char *name);
@@ -134,5 +132,6 @@ int	 cmd_key_rotate(struct ctx *, struct args *);
 int	 cmd_key_revoke(struct ctx *, struct args *);
 int	 cmd_key_list(struct ctx *, struct args *);
 int	 cmd_session_list(struct ctx *, struct args *);
+int	 cmd_session_purge(struct ctx *, struct args *);
 
 #endif

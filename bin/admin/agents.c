@@ -144,7 +144,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 
 	if ((rc = check_uuid("agent id", agent)) != 0)
 		return rc;
-	if (lim != NULL && parse_long(lim, 1, MAX_LIMIT, &limit) == -1)
+	if (lim != NULL && decimal_long(lim, 1, MAX_LIMIT, &limit) == -1)
 		return fail(EXIT_USAGE, "--limit must be a number from 1 to %ld",
 		    MAX_LIMIT);
 	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);

@@ -12,10 +12,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "hash.h"
+#include "random.h"
 #include "uuid.h"
 #include "admin.h"
 
@@ -28,7 +27,7 @@ int
 key_iterations(const struct otas_config *cfg, const char *opt, long *out)
 {
 	*out = cfg->key_iterations;
-	if (opt != NULL && parse_long(opt, 1, HASH_MAX_ITERATIONS, out) == -1)
+	if (opt != NULL && decimal_long(opt, 1, HASH_MAX_ITERATIONS, out) == -1)
 		return fail(EXIT_USAGE, "--iterations must be a number from 1 "
 		    "to %ld", HASH_MAX_ITERATIONS);
 	return 0;
@@ -52,7 +51,7 @@ key_expiry(const char *days, const char *never, char *buf, size_t cap,
 		*out = NULL;
 		return 0;
 	}
-	if (days != NULL && parse_long(days, 1, MAX_EXPIRY_DAYS, &d) == -1)
+	if (days != NULL && decimal_long(days, 1, MAX_EXPIRY_DAYS, &d) == -1)
 		return fail(EXIT_USAGE, "--expires-in must be a number of days "
 		    "from 1 to %ld", MAX_EXPIRY_DAYS);
 	n = snprintf(buf, cap, "%ld", d);
@@ -64,54 +63,10 @@ key_expiry(const char *days, const char *never, char *buf, size_t cap,
 
 /* ------------------------------------------------------------------ keys */
 
-/*
- * n characters of [A-Za-z0-9] from RAND_bytes.  Bytes >= 248 (4 * 62) are
- * thrown away so every character is equally likely.
- */
-static int
-key_alnum(char *out, size_t n)
-{
-	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char		 buf[64];
-	size_t			 i, got = 0;
-
-	while (got < n) {
-		if (RAND_bytes(buf, sizeof buf) != 1)
-			return -1;
-		for (i = 0; i < sizeof buf && got < n; i++)
-			if (buf[i] < 248)
-				out[got++] = set[buf[i] % 62];
-	}
-	out[got] = '\0';
-	OPENSSL_cleanse(buf, sizeof buf);
-	return 0;
-}
-
-/* 32 random bytes as unpadded base64url: 43 characters. */
-static int
-key_secret(char out[SECRET_LEN + 1])
-{
-	unsigned char	 raw[SECRET_BYTES];
-	unsigned char	 b64[4 * ((SECRET_BYTES + 2) / 3) + 1];
-	size_t		 i;
-
-	if (RAND_bytes(raw, sizeof raw) != 1)
-		return -1;
-	if (EVP_EncodeBlock(b64, raw, sizeof raw) != SECRET_LEN + 1)
-		return -1;
-	for (i = 0; i < SECRET_LEN; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	out[SECRET_LEN] = '\0';
-	OPENSSL_cleanse(raw, sizeof raw);
-	OPENSSL_cleanse(b64, sizeof b64);
-	return 0;
-}
-
 struct newkey {
 	char	 id[UUID_STR_LEN + 1];
-	char	 prefix[PREFIX_LEN + 1];
-	char	 key[KEY_LEN + 1];
+	char	 prefix[KEY_PREFIX_LEN + 1];
+	char	 key[KEY_ISSUED_LEN + 1];
 	char	 hashed[HASH_ENCODED_MAX];
 	char	*expires_at;		/* NULL: never */
 	char	*created_at;
@@ -133,20 +88,20 @@ static int
 key_insert(PGconn *conn, const char *agent, const char *name,
     const char *days, long iterations, struct newkey *k)
 {
-	char		 secret[SECRET_LEN + 1];
+	char		 secret[KEY_SECRET_LEN + 1];
 	const char	*p[6];
 	PGresult	*res;
 	int		 n;
 
 	memset(k, 0, sizeof *k);
-	if (uuid7_make(k->id) == -1 || key_alnum(k->prefix, PREFIX_LEN) == -1 ||
-	    key_secret(secret) == -1)
+	if (uuid7_make(k->id) == -1 || random_alnum(k->prefix, KEY_PREFIX_LEN) == -1 ||
+	    random_base64url(secret, KEY_SECRET_BYTES) == -1)
 		return fail(EXIT_FAIL, "no random bytes available");
-	n = snprintf(k->key, sizeof k->key, "agent_%s_%s", k->prefix, secret);
+	n = snprintf(k->key, sizeof k->key, KEY_HEAD "%s_%s", k->prefix, secret);
 	OPENSSL_cleanse(secret, sizeof secret);
-	if (n != KEY_LEN)
+	if (n < 0 || (size_t)n != KEY_ISSUED_LEN)
 		return fail(EXIT_FAIL, "internal: key length");
-	if (hash_make(k->key, KEY_LEN, iterations, k->hashed,
+	if (hash_make(k->key, KEY_ISSUED_LEN, iterations, k->hashed,
 	    sizeof k->hashed) == -1)
 		return fail(EXIT_FAIL, "cannot hash the new key");
 	p[0] = k->id;

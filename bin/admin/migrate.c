@@ -37,16 +37,16 @@ static int
 mig_version(const char *name, long *v)
 {
 	size_t	 len = strlen(name), i = 0;
-	char	 num[16];
+	long long n;
 
 	while (isdigit((unsigned char)name[i]))
 		i++;
-	if (i == 0 || i >= sizeof num || name[i] != '_' || len < 5 ||
-	    strcmp(name + len - 4, ".sql") != 0)
+	if (i == 0 || name[i] != '_' || len < 5 ||
+	    strcmp(name + len - 4, ".sql") != 0 ||
+	    decimal_parse(name, i, 1, INT_MAX, &n) == -1)
 		return -1;
-	memcpy(num, name, i);
-	num[i] = '\0';
-	return parse_long(num, 1, INT_MAX, v);
+	*v = (long)n;
+	return 0;
 }
 
 static int

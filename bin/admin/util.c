@@ -68,23 +68,6 @@ fail_db(PGconn *conn, const PGresult *res)
 
 /* --------------------------------------------------------------- parsing */
 
-/* Decimal in [min, max], digits only: no sign, no space, no trailing junk. */
-int
-parse_long(const char *s, long min, long max, long *out)
-{
-	char	*end;
-	long	 v;
-
-	if (s == NULL || !isdigit((unsigned char)s[0]))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Characters (not bytes) of UTF-8 text, as varchar(n) counts them. */
 static size_t
 utf8_chars(const char *s)

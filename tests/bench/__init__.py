@@ -17,6 +17,10 @@ One run, on this machine, everything private and on 127.0.0.1:
   * one connection, both modes interleaved (commit latency drifts);
   * the first request with a key hashed at 260 000 PBKDF2 iterations against
     the ones after it (the per-process key cache);
+  * what it costs on a shared host: p50 and p99 of one request at a time
+    with the static programs as plain CGI (Apache mod_cgi: a process, a
+    database connection and a key hash per request) and under mod_fcgid,
+    each with a fast key and a 260 000-iteration key;
   * the insert rate with an empty agent_session against one holding a
     million rows (ten million with BENCH_10M=1).
 
@@ -37,6 +41,7 @@ every wait is bounded.  Knobs (environment): BENCH_SECONDS (10),
 BENCH_CONNECTIONS (1,16,64), BENCH_PROCS (4 lighttpd responders),
 BENCH_THREADS (8, group-commit threads per process), BENCH_GC_PROCS (2),
 BENCH_RSS_REQUESTS (100000), BENCH_10M=1 or BENCH_FILL_ROWS=N,
-BENCH_MODES (e.g. "1" or "1,8"; default: 1 and BENCH_THREADS), BENCH_OUT
-(report file; default $BUILD/bench/report.txt).
+BENCH_MODES (e.g. "1" or "1,8"; default: 1 and BENCH_THREADS),
+BENCH_HOSTING_REQUESTS (100 per shared-host case), BENCH_OUT (report file;
+default $BUILD/bench/report.txt).
 """

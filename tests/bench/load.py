@@ -115,11 +115,11 @@ def one_request(port, key):
 
 def pgbench_script(sql, key_id, hashed_key, meta):
     """The hot statement with $1 made in SQL (a fresh UUIDv7 each time) and
-    $2..$4 as pgbench variables.  Whether a parameter is a scalar or an
+    $2..$5 as pgbench variables ($5, the rehash, empty: none).  Whether a parameter is a scalar or an
     array (group commit's statement takes arrays) is read from its cast;
     an array gets a one-element ARRAY[...] of the variable, so both shapes
     of the statement work.  Returns (script, -D list)."""
-    values = {2: key_id, 3: hashed_key, 4: meta}
+    values = {2: key_id, 3: hashed_key, 4: meta, 5: ""}
     defines = []
     seen = set()
 
@@ -137,8 +137,8 @@ def pgbench_script(sql, key_id, hashed_key, meta):
         return ("ARRAY[:%s]%s" if is_array else ":%s%s") % (name, cast)
 
     out = re.sub(r"\$(\d+)((?:::[a-z_]+(?:\[\])?)?)", subst, sql)
-    if seen != {1, 2, 3, 4}:
-        raise RuntimeError("hot SQL parameters are %s, not $1..$4" %
+    if seen != set(values) | {1}:
+        raise RuntimeError("hot SQL parameters are %s, not $1..$5" %
                            sorted(seen))
     return out.strip().rstrip(";") + ";\n", sorted(set(defines))
 

@@ -6,8 +6,11 @@ to the targets, and stops what it started.  MEASUREMENTS is the order of
 a run; adding a measurement is one function here and one entry there.
 """
 
+import os
 import statistics
 import time
+
+import stack
 
 from . import load
 
@@ -237,6 +240,45 @@ def key_cache(rig):
                % (first * 1000, med * 1000), med * 20 < first)
 
 
+# --- what a request costs on a shared host ---------------------------------
+
+def shared_hosting(rig):
+    """One request at a time, as a shared host serves a quiet site: the
+    static programs ($BUILD/static, `make static`) under Apache as plain
+    CGI (mod_cgi: a process, a database connection and the key's PBKDF2
+    hash for every request) and under mod_fcgid (processes and their key
+    cache kept), with a fast key and a 260 000-iteration key.  A first
+    request before each series lets mod_fcgid spawn its process and cache
+    the key, as it has on a site in use."""
+    static = os.path.join(rig.build, "static")
+    n = rig.knobs.hosting_requests
+    slow = rig.make_key("bench-hosting-slow", SLOW_ITERATIONS)
+    keys = (("fast key", rig.key),
+            ("%s-iteration key" % format(SLOW_ITERATIONS, ",").replace(
+                ",", " "), slow))
+    rig.out("")
+    rig.out("== shared hosting: static programs, one request at a time, "
+            "%d per case ==" % n)
+    for kind, label in (("apache-cgi", "plain CGI (mod_cgi)"),
+                        ("apache-fcgid", "mod_fcgid")):
+        s = rig.started(stack.SERVERS[kind], "hosting", 1, build=static)
+        try:
+            for kname, key in keys:
+                load.one_request(s.port, key["key"])
+                times, statuses = [], set()
+                for _ in range(n):
+                    t, st = load.one_request(s.port, key["key"])
+                    times.append(t)
+                    statuses.add(st)
+                times.sort()
+                p50, p99 = load.pct(times, 50), load.pct(times, 99)
+                rig.out("  %-20s %-24s p50 %8.2f ms  p99 %8.2f ms  "
+                        "statuses %s" % (label, kname, p50 * 1000,
+                                         p99 * 1000, sorted(statuses)))
+        finally:
+            rig.stop_server(s)
+
+
 # --- the insert rate against a big table -----------------------------------
 
 def fill(rig, rows):
@@ -313,4 +355,4 @@ def insert_rate(rig):
                    q >= 0.8)
 
 
-MEASUREMENTS = [modes, latency_pair, key_cache, insert_rate]
+MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting, insert_rate]

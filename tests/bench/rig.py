@@ -70,6 +70,8 @@ class Knobs:
         big = os.environ.get("BENCH_10M", "") == "1"
         self.fill_rows = env_int("BENCH_FILL_ROWS",
                                  10 ** 7 if big else 10 ** 6, 1000, 10 ** 9)
+        self.hosting_requests = env_int("BENCH_HOSTING_REQUESTS", 100, 1,
+                                        10 ** 6)
         self.modes = env_list("BENCH_MODES", [1, self.threads])
         # The connection count the targets are judged at.
         self.c16 = 16 if 16 in self.conns else max(self.conns)
@@ -148,16 +150,18 @@ class Rig:
 
     # --- stacks ---------------------------------------------------------
 
-    def app(self, threads):
+    def app(self, threads, build=None):
         env = {"OTAS_DATABASE_URL": self.pg.runtime_url,
                "OTAS_JWT_SECRET_FILE": self.secret_path}
         if threads > 1:
             env["OTAS_THREADS"] = str(threads)
-        return stack.App(self.build, env)
+        return stack.App(build or self.build, env)
 
-    def started(self, cls, name, threads, **kw):
+    def started(self, cls, name, threads, build=None, **kw):
+        """A server of class cls in workdir/name serving the programs of
+        build (default $BUILD) with threads threads each."""
         srv = stack.fresh(cls, os.path.join(self.workdir, name),
-                          self.app(threads), **kw)
+                          self.app(threads, build), **kw)
         self.servers.append(srv)
         return srv.start()
 

@@ -6,8 +6,9 @@
  * ends its string early, as it would in a real parameter block) and passed
  * as a NULL-terminated envp, each string in its own allocation so ASan sees
  * a read past any of them.  The result is checked against a count done here:
- * every key, token and Idempotency-Key parameter counted, the pointers inside the block with
- * their lengths right, the request id short and log-safe.
+ * every key, token and Idempotency-Key parameter counted, the pointers
+ * inside the block with their lengths right, the request id short and
+ * log-safe, the readiness path recognised exactly.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +59,24 @@ check_id(const char *id)
 			abort();
 }
 
+/* The reference: the last REQUEST_URI's path (query cut) ends so. */
+static int
+health_expected(char **envp)
+{
+	const char *head = "REQUEST_URI=", *suffix = REQ_HEALTH_SUFFIX;
+	size_t m = strlen(suffix), n;
+	const char *uri = NULL, *q;
+
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, head, strlen(head)) == 0)
+			uri = *envp + strlen(head);
+	if (uri == NULL)
+		return 0;
+	q = strchr(uri, '?');
+	n = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	return n >= m && strncmp(uri + n - m, suffix, m) == 0;
+}
+
 static void
 check(char **envp, const struct req *r)
 {
@@ -67,7 +86,8 @@ check(char **envp, const struct req *r)
 	    r->idem_count != count_prefixed(envp, IDEM_PARAM) ||
 	    (r->key == NULL) != (r->key_count == 0) ||
 	    (r->token == NULL) != (r->token_count == 0) ||
-	    (r->idem == NULL) != (r->idem_count == 0))
+	    (r->idem == NULL) != (r->idem_count == 0) ||
+	    r->health != health_expected(envp))
 		abort();
 	if (r->key != NULL)
 		check_points_into(envp, KEY_PARAM, r->key, r->key_len);

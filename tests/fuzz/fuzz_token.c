@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(copy, data, size);
 	memset(&c, 0, sizeof(c));
 	if (token_verify(copy, size, &cur, &prev, FUZZ_NOW, 60, &c,
-	    &why) == 0) {
+	    &why) == OTAS_OK) {
 		if (!uuid_valid(c.session_id, strlen(c.session_id)) ||
 		    !uuid_valid(c.agent_id, strlen(c.agent_id)) ||
 		    c.exp <= FUZZ_NOW - 60 || c.iat > FUZZ_NOW + 60)

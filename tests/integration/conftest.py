@@ -103,6 +103,21 @@ def secret(workdir):
 
 
 @pytest.fixture(scope="session")
+def static_build():
+    """$BUILD/static after `make static dist`: the static programs and the
+    tarball of $BUILD/dist a shared-hosting user uploads.  Run by the
+    tests themselves (the first time on a machine that also builds libpq
+    from Debian's source package, about a minute), without sanitizers
+    even under `make sanitize`, since they cannot link statically."""
+    build = stack.build_path()
+    r = subprocess.run(["make", "--no-print-directory", "-C", stack.ROOT,
+                        "BUILD=" + build, "static", "dist"],
+                       capture_output=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return os.path.join(build, "static")
+
+
+@pytest.fixture(scope="session")
 def keys(pg):
     return stack.KeyFactory(pg)
 

@@ -151,10 +151,11 @@ def apache(mode, settings, extra_env, authz_port=None):
 
 # --- nginx ---------------------------------------------------------------
 
-def nginx(port, rundir, logdir):
-    """nginx.conf.example with its literal site values replaced."""
+def nginx(port, rundir, logdir, text=None):
+    """nginx.conf.example (or text, a copy of it) with its literal site
+    values replaced."""
     what = "nginx.conf.example"
-    text = read(NGINX)
+    text = read(NGINX) if text is None else text
     text = replace_all(text, "listen %s;" % DEFAULT_LISTEN,
                        "listen 127.0.0.1:%d;" % port, what)
     text = replace_all(text, DEFAULT_RUNDIR + "/", rundir + "/", what)

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import psycopg2
 
@@ -163,6 +164,17 @@ class Postgres:
         if not self.running():
             return []
         return list(processes.tree(self.proc.pid))
+
+    def wait_for_lock_wait(self, timeout=10):
+        """Until some backend waits on a lock: a test holding a row locked
+        sees the program's statement reach it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.scalar("SELECT count(*) FROM pg_stat_activity"
+                           " WHERE wait_event_type = 'Lock'"):
+                return
+            time.sleep(0.02)
+        raise AssertionError("no statement came to wait on the lock")
 
     def destroy(self):
         try:

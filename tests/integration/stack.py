@@ -63,6 +63,15 @@ def django_pbkdf2(password, salt, iterations):
                                        base64.b64encode(dk).decode("ascii"))
 
 
+def django_check(password, encoded):
+    """Django's own verdict (Debian's python3-django) on an encoding."""
+    from django.conf import settings
+    if not settings.configured:
+        settings.configure()
+    from django.contrib.auth.hashers import check_password
+    return check_password(password, encoded)
+
+
 def new_prefix():
     """A prefix as keys issued by otas-admin have: 12 of [A-Za-z0-9]."""
     return "".join(secrets.choice(ALNUM) for _ in range(12))

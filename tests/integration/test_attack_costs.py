@@ -1,42 +1,35 @@
-"""What an attacker's requests cost (SPEC §3): a wrong secret for the known
-prefix of a key hashed with Django's 260 000 PBKDF2 iterations buys at most
-OTAS_SLOW_HASH_FAILURES slow hashes per prefix and process a minute, and a
-key already verified keeps answering 200 quickly while the attack goes on.
+"""What an attacker who knows a key's prefix can and cannot do with wrong
+secrets for a key hashed with Django's 260 000 PBKDF2 iterations: he may
+make the key's first verification in a process wait its turn in the
+process's slow-hash budget, but never lock its owner out, and a key
+already verified keeps answering while the attack goes on.  The bound on
+the CPU those hashes take is tests/unit/test_slowhash.c's subject.
 
-Timings are compared with each other in the same run, never with an
-absolute number: the first wrong secret's answer (one slow hash) is the
-yardstick, and "fast" means well under a third of it.  The server has one
-FastCGI process, so the per-process budget is the whole budget.
+The server has one FastCGI process, so the per-process budget is the whole
+budget, and two threads in it, so the owner is never queued behind a
+guess in the web server.
 """
 
 import os
 import threading
-import time
 
 import pytest
 
 from otas_http import assert_error, create_session
 from private_server import start_private
 
-DJANGO_ITERATIONS = 260000
-BUDGET = 3
+LEGACY = 260000
+GUESSES = 8
 
 
 @pytest.fixture(scope="module")
 def one_proc(workdir, app):
     srv = start_private(os.path.join(workdir, "attack"), app,
-                        {"OTAS_SLOW_HASH_FAILURES": str(BUDGET)},
-                        max_procs=1)
+                        {"OTAS_THREADS": "2"}, max_procs=1)
     try:
         yield srv
     finally:
         srv.stop()
-
-
-def timed(server, key, body="{}"):
-    t0 = time.monotonic()
-    resp = create_session(server, key, body, timeout=60)
-    return resp, time.monotonic() - t0
 
 
 def wrong_secret(key, i):
@@ -44,69 +37,61 @@ def wrong_secret(key, i):
         key.prefix, i)
 
 
-def fast_baseline(server):
-    """A refusal that costs no hash at all: an unknown prefix."""
-    times = []
-    for i in range(5):
-        resp, t = timed(server, "agent_nosuchprefix%d_secret" % i)
-        assert_error(resp, 401, "invalid_agent_key")
-        times.append(t)
-    return sorted(times)[2]
+def test_wrong_guesses_never_lock_out_the_owner(one_proc, keys):
+    key = keys.make(iterations=LEGACY, secret="legacy-password")
+    for i in range(GUESSES):
+        assert_error(create_session(one_proc, wrong_secret(key, i), "{}",
+                                    timeout=60), 401, "invalid_agent_key")
+    # A short secret keeps its slow hash, so every later guess costs one
+    # too, and still the owner gets in.
+    assert create_session(one_proc, key, "{}", timeout=60).status == 200
+    for i in range(GUESSES, 2 * GUESSES):
+        assert_error(create_session(one_proc, wrong_secret(key, i), "{}",
+                                    timeout=60), 401, "invalid_agent_key")
+    assert create_session(one_proc, key, "{}", timeout=60).status == 200
 
 
-def test_wrong_secrets_stop_costing_a_slow_hash_after_the_budget(
+def test_guesses_in_parallel_never_lock_out_the_owner(one_proc, keys):
+    key = keys.make(iterations=LEGACY, secret="another-legacy-password")
+    answers = []
+
+    def guess(i):
+        answers.append(create_session(one_proc, wrong_secret(key, i), "{}",
+                                      timeout=60).status)
+
+    threads = [threading.Thread(target=guess, args=(i,))
+               for i in range(GUESSES)]
+    for th in threads:
+        th.start()
+    owner = create_session(one_proc, key, "{}", timeout=60)
+    for th in threads:
+        th.join(timeout=60)
+    assert owner.status == 200, owner
+    assert sorted(set(answers)) == [401], answers
+
+
+def test_a_verified_key_keeps_answering_while_its_prefix_is_attacked(
         one_proc, keys):
-    key = keys.make(iterations=DJANGO_ITERATIONS)
-    base = fast_baseline(one_proc)
-    times = []
-    for i in range(BUDGET + 6):
-        resp, t = timed(one_proc, wrong_secret(key, i))
-        assert_error(resp, 401, "invalid_agent_key")
-        times.append(t)
-    first = times[0]
-    # The yardstick is real: the first wrong secret cost a slow hash.
-    assert first > 5 * base, (first, base)
-    # Within the budget each wrong secret costs about one slow hash...
-    assert all(t > first / 3 for t in times[:BUDGET]), times
-    # ...after it, none does.
-    assert all(t < first / 3 for t in times[BUDGET:]), times
-    print("unknown prefix %.4fs, slow hash %.4fs, after budget %r" % (
-        base, first, ["%.4f" % t for t in times[BUDGET:]]))
-
-
-def test_a_verified_key_is_never_delayed_by_an_attack_on_its_prefix(
-        one_proc, keys):
-    key = keys.make(iterations=DJANGO_ITERATIONS)
-    resp, first = timed(one_proc, key)        # verified: one slow hash
-    assert resp.status == 200, resp
-    # Interleaved: while the attacker's first wrong secrets still get
-    # their slow hash, and after the budget is spent.
-    for i in range(BUDGET + 4):
-        resp, _ = timed(one_proc, wrong_secret(key, i))
-        assert_error(resp, 401, "invalid_agent_key")
-        resp, t = timed(one_proc, key)
-        assert resp.status == 200, resp
-        assert t < first / 3, (i, t, first)
-
-    # Concurrently: an attacker thread hammers the prefix while the owner
-    # keeps creating sessions.
+    key = keys.make(iterations=LEGACY, secret="third-legacy-password")
+    assert create_session(one_proc, key, "{}").status == 200
     stop = threading.Event()
     attack = []
 
     def attacker():
         i = 100
         while not stop.is_set():
-            r, _ = timed(one_proc, wrong_secret(key, i))
+            r = create_session(one_proc, wrong_secret(key, i), "{}",
+                               timeout=60)
             attack.append(r.status)
             i += 1
 
     th = threading.Thread(target=attacker, daemon=True)
     th.start()
     try:
-        owner = [timed(one_proc, key) for _ in range(20)]
+        owner = [create_session(one_proc, key, "{}", timeout=60)
+                 for _ in range(20)]
     finally:
         stop.set()
         th.join(timeout=60)
     assert attack and set(attack) == {401}, set(attack)
-    assert all(r.status == 200 for r, _ in owner), owner
-    assert all(t < first / 3 for _, t in owner), [t for _, t in owner]
+    assert all(r.status == 200 for r in owner), owner

@@ -85,17 +85,6 @@ def test_body_just_over_the_program_limit_gets_the_programs_json_413(
 
 # --- SIGTERM and recycling (spawn-fcgi -n: the program is our child) ------
 
-def wait_for_lock_wait(pg, timeout=10):
-    """Until some backend waits on a lock (the program's insert)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pg.scalar("SELECT count(*) FROM pg_stat_activity"
-                     " WHERE wait_event_type = 'Lock'"):
-            return
-        time.sleep(0.02)
-    raise AssertionError("the request never reached the database")
-
-
 @pytest.mark.parametrize("kind", spawn_kinds())
 def test_sigterm_finishes_the_request_in_hand_then_exits_0(
         kind, private_server, pg, keys, secret):
@@ -116,7 +105,7 @@ def test_sigterm_finishes_the_request_in_hand_then_exits_0(
                             " FOR UPDATE", (key.key_id,))
                 fut = pool.submit(create_session, srv, key,
                                   '{"meta": {"slow": true}}', timeout=20)
-                wait_for_lock_wait(pg)
+                pg.wait_for_lock_wait()
                 os.kill(responder.pid, signal.SIGTERM)
                 time.sleep(0.3)
                 assert responder.proc.poll() is None, \
@@ -168,7 +157,7 @@ def test_mod_fcgid_sigterm_to_a_busy_process_still_answers(
                             " FOR UPDATE", (key.key_id,))
                 fut = pool.submit(create_session, srv, key, "{}",
                                   timeout=20)
-                wait_for_lock_wait(pg)
+                pg.wait_for_lock_wait()
                 for pid in pids:
                     os.kill(pid, signal.SIGTERM)
                 time.sleep(0.3)

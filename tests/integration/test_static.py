@@ -4,8 +4,7 @@ the documentation's request as plain CGI in a chroot holding nothing but
 them and their otas.conf), and that they refuse a database host name,
 which static glibc cannot look up, at start.
 
-The fixture runs `make static dist` itself (the first time on a machine
-that also builds libpq from Debian's source package, about a minute)."""
+The static_build fixture (conftest.py) runs `make static dist` itself."""
 
 import json
 import os
@@ -38,17 +37,6 @@ def version():
         return f.read().strip()
 
 
-@pytest.fixture(scope="module")
-def static_build():
-    """$BUILD/static after `make static dist`."""
-    build = stack.build_path()
-    r = subprocess.run(["make", "--no-print-directory", "-C", stack.ROOT,
-                        "BUILD=" + build, "static", "dist"],
-                       capture_output=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return os.path.join(build, "static")
-
-
 def run_static(path, env, body=b"", argv=None, root=None):
     cmd = [path] + (argv or [])
     if root is not None:
@@ -69,14 +57,22 @@ def cgi_answer(out):
     return int(headers["status"].split()[0]), headers, body
 
 
-def test_dist_holds_the_static_programs_sql_man_pages_and_examples(
-        static_build, tmp_path):
+@pytest.fixture(scope="module")
+def upload(static_build, tmp_path_factory):
+    """(directory, tar members by name) of the unpacked `make dist`."""
     top = "otas-fcgi-%s-linux-x86_64" % version()
     tarball = os.path.join(os.path.dirname(static_build), "dist",
                            top + ".tar.gz")
+    into = tmp_path_factory.mktemp("upload")
     with tarfile.open(tarball) as t:
         members = {m.name: m for m in t.getmembers()}
-        t.extractall(tmp_path)
+        t.extractall(into)
+    return os.path.join(into, top), members
+
+
+def test_dist_holds_the_static_programs_sql_man_pages_and_examples(upload):
+    path, members = upload
+    top = os.path.basename(path)
     files = {n for n, m in members.items() if m.isfile()}
     expected = {top + "/" + p for p in PROGRAMS}
     expected |= {top + "/sql/" + f for f in os.listdir(
@@ -90,16 +86,30 @@ def test_dist_holds_the_static_programs_sql_man_pages_and_examples(
     assert all(members[n].uid == 0 and members[n].gid == 0 for n in members)
     for name in os.listdir(os.path.join(stack.ROOT, "sql")):
         with open(os.path.join(stack.ROOT, "sql", name), "rb") as a, \
-                open(os.path.join(tmp_path, top, "sql", name), "rb") as b:
+                open(os.path.join(path, "sql", name), "rb") as b:
             assert a.read() == b.read(), name
     for p in PROGRAMS:
-        path = os.path.join(tmp_path, top, p)
+        prog = os.path.join(path, p)
         assert members[top + "/" + p].mode == 0o755, p
-        ldd = subprocess.run(["ldd", path], capture_output=True, text=True)
+        ldd = subprocess.run(["ldd", prog], capture_output=True, text=True)
         assert "not a dynamic executable" in ldd.stdout + ldd.stderr, p
-        r = run_static(path, {}, argv=["--version"])
+        r = run_static(prog, {}, argv=["--version"])
         assert r.returncode == 0, r
         assert r.stdout.decode().split() == [p, version()], r.stdout
+
+
+def test_static_admin_migrates_from_the_upload_with_only_a_database_url(
+        upload, fresh_db):
+    """A user's account: unpack, cd into it, ./otas-admin migrate."""
+    path, _ = upload
+    r = subprocess.run(["./otas-admin", "migrate"], cwd=path,
+                       env={"OTAS_DATABASE_URL": fresh_db.url},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    numbered = sorted(f for f in os.listdir(os.path.join(path, "sql"))
+                      if re.fullmatch(r"[0-9]+_.*\.sql", f))
+    assert len(fresh_db.versions()) == len(numbered)
+    assert fresh_db.exists("agent_session")
 
 
 def test_static_session_answers_the_seed_request_in_an_empty_chroot(

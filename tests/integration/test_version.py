@@ -68,7 +68,8 @@ def test_first_log_line_names_version_and_settings_but_no_password(
     line = first_log_line(app, program, url)
     assert re.search(r" %s\[\d+\] start version=%s " % (
         program, re.escape(version())), line), line
-    for shown in ("db_host=db.invalid", "db_port=6543", "db_dbname=otasdb",
+    for shown in ("settings=none", "db_host=db.invalid", "db_port=6543",
+                  "db_dbname=otasdb",
                   "db_user=otasuser", "threads=3", "jwt_secret=set"):
         assert shown in line.split(), line
     assert DB_PASSWORD not in line and INLINE_SECRET not in line

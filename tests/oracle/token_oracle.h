@@ -92,11 +92,12 @@ oracle_verify(const char *tok, size_t len, const struct otas_secret *cur,
     struct token_claims *out)
 {
 	char		 buf[TOKEN_MAX_LEN + 1];
+	const char	*why;
 	jwt_t		*jwt = NULL;
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!oracle_secret_ok(cur) || token_screen(tok, len) != NULL)
+	if (!oracle_secret_ok(cur) || token_screen(tok, len, &why) != OTAS_OK)
 		return -1;
 	memcpy(buf, tok, len);
 	buf[len] = '\0';

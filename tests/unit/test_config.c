@@ -33,7 +33,8 @@ static const char *const vars[] = {
 	"OTAS_MAX_BODY", "OTAS_CONNECT_TIMEOUT", "OTAS_STATEMENT_TIMEOUT_MS",
 	"OTAS_DB_UNNAMED_STATEMENTS", "OTAS_MAX_REQUESTS",
 	"OTAS_AUTHZ_CHECK_DB", "OTAS_AUTHZ_CACHE_SECONDS",
-	"OTAS_SLOW_HASH_ITERATIONS", "OTAS_SLOW_HASH_FAILURES",
+	"OTAS_SLOW_HASH_ITERATIONS", "OTAS_SLOW_HASH_RATE", "OTAS_REHASH",
+	"OTAS_IDEMPOTENCY_TTL",
 	"OTAS_KEY_ITERATIONS", "OTAS_THREADS", "OTAS_SQL_DIR", "OTAS_CONFIG",
 	"SCRIPT_FILENAME", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
 };
@@ -64,8 +65,11 @@ static const struct {
 	{ "OTAS_SLOW_HASH_ITERATIONS",
 	    offsetof(struct otas_config, slow_hash_iterations), 0, "20000",
 	    20000 },
-	{ "OTAS_SLOW_HASH_FAILURES",
-	    offsetof(struct otas_config, slow_failures), 0, "10", 10 },
+	{ "OTAS_SLOW_HASH_RATE",
+	    offsetof(struct otas_config, slow_hash_rate), 0, "20000", 20000 },
+	{ "OTAS_IDEMPOTENCY_TTL",
+	    offsetof(struct otas_config, idempotency_ttl), 0, "600", 600 },
+	{ "OTAS_REHASH", offsetof(struct otas_config, rehash), 1, "0", 0 },
 	{ "OTAS_KEY_ITERATIONS", offsetof(struct otas_config, key_iterations),
 	    0, "2000", 2000 },
 	{ "OTAS_DB_UNNAMED_STATEMENTS",
@@ -148,7 +152,9 @@ defaults_without_any_setting(void **state)
 	assert_int_equal(c.authz_check_db, 0);
 	assert_int_equal(c.authz_cache_seconds, 5);
 	assert_int_equal(c.slow_hash_iterations, 10000);
-	assert_int_equal(c.slow_failures, 3);
+	assert_int_equal(c.slow_hash_rate, 1000000);
+	assert_int_equal(c.rehash, 1);
+	assert_int_equal(c.idempotency_ttl, 86400);
 	assert_int_equal(c.key_iterations, 1000);
 	config_free(&c);
 }

@@ -204,6 +204,36 @@ content_length_absent_or_empty_is_minus_one(void **state)
 	assert_int_equal(length_of("CONTENT_LENGTH="), -1);
 }
 
+static int
+is_health(const char *uri_param)
+{
+	char *envp[] = { "REQUEST_METHOD=GET", (char *)uri_param, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	return r.health;
+}
+
+static void
+health_path_is_recognised_with_or_without_query_or_prefix(void **state)
+{
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/"));
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/?probe=lb"));
+	assert_true(is_health("REQUEST_URI=/otas/api/agent/v1/health/"));
+}
+
+static void
+other_paths_and_no_uri_are_not_the_health_check(void **state)
+{
+	assert_false(is_health("REQUEST_URI=/api/agent/v1/session/create/"));
+	assert_false(is_health(
+	    "REQUEST_URI=/api/agent/v1/session/create/?x=/health/"));
+	assert_false(is_health("REQUEST_URI=/api/agent/v1/health/x"));
+	assert_false(is_health("REQUEST_URI=/health"));
+	assert_false(is_health("REQUEST_URI="));
+	assert_false(is_health("SCRIPT_NAME=/api/agent/v1/health/"));
+}
+
 static void
 content_length_decimal_is_taken(void **state)
 {
@@ -342,6 +372,9 @@ main(void)
 		cmocka_unit_test(unsafe_request_ids_are_replaced_by_a_generated_one),
 		cmocka_unit_test(request_id_of_65_bytes_is_replaced),
 		cmocka_unit_test(generated_ids_differ_between_requests),
+		cmocka_unit_test(
+		    health_path_is_recognised_with_or_without_query_or_prefix),
+		cmocka_unit_test(other_paths_and_no_uri_are_not_the_health_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,8 @@ entries_match_the_spec_table(void **state)
 		{ OTAS_ERR_IDEM_KEY, 400, "invalid_idempotency_key" },
 		{ OTAS_ERR_IDEM_IN_FLIGHT, 409, "idempotency_key_in_flight" },
 		{ OTAS_ERR_IDEM_REUSED, 422, "idempotency_key_reused" },
+		{ OTAS_READY, 200, "ready" },
+		{ OTAS_ERR_SCHEMA, 503, "schema_not_current" },
 	};
 	size_t i;
 

@@ -1,8 +1,8 @@
 /*
- * test_token — the session JWT: what token_sign emits, and every way
+ * test_token — the session JWT: what token_signer_sign emits, and every way
  * token_verify must say no.  Hostile tokens are built here by hand (OpenSSL
  * HMAC over our own base64url) or with libjwt's other algorithms, so the
- * checks do not depend on token_sign's goodwill.  The last cases hold each
+ * checks do not depend on the signer's goodwill.  The last cases hold each
  * verdict against libjwt's with the programs' checks (the oracle of the
  * differential fuzz target, tests/oracle/token_oracle.h).
  */
@@ -55,6 +55,17 @@ claims(long long iat, long long exp)
 	c.iat = iat;
 	c.exp = exp;
 	return c;
+}
+
+/* A token signed with secret as otas-session signs one (NULL: refused). */
+static char *
+sign(const struct token_claims *c, const struct otas_secret *secret)
+{
+	struct token_signer	*ts = token_signer_new(secret);
+	char			*tok = token_signer_sign(ts, c);
+
+	token_signer_free(ts);
+	return tok;
 }
 
 /* base64url without padding, NUL-terminated, malloc'd. */
@@ -167,7 +178,7 @@ refusal(const char *tok)
 	const char		*why = NULL;
 
 	if (token_verify(tok, strlen(tok), &cur, NULL, now_s(), LEEWAY, &out,
-	    &why) == 0)
+	    &why) == OTAS_OK)
 		return NULL;
 	assert_non_null(why);
 	return why;
@@ -191,11 +202,11 @@ sign_then_verify_round_trips(void **state)
 	const char		*why = NULL;
 	char			*tok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
-	    LEEWAY, &out, &why), 0);
+	    LEEWAY, &out, &why), OTAS_OK);
 	assert_string_equal(out.session_id, SID);
 	assert_string_equal(out.agent_id, AID);
 	assert_true(out.iat == c.iat);
@@ -242,7 +253,7 @@ sign_emits_hs256_header_and_exactly_four_claims(void **state)
 	struct token_claims	 c = claims(1700000000, 1702592000);
 	char			*tok, *head, *body;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	head = segment(tok, 0);
 	body = segment(tok, 1);
@@ -261,9 +272,9 @@ sign_refuses_short_or_missing_secret(void **state)
 	struct token_claims	 c = claims(now_s(), now_s() + 60);
 	struct otas_secret	 none = { NULL, 0 };
 
-	assert_null(token_sign(&c, &shrt));
-	assert_null(token_sign(&c, &none));
-	assert_null(token_sign(&c, NULL));
+	assert_null(sign(&c, &shrt));
+	assert_null(sign(&c, &none));
+	assert_null(sign(&c, NULL));
 }
 
 static void
@@ -272,9 +283,9 @@ sign_refuses_malformed_claims(void **state)
 	struct token_claims	 c = claims(now_s(), now_s() + 60);
 
 	c.agent_id[3] = 'x';
-	assert_null(token_sign(&c, &cur));
+	assert_null(sign(&c, &cur));
 	c = claims(0, now_s() + 60);
-	assert_null(token_sign(&c, &cur));
+	assert_null(sign(&c, &cur));
 }
 
 static void
@@ -285,7 +296,7 @@ verify_reads_only_len_bytes(void **state)
 	char			*tok, *padded;
 	size_t			 len;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	len = strlen(tok);
 	padded = malloc(len + 8);
@@ -293,7 +304,7 @@ verify_reads_only_len_bytes(void **state)
 	memcpy(padded, tok, len);
 	memcpy(padded + len, "AAAAAAAA", 8);	/* no NUL anywhere */
 	assert_int_equal(token_verify(padded, len, &cur, NULL, now_s(),
-	    LEEWAY, &out, &why), 0);
+	    LEEWAY, &out, &why), OTAS_OK);
 	assert_string_equal(out.agent_id, AID);
 	free(padded);
 	free(tok);
@@ -305,7 +316,7 @@ rejects_tampered_payload(void **state)
 	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	char			*tok, *p;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	p = strchr(tok, '.') + 5;
 	*p = *p == 'A' ? 'B' : 'A';
@@ -319,7 +330,7 @@ rejects_tampered_signature(void **state)
 	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	char			*tok, *p;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	p = strrchr(tok, '.') + 3;
 	*p = *p == 'A' ? 'B' : 'A';
@@ -333,7 +344,7 @@ rejects_wrong_secret(void **state)
 	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	char			*tok;
 
-	tok = token_sign(&c, &bad);
+	tok = sign(&c, &bad);
 	assert_non_null(tok);
 	assert_refused(tok, "bad signature");
 	free(tok);
@@ -346,15 +357,15 @@ accepts_previous_secret_only_when_passed(void **state)
 	const char		*why;
 	char			*tok;
 
-	tok = token_sign(&c, &old);
+	tok = sign(&c, &old);
 	assert_non_null(tok);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
-	    LEEWAY, &out, &why), -1);
+	    LEEWAY, &out, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "bad signature");
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, &bad, now_s(),
-	    LEEWAY, &out, &why), -1);
+	    LEEWAY, &out, &why), OTAS_ERR_TOKEN);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, &old, now_s(),
-	    LEEWAY, &out, &why), 0);
+	    LEEWAY, &out, &why), OTAS_OK);
 	assert_string_equal(out.session_id, SID);
 	free(tok);
 }
@@ -370,7 +381,7 @@ rejects_short_previous_secret(void **state)
 	    "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
 	    "\"iat\":1700000000,\"exp\":4000000000}", EVP_sha256(), &shrt);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, &shrt,
-	    1700000000, LEEWAY, NULL, &why), -1);
+	    1700000000, LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "bad signature");
 	free(tok);
 }
@@ -452,10 +463,10 @@ rejects_expired(void **state)
 	const char		*why;
 	char			*tok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), -1);
+	    LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "expired");
 	free(tok);
 }
@@ -468,10 +479,10 @@ accepts_exp_just_inside_leeway(void **state)
 	const char		*why;
 	char			*tok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), 0);
+	    LEEWAY, NULL, &why), OTAS_OK);
 	free(tok);
 }
 
@@ -483,10 +494,10 @@ rejects_iat_in_future_beyond_leeway(void **state)
 	const char		*why;
 	char			*tok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), -1);
+	    LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "issued in the future");
 	free(tok);
 }
@@ -499,10 +510,10 @@ accepts_iat_in_future_within_leeway(void **state)
 	const char		*why;
 	char			*tok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), 0);
+	    LEEWAY, NULL, &why), OTAS_OK);
 	free(tok);
 }
 
@@ -624,7 +635,7 @@ rejects_empty_token(void **state)
 	const char	*why;
 
 	assert_int_equal(token_verify("", 0, &cur, NULL, now_s(), LEEWAY,
-	    NULL, &why), -1);
+	    NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "empty");
 }
 
@@ -636,7 +647,7 @@ rejects_bytes_outside_base64url(void **state)
 	char			*tok;
 	size_t			 i, at;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	at = (size_t)(strchr(tok, '.') - tok) + 4;
 	for (i = 0; i < sizeof(bad_bytes) - 1; i++) {
@@ -658,12 +669,12 @@ rejects_nul_inside_token(void **state)
 	char			*tok;
 	size_t			 len;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	len = strlen(tok);
 	tok[len - 1] = '\0';
 	assert_int_equal(token_verify(tok, len, &cur, NULL, now_s(), LEEWAY,
-	    NULL, &why), -1);
+	    NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "byte outside base64url");
 	free(tok);
 }
@@ -675,7 +686,7 @@ rejects_three_dots(void **state)
 	char			*tok, *four;
 	size_t			 len;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	len = strlen(tok);
 	four = malloc(len + 6);
@@ -696,21 +707,21 @@ rejects_when_configured_secret_is_short(void **state)
 	const char		*why;
 	char			*tok, *bytok;
 
-	tok = token_sign(&c, &cur);
+	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	/* Signed with the short key by hand: libjwt would verify it. */
 	bytok = craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
 	    "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
 	    "\"iat\":1700000000,\"exp\":4000000000}", EVP_sha256(), &shrt);
 	assert_int_equal(token_verify(bytok, strlen(bytok), &shrt, NULL,
-	    1700000000, LEEWAY, NULL, &why), -1);
+	    1700000000, LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "no usable secret");
 	/* key_len 0 would make libjwt skip the signature entirely. */
 	assert_int_equal(token_verify(tok, strlen(tok), &empty, NULL,
-	    now_s(), LEEWAY, NULL, &why), -1);
+	    now_s(), LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "no usable secret");
 	assert_int_equal(token_verify(tok, strlen(tok), NULL, NULL,
-	    now_s(), LEEWAY, NULL, &why), -1);
+	    now_s(), LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "no usable secret");
 	free(bytok);
 	free(tok);
@@ -731,7 +742,7 @@ both_say(char *tok, int expect)
 
 	memset(&ours, 0, sizeof(ours));
 	a = token_verify(tok, strlen(tok), &cur, &old, ORACLE_NOW, LEEWAY,
-	    &ours, &why);
+	    &ours, &why) == OTAS_OK ? 0 : -1;
 	b = oracle_verify(tok, strlen(tok), &cur, &old, ORACLE_NOW, LEEWAY,
 	    &theirs);
 	if (a != expect)
@@ -753,7 +764,7 @@ agrees_with_libjwt_on_what_passes(void **state)
 {
 	struct token_claims	 c = claims(ORACLE_NOW, ORACLE_NOW + 3600);
 
-	both_say(token_sign(&c, &cur), 0);
+	both_say(sign(&c, &cur), 0);
 	both_say(craft(HEAD, BODY, EVP_sha256(), &cur), 0);
 	both_say(craft(HEAD, BODY, EVP_sha256(), &old), 0);
 	both_say(craft("{\"typ\":\"JWT\",\"alg\":\"HS256\"}", BODY,
@@ -799,22 +810,23 @@ screens_json_the_two_parsers_read_differently(void **state)
 		"{\"x\":\"\\udc00\"}",	/* lone surrogate */
 		"{\"x\":99999999999999999999}",	/* past 64 bits */
 	};
-	char	*tok;
-	size_t	 i;
+	const char	*why;
+	char		*tok;
+	size_t		 i;
 
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		tok = craft(HEAD, refused[i], EVP_sha256(), &cur);
-		if (token_screen(tok, strlen(tok)) == NULL)
+		if (token_screen(tok, strlen(tok), &why) == OTAS_OK)
 			fail_msg("screen passed %s", refused[i]);
 		free(tok);
 	}
 	/* An escaped backslash before u0000 is no escape of NUL. */
 	tok = craft(HEAD, "{\"x\":\"\\\\u0000\"}", EVP_sha256(), &cur);
-	assert_null(token_screen(tok, strlen(tok)));
+	assert_int_equal(token_screen(tok, strlen(tok), &why), OTAS_OK);
 	free(tok);
 	/* Not canonical: leftover bits a decoder would drop. */
-	assert_non_null(token_screen("eyJ9.eyJ9.AB", 12));
-	assert_null(token_screen("eyJ9.eyJ9.AQ", 12));
+	assert_int_equal(token_screen("eyJ9.eyJ9.AB", 12, &why), OTAS_ERR_TOKEN);
+	assert_int_equal(token_screen("eyJ9.eyJ9.AQ", 12, &why), OTAS_OK);
 }
 
 int

@@ -1,0 +1,207 @@
+/*
+ * purge — otas-admin session purge: sessions past their retention deleted
+ * in batches, each batch its own short transaction, so the endpoint keeps
+ * inserting while it runs and no lock is held for long.  The cut-off is
+ * fixed once, at the start: rows inserted meanwhile are newer and never
+ * qualify, so the loop ends.
+ *
+ * The retention is --older-than, else OTAS_SESSION_RETENTION; with
+ * neither, purge is off and does nothing (the package's daily timer runs
+ * it unconditionally and relies on that).  Idempotency-Key records go too
+ * when they have expired (OTAS_IDEMPOTENCY_TTL) or their session is past
+ * the cut-off: a retry must never be answered with a deleted session.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "admin.h"
+
+#define DEFAULT_BATCH	10000L
+#define MAX_BATCH	1000000L
+
+struct purge {
+	char	 seconds[24];		/* the retention, as a parameter */
+	char	 batch[24];
+	char	 ttl[24];		/* OTAS_IDEMPOTENCY_TTL */
+	char	*before;		/* the cut-off, ISO 8601 UTC */
+	char	*before_exact;		/* the same, as PostgreSQL compares */
+	long long sessions, records, batches;
+	int	 dry_run;
+};
+
+/* The retention from --older-than or the setting; 0: purge is off. */
+static int
+purge_retention(const struct ctx *c, const char *arg, long long *secs)
+{
+	*secs = c->cfg.session_retention;
+	if (arg == NULL)
+		return 0;
+	if (duration_parse(arg, strlen(arg), secs) == -1)
+		return fail(EXIT_USAGE, "--older-than must be a whole number "
+		    "and one unit (s, m, h, d, w), e.g. 90d: %s", arg);
+	return 0;
+}
+
+static int
+fmt_ll(char *buf, size_t cap, long long v)
+{
+	int n = snprintf(buf, cap, "%lld", v);
+
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* The cut-off, once, by the database's clock. */
+static int
+purge_cutoff(PGconn *conn, struct purge *p)
+{
+	const char	*params[1] = { p->seconds };
+	PGresult	*res;
+
+	if ((res = admin_query(conn, "SELECT " ISO("t") ", t::text FROM"
+	    " (SELECT now() - make_interval(secs => $1::bigint) AS t) s",
+	    1, params)) == NULL)
+		return EXIT_FAIL;
+	p->before = strdup(PQgetvalue(res, 0, 0));
+	p->before_exact = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (p->before == NULL || p->before_exact == NULL)
+		return fail(EXIT_FAIL, "out of memory");
+	return 0;
+}
+
+static int
+purge_count(PGconn *conn, struct purge *p)
+{
+	const char	*params[2] = { p->before_exact, p->ttl };
+	PGresult	*res;
+
+	if ((res = admin_query(conn, "SELECT"
+	    " (SELECT count(*) FROM agent_session WHERE created_at < $1),"
+	    " (SELECT count(*) FROM otas_idempotency WHERE created_at <"
+	    " greatest($1::timestamptz, now() - make_interval(secs =>"
+	    " $2::bigint)))", 2, params)) == NULL)
+		return EXIT_FAIL;
+	p->sessions = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	p->records = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * One batch: sql with the first n of (cut-off, batch size, TTL) as its
+ * parameters, in its own transaction (autocommit).  Returns 0 with *done
+ * the rows it deleted, or an exit code.
+ */
+static int
+purge_batch(PGconn *conn, const struct purge *p, const char *sql, int n,
+    long long *done)
+{
+	const char	*params[3] = { p->before_exact, p->batch, p->ttl };
+	PGresult	*res;
+
+	if ((res = admin_query(conn, sql, n, params)) == NULL)
+		return EXIT_FAIL;
+	*done = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int
+purge_delete(PGconn *conn, struct purge *p)
+{
+	long long	 full = strtoll(p->batch, NULL, 10), n;
+	int		 rc;
+
+	/* Oldest first, by the created_at index (migration 003). */
+	do {
+		if ((rc = purge_batch(conn, p, "DELETE FROM agent_session"
+		    " WHERE id IN (SELECT id FROM agent_session"
+		    " WHERE created_at < $1 ORDER BY created_at"
+		    " LIMIT $2::int)", 2, &n)) != 0)
+			return rc;
+		p->sessions += n;
+		p->batches += n > 0;
+	} while (n == full);
+	do {
+		if ((rc = purge_batch(conn, p, "DELETE FROM otas_idempotency"
+		    " WHERE ctid IN (SELECT ctid FROM otas_idempotency"
+		    " WHERE created_at < greatest($1::timestamptz, now() -"
+		    " make_interval(secs => $3::bigint))"
+		    " ORDER BY created_at LIMIT $2::int)", 3, &n)) != 0)
+			return rc;
+		p->records += n;
+	} while (n == full);
+	return 0;
+}
+
+static void
+purge_print(const struct ctx *c, const struct purge *p, long long secs)
+{
+	struct json_object	*o;
+
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "retention_seconds", secs == 0 ?
+		    NULL : json_object_new_int64(secs));
+		json_object_object_add(o, "before", p->before == NULL ? NULL :
+		    json_object_new_string(p->before));
+		json_object_object_add(o, "dry_run",
+		    json_object_new_boolean(p->dry_run));
+		json_object_object_add(o, "sessions",
+		    json_object_new_int64(p->sessions));
+		json_object_object_add(o, "idempotency_records",
+		    json_object_new_int64(p->records));
+		json_object_object_add(o, "batches",
+		    json_object_new_int64(p->batches));
+		json_print(o);
+	} else if (secs == 0)
+		printf("no retention set (OTAS_SESSION_RETENTION or "
+		    "--older-than): nothing purged\n");
+	else
+		printf("%s %lld session%s created before %s (%lld batch%s), "
+		    "%lld idempotency record%s\n", p->dry_run ? "would delete" :
+		    "deleted", p->sessions, p->sessions == 1 ? "" : "s",
+		    p->before, p->batches, p->batches == 1 ? "" : "es",
+		    p->records, p->records == 1 ? "" : "s");
+}
+
+int
+cmd_session_purge(struct ctx *c, struct args *a)
+{
+	const char	*bopt = opt(a, "batch");
+	struct purge	 p;
+	PGconn		*conn = NULL;
+	long long	 secs;
+	long		 batch = DEFAULT_BATCH;
+	int		 rc;
+
+	memset(&p, 0, sizeof p);
+	p.dry_run = opt(a, "dry-run") != NULL;
+	if ((rc = purge_retention(c, opt(a, "older-than"), &secs)) != 0)
+		return rc;
+	if (bopt != NULL && decimal_long(bopt, 1, MAX_BATCH, &batch) == -1)
+		return fail(EXIT_USAGE, "--batch must be a number from 1 to %ld",
+		    MAX_BATCH);
+	if (secs == 0) {
+		purge_print(c, &p, 0);
+		return EXIT_OK;
+	}
+	if (fmt_ll(p.seconds, sizeof p.seconds, secs) == -1 ||
+	    fmt_ll(p.batch, sizeof p.batch, batch) == -1 ||
+	    fmt_ll(p.ttl, sizeof p.ttl, c->cfg.idempotency_ttl) == -1)
+		return fail(EXIT_FAIL, "internal: number buffer");
+	rc = EXIT_FAIL;
+	if ((conn = admin_connect(&c->cfg)) == NULL ||
+	    purge_cutoff(conn, &p) != 0 ||
+	    (p.dry_run ? purge_count(conn, &p) : purge_delete(conn, &p)) != 0)
+		goto out;
+	purge_print(c, &p, secs);
+	rc = EXIT_OK;
+out:
+	PQfinish(conn);
+	free(p.before);
+	free(p.before_exact);
+	return rc;
+}

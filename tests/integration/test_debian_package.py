@@ -1,0 +1,439 @@
+"""The Debian package on this machine: `make deb`, then the README's
+"Deploy on Debian" steps followed as written (with the package, the shipped
+nginx configuration, a PostgreSQL cluster of the test's own, and the
+services started as their installed units would start them: systemd is not
+PID 1 here), then an upgrade to a higher version, `dpkg -r` and `dpkg -P`,
+after which nothing is left but what Debian policy keeps (the system user,
+which the test then removes).  Each package is built once per session.
+
+The test refuses to run where otas-fcgi is installed already: it would
+purge the machine's own installation.
+"""
+
+import grp
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import time
+
+import jwt
+import pytest
+
+import examples
+import postgres
+import processes
+import servers_apache_nginx as san
+import stack
+import systemd_unit
+
+PKG = "otas-fcgi"
+UNIT_DIR = "/lib/systemd/system"
+ETC = "/etc/otas-fcgi"
+USER = "otas-fcgi"
+UNITS = ("otas-session.socket", "otas-session.service", "otas-authz.socket",
+         "otas-authz.service", "otas-fcgi-purge.service",
+         "otas-fcgi-purge.timer")
+# Directories the package shares with the rest of the system.
+SHARED_DIRS = {"/", "/etc", "/lib", "/lib/systemd", "/lib/systemd/system",
+               "/usr", "/usr/bin", "/usr/lib", "/usr/share",
+               "/usr/share/doc", "/usr/share/man", "/usr/share/man/man1",
+               "/usr/share/man/man8"}
+
+
+def version():
+    with open(os.path.join(stack.ROOT, "VERSION")) as f:
+        return f.read().strip()
+
+
+def bumped(v):
+    parts = v.split(".")
+    parts[-1] = str(int(parts[-1]) + 1)
+    return ".".join(parts)
+
+
+def run(argv, **kw):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                       **kw)
+    assert r.returncode == 0, "%s: %s%s" % (argv, r.stdout, r.stderr)
+    return r.stdout
+
+
+def dpkg(*args):
+    """dpkg, waiting while another package manager holds its lock."""
+    deadline = time.monotonic() + 300
+    while True:
+        r = subprocess.run(["dpkg"] + list(args), capture_output=True,
+                           text=True, timeout=600,
+                           env=dict(os.environ,
+                                    DEBIAN_FRONTEND="noninteractive"))
+        if r.returncode == 0:
+            return r.stdout
+        if "lock" not in r.stderr or time.monotonic() > deadline:
+            raise AssertionError("dpkg %s: %s%s" % (" ".join(args),
+                                                    r.stdout, r.stderr))
+        time.sleep(2)
+
+
+def status():
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", PKG],
+                       capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else "not-installed"
+
+
+def user_exists(name=USER):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def make_deb(src, build):
+    run(["make", "--no-print-directory", "BUILD=" + build, "deb"], cwd=src)
+    debs = [n for n in os.listdir(os.path.join(build, "deb"))
+            if n.endswith(".deb")]
+    assert len(debs) == 1, debs
+    return os.path.join(build, "deb", debs[0])
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    """This tree's package, and one of a higher version built from a
+    private copy with VERSION and debian/changelog bumped."""
+    if status().startswith("install ok"):
+        pytest.skip("otas-fcgi is installed on this machine already")
+    if user_exists():
+        pytest.skip("user %s exists already: not ours to remove" % USER)
+    first = make_deb(stack.ROOT, stack.build_path())
+    copy = str(tmp_path_factory.mktemp("deb-next") / "src")
+    os.makedirs(copy)
+    for name in ("Makefile", "VERSION", "README.md", "BENCHMARKS.md", "lib",
+                 "cgi-bin", "bin", "sql", "debian"):
+        src = os.path.join(stack.ROOT, name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy2)(
+            src, os.path.join(copy, name))
+    for name in os.listdir(stack.ROOT):
+        if name.endswith((".example", ".1", ".8")):
+            shutil.copy2(os.path.join(stack.ROOT, name), copy)
+    new = bumped(version())
+    with open(os.path.join(copy, "VERSION"), "w") as f:
+        f.write(new + "\n")
+    with open(os.path.join(copy, "debian", "changelog")) as f:
+        old = f.read()
+    stamp = run(["date", "-R"]).strip()
+    with open(os.path.join(copy, "debian", "changelog"), "w") as f:
+        f.write("%s (%s) bookworm; urgency=medium\n\n  * Test upgrade.\n\n"
+                " -- Test <test@example.org>  %s\n\n%s" % (PKG, new, stamp,
+                                                           old))
+    second = make_deb(copy, os.path.join(copy, "build"))
+    return first, second, new
+
+
+@pytest.fixture(scope="module")
+def machine(debs):
+    """Undoes whatever the package tests leave: the package purged, the
+    user it made removed, the files the README steps added deleted."""
+    added = []
+    try:
+        yield added
+    finally:
+        for path in added:
+            if os.path.lexists(path):
+                os.unlink(path)
+        if status() != "not-installed":
+            dpkg("--purge", PKG)
+        if user_exists():
+            subprocess.run(["deluser", "--system", "--quiet", USER],
+                           capture_output=True)
+        try:
+            grp.getgrnam(USER)
+            subprocess.run(["delgroup", "--system", "--quiet", USER],
+                           capture_output=True)
+        except KeyError:
+            pass
+
+
+# --- the README's steps ----------------------------------------------------
+
+def readme_steps():
+    """The shell block of README "### With the package", one command a
+    line (a trailing `# comment` kept apart)."""
+    with open(os.path.join(stack.ROOT, "README.md")) as f:
+        text = f.read()
+    part = text.split("### With the package", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", part, re.DOTALL).group(1)
+    steps = []
+    for line in block.splitlines():
+        cmd, _, comment = line.partition("  # ")
+        if cmd.strip():
+            steps.append((cmd.strip(), comment.strip()))
+    return steps
+
+
+class Deploy:
+    """Runs README steps on this machine.  What differs from a real host:
+    the database is a private cluster (its port), nginx listens on a free
+    port with its run and log directories private, and `systemctl enable
+    --now X.socket` starts X as the installed unit would."""
+
+    def __init__(self, base, deb, added):
+        self.base = base
+        self.deb = deb
+        self.added = added
+        self.pg = postgres.Postgres(base, dbname="postgres")
+        self.run = os.path.join(base, "run")   # stands for /run/otas-fcgi
+        self.nginx_dir = os.path.join(base, "nginx")
+        self.nginx_port = processes.free_port()
+        self.nginx = None
+        self.services = []
+        self.vars = {}
+        self.outputs = []
+
+    def local(self, cmd):
+        """Site values of a real host made those of this test."""
+        cmd = cmd.replace("127.0.0.1/otas", "127.0.0.1:%d/otas" %
+                          self.pg.port)
+        cmd = cmd.replace("127.0.0.1:5432:", "127.0.0.1:%d:" % self.pg.port)
+        cmd = cmd.replace("localhost:8000", "localhost:%d" % self.nginx_port)
+        return cmd
+
+    def shell(self, cmd):
+        env = dict(os.environ, **self.vars)
+        env.pop("OTAS_SQL_DIR", None)
+        r = subprocess.run(["/bin/bash", "-c", "set -e -o pipefail; " + cmd],
+                           capture_output=True, text=True, timeout=600,
+                           cwd=stack.ROOT, env=env)
+        assert r.returncode == 0, "%s:\n%s%s" % (cmd, r.stdout, r.stderr)
+        return r.stdout
+
+    def step(self, cmd, comment):
+        words = shlex.split(cmd)
+        if words[:3] == ["sudo", "-u", "postgres"]:
+            # The private cluster trusts local connections as postgres.
+            words = [w for w in words[3:] if w != "--pwprompt"]
+            return self.shell(" ".join(shlex.quote(w) for w in words[:1] + [
+                "-h", "127.0.0.1", "-p", str(self.pg.port), "-U",
+                "postgres"] + words[1:]))
+        if words[:2] == ["sudo", "apt"] and words[2] == "install":
+            assert words[3] == "./" + os.path.relpath(self.deb, stack.ROOT)
+            return self.shell("apt-get install -y -q "
+                              "-o DPkg::Lock::Timeout=300 %s" %
+                              shlex.quote(self.deb))
+        if words[0] == "sudoedit":
+            return self.edit(words[1], comment)
+        if words[:2] == ["sudo", "systemctl"]:
+            return self.enable(words[2:])
+        if words[:2] == ["sudo", "nginx"]:
+            return self.start_nginx(words[2:])
+        m = re.match(r"^(\w+)=\$\((.*)\)$", cmd)
+        if m:
+            self.vars[m.group(1)] = self.shell(self.local(m.group(2))).strip()
+            return ""
+        for path in (words[-1] if words[:2] == ["sudo", "cp"] else None,
+                     ETC + "/pgpass" if ETC + "/pgpass" in cmd else None):
+            if path is not None and path not in self.added:
+                self.added.append(path)
+        out = self.shell(self.local(cmd.replace("sudo ", "")))
+        self.outputs.append(out)
+        return out
+
+    def edit(self, path, comment):
+        """`sudoedit FILE  # NAME=value`: the operator sets that line."""
+        name, _, value = self.local(comment).partition("=")
+        with open(path) as f:
+            text = f.read()
+        text, n = re.subn(r"^#?%s=.*$" % re.escape(name),
+                          lambda m: "%s=%s" % (name, value), text,
+                          flags=re.MULTILINE)
+        assert n == 1, "%s: %s found %d times" % (path, name, n)
+        with open(path, "w") as f:     # in place: owner and mode stay
+            f.write(text)
+        return ""
+
+    def enable(self, args):
+        assert args[:2] == ["enable", "--now"], args
+        for unit in args[2:]:
+            assert unit.endswith(".socket"), unit
+            svc = systemd_unit.Service(
+                UNIT_DIR, unit[:-len(".socket")],
+                {"/run/otas-fcgi": self.run},
+                os.path.join(self.base, unit + ".journal"))
+            self.services.append(svc.start())
+            svc.wait_log(" start version=")
+        return ""
+
+    def start_nginx(self, args):
+        test = args[0] == "-t"
+        conf_path = args[args.index("-c") + 1]
+        logs = os.path.join(self.nginx_dir, "logs")
+        os.makedirs(logs, exist_ok=True)
+        conf = os.path.join(self.nginx_dir, "nginx.conf")
+        with open(conf_path) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(examples.nginx(self.nginx_port, self.run, logs, text))
+        argv = [san.NGINX, "-p", self.nginx_dir + "/", "-c", conf]
+        if test:
+            return run(argv + ["-t"])
+        out = open(os.path.join(self.nginx_dir, "server.out"), "ab")
+        try:
+            self.nginx = subprocess.Popen(argv + ["-g", "daemon off;"],
+                                          stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=out,
+                                          process_group=0)
+        finally:
+            out.close()
+        deadline = time.monotonic() + 20
+        while not processes.port_answers(self.nginx_port):
+            assert self.nginx.poll() is None, "nginx exited"
+            assert time.monotonic() < deadline, "nginx not answering"
+            time.sleep(0.05)
+        return ""
+
+    def stop(self):
+        processes.stop(self.nginx)
+        for svc in self.services:
+            svc.stop()
+        self.pg.destroy()
+
+
+@pytest.fixture(scope="module")
+def deployed(debs, machine, workdir):
+    # Under the session's directory: postgres, www-data and the service
+    # user must reach their parts of it.
+    base = os.path.join(workdir, "deploy")
+    os.makedirs(base)
+    d = Deploy(base, debs[0], machine)
+    d.pg.init()
+    d.pg.start()
+    try:
+        for cmd, comment in readme_steps():
+            if cmd == "make deb":
+                continue        # the debs fixture did, once
+            d.step(cmd, comment)
+        yield d
+    finally:
+        d.stop()
+
+
+def test_readme_steps_give_200_for_the_seed_curl_with_its_row(deployed):
+    body = json.loads(deployed.outputs[-1])
+    assert body["status"] == 1
+    assert body["status_description"] == "agent_session_created"
+    with open(os.path.join(ETC, "jwt-secret"), "rb") as f:
+        secret = f.read().strip()
+    claims = jwt.decode(body["response"]["jwt_token"], secret,
+                        algorithms=["HS256"])
+    with deployed.pg.connect("otas") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT meta::text FROM agent_session WHERE id = %s",
+                        (claims["agent_session_id"],))
+            assert cur.fetchall() == [
+                ('{"task": "summarize", "input_length": 512}',)]
+
+
+def test_package_files_are_where_the_readme_says(deployed):
+    files = set(dpkg("-L", PKG).split())
+    for path in ("/usr/bin/otas-admin", "/usr/lib/otas-fcgi/otas-session",
+                 "/usr/lib/otas-fcgi/otas-authz",
+                 "/usr/share/man/man1/otas-admin.1.gz",
+                 "/usr/share/man/man8/otas-session.8.gz",
+                 "/usr/share/man/man8/otas-authz.8.gz",
+                 "/usr/share/doc/otas-fcgi/examples/nginx.conf.example",
+                 "/etc/otas-fcgi/otas.conf"):
+        assert path in files, path
+    assert {"/usr/share/otas-fcgi/sql/" + n for n in os.listdir(
+        os.path.join(stack.ROOT, "sql"))} <= files
+    assert {UNIT_DIR + "/" + u for u in UNITS} <= files
+    conffiles = run(["dpkg-query", "-W", "-f", "${Conffiles}", PKG])
+    assert [line.split()[0] for line in conffiles.strip().splitlines()] == \
+        [ETC + "/otas.conf"]
+
+
+def owner_mode(path):
+    st = os.stat(path)
+    return (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            stat.S_IMODE(st.st_mode))
+
+
+def test_settings_and_secret_are_for_the_service_user_and_root_only(
+        deployed):
+    assert owner_mode(ETC) == ("root", USER, 0o750)
+    assert owner_mode(ETC + "/otas.conf") == (USER, USER, 0o600)
+    assert owner_mode(ETC + "/jwt-secret") == (USER, USER, 0o600)
+    assert os.path.getsize(ETC + "/jwt-secret") >= 32
+    # www-data, the web server, reads neither.
+    r = subprocess.run(["runuser", "-u", stack.SERVER_USER, "--", "cat",
+                        ETC + "/otas.conf"], capture_output=True)
+    assert r.returncode != 0
+
+
+def test_installed_units_pass_systemd_analyze_verify(deployed):
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no"] +
+                       [UNIT_DIR + "/" + u for u in UNITS],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout + r.stderr == "", \
+        r.stdout + r.stderr
+
+
+def package_paths(deb):
+    """Every path the .deb holds, without the directories it shares."""
+    out = set()
+    for line in run(["dpkg-deb", "-c", deb]).splitlines():
+        path = line.split()[5].lstrip(".").rstrip("/") or "/"
+        if path not in SHARED_DIRS:
+            out.add(path)
+    return out
+
+
+def systemd_state():
+    """What deb-systemd-helper keeps about our units."""
+    found = []
+    for root in ("/etc/systemd/system", "/var/lib/systemd"):
+        for d, dirs, names in os.walk(root):
+            found += [os.path.join(d, n) for n in names + dirs
+                      if n.startswith(("otas-", "otas_"))]
+    return found
+
+
+def test_upgrade_remove_purge_leave_only_what_policy_keeps(deployed, debs):
+    first, second, new = debs
+    with open(ETC + "/otas.conf") as f:
+        edited = f.read()
+    with open(ETC + "/jwt-secret", "rb") as f:
+        secret = f.read()
+    uid = pwd.getpwnam(USER).pw_uid
+    for svc in deployed.services:       # as the upgrade's restart would
+        svc.stop()
+
+    dpkg("-i", second)
+    assert status() == "install ok installed"
+    assert run(["/usr/lib/otas-fcgi/otas-session", "--version"]) == \
+        "otas-session %s\n" % new
+    with open(ETC + "/otas.conf") as f:
+        assert f.read() == edited
+    with open(ETC + "/jwt-secret", "rb") as f:
+        assert f.read() == secret
+    assert pwd.getpwnam(USER).pw_uid == uid
+
+    for path in deployed.added:         # the operator's own files
+        os.unlink(path)
+    deployed.added.clear()
+    dpkg("-r", PKG)
+    assert status() == "deinstall ok config-files"
+    assert not os.path.exists("/usr/lib/otas-fcgi")
+    assert not os.path.exists("/usr/bin/otas-admin")
+    assert os.path.exists(ETC + "/otas.conf")     # conffiles stay
+
+    dpkg("-P", PKG)
+    assert status() == "not-installed"
+    left = [p for p in package_paths(second) if os.path.lexists(p)]
+    assert left == []
+    assert not os.path.exists(ETC)
+    assert systemd_state() == []
+    assert user_exists()        # Debian keeps system users; machine() goes

@@ -1,0 +1,347 @@
+"""Shared hosting, for real: a customer account on a simulated host
+(shared_host.py) uploads the static programs, otas.conf (0600) and a
+.htaccess copied from htaccess.example into its web space, and the
+documentation's curl gets its 200 — under suEXEC with mod_fcgid and with
+mod_cgi.  The authorizer protects a program of the same web space, the
+web server's user cannot read otas.conf, and otas-admin migrates from the
+web space with nothing but the settings file.  Without suEXEC, what the
+README warns about is shown to be true: a secret the programs can read,
+any other customer's CGI can read too.  And the README's steps, run as
+written (its shell blocks, with only its placeholders filled in) on a
+fresh account, give the 200 it promises.
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+import shared_host
+import stack
+
+pytestmark = pytest.mark.skipif(not shared_host.available(),
+                                reason="Apache, mod_fcgid or suEXEC missing")
+
+JWT_SECRET = "shared-host-secret-" + "x" * 29       # 48 bytes
+
+
+@pytest.fixture(scope="module")
+def programs(static_build):
+    """The programs a customer uploads: the static build."""
+    return static_build
+
+
+def settings(url, **more):
+    lines = ["# otas.conf of the test's customer",
+             "OTAS_DATABASE_URL=" + url,
+             "OTAS_JWT_SECRET=" + JWT_SECRET]
+    lines += ["%s=%s" % kv for kv in sorted(more.items())]
+    return "\n".join(lines) + "\n"
+
+
+def upload_site(host, programs, pg, suffix):
+    """What the README's steps leave in the web space."""
+    for name in ("otas-session", "otas-authz", "otas-echo"):
+        host.upload(os.path.join(programs, name), name + suffix)
+    host.upload(os.path.join(programs, "otas-admin"), "otas-admin",
+                mode=0o700)
+    host.write("otas.conf", settings(pg.runtime_url), mode=0o600)
+    host.write(".htaccess", host.htaccess_text())
+
+
+def start_host(workdir, programs, pg, fcgid, suexec):
+    host = shared_host.SharedHost(workdir, fcgid=fcgid, suexec=suexec)
+    host.start()
+    try:
+        upload_site(host, programs, pg, ".fcgi" if fcgid else ".cgi")
+    except BaseException:
+        host.stop()
+        raise
+    return host
+
+
+@pytest.fixture(scope="module")
+def fcgid_host(workdir, programs, pg):
+    host = start_host(workdir, programs, pg, fcgid=True, suexec=True)
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def cgi_host(workdir, programs, pg):
+    host = start_host(workdir, programs, pg, fcgid=False, suexec=True)
+    yield host
+    host.stop()
+
+
+def curl(url, *args):
+    """curl as a user types it; returns (status, headers, body)."""
+    r = subprocess.run(["curl", "-sS", "-D", "-", "--max-time", "30", url]
+                       + list(args), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    return status, [line.split(":", 1)[0].lower() for line in lines[1:]], \
+        body
+
+
+def seed_curl(host, key):
+    """The documentation's example request."""
+    return curl(host.url + stack.SESSION_PATH, "--request", "POST",
+                "--header", "X-OTAS-AGENT-KEY: " + key,
+                "--header", "Content-Type: application/json",
+                "--data", '{"meta": {"task": "summarize", '
+                '"input_length": 512}}')
+
+
+def assert_session_created(pg, key, answer):
+    status, _, body = answer
+    assert status == 200, body
+    doc = json.loads(body)
+    assert doc["status_description"] == "agent_session_created"
+    assert pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s"
+                     " AND meta->>'task' = 'summarize'",
+                     (key.agent_id,)) == 1
+    return doc["response"]["jwt_token"]
+
+
+# --- suEXEC + mod_fcgid --------------------------------------------------
+
+def test_seed_curl_gets_200_and_a_session_row_under_mod_fcgid_and_suexec(
+        fcgid_host, pg, keys):
+    key = keys.make()
+    assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+
+
+def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
+    key = keys.make()
+    assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+    # mod_fcgid keeps the FastCGI process for the next request.
+    assert shared_host.uids_of("otas-session.fcgi") == \
+        {fcgid_host.user_pw.pw_uid}
+
+
+def test_authorizer_lets_a_valid_token_reach_the_protected_program(
+        fcgid_host, pg, keys):
+    key = keys.make()
+    token = assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+    status, headers, body = curl(
+        fcgid_host.url + "/api/some/v1/endpoint/", "--request", "POST",
+        "--header", "X-OTAS-AGENT-SESSION-TOKEN: " + token,
+        "--header", "Content-Type: application/json", "--data", "{}")
+    assert status == 200, body
+    assert json.loads(body)["response"]["agent_id"] == key.agent_id
+    assert not [h for h in headers if h.startswith("variable-")], headers
+
+
+@pytest.mark.parametrize("token", [None, "not.a.token"],
+                         ids=["no_token", "bad_token"])
+def test_authorizer_keeps_the_protected_program_from_running(
+        fcgid_host, token):
+    args = ["--request", "POST", "--data", "{}"]
+    if token is not None:
+        args += ["--header", "X-OTAS-AGENT-SESSION-TOKEN: " + token]
+    status, headers, body = curl(
+        fcgid_host.url + "/api/some/v1/endpoint/", *args)
+    assert status == 401, body
+    assert b"agent_id" not in body
+    assert not [h for h in headers if h.startswith("variable-")], headers
+
+
+def test_web_server_user_cannot_read_the_settings_file(fcgid_host):
+    conf = os.path.join(fcgid_host.webspace, "otas.conf")
+    r = fcgid_host.as_user(["cat", conf], user=fcgid_host.apache_user)
+    assert r.returncode != 0 and "Permission denied" in r.stderr
+    assert JWT_SECRET not in r.stdout
+    status, _, body = curl(fcgid_host.url + "/otas.conf")
+    assert status == 403 and JWT_SECRET.encode() not in body
+
+
+# --- suEXEC + mod_cgi ----------------------------------------------------
+
+def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
+        cgi_host, pg, keys):
+    key = keys.make()
+    assert_session_created(pg, key, seed_curl(cgi_host, key.full))
+
+
+def test_without_an_authorizer_the_protected_url_is_refused_under_mod_cgi(
+        cgi_host):
+    status, _, _ = curl(cgi_host.url + "/api/some/v1/endpoint/",
+                        "--request", "POST", "--data", "{}")
+    assert status == 403
+
+
+def test_settings_file_is_not_served_under_mod_cgi(cgi_host):
+    status, _, body = curl(cgi_host.url + "/otas.conf")
+    assert status == 403 and JWT_SECRET.encode() not in body
+
+
+# --- otas-admin from the web space -----------------------------------------
+
+def upload_sql(host):
+    sql = os.path.join(host.home, "sql")
+    if not os.path.isdir(sql):
+        os.mkdir(sql)
+        host.own(sql, 0o755)
+        for name in sorted(os.listdir(os.path.join(stack.ROOT, "sql"))):
+            host.upload(os.path.join(stack.ROOT, "sql", name), name,
+                        mode=0o644, where=sql)
+    return sql
+
+
+@pytest.fixture
+def admin_site(fcgid_host, fresh_db):
+    """The web space's otas.conf pointing at an empty database, for the
+    migration tests; the endpoint's settings are put back afterwards."""
+    upload_sql(fcgid_host)
+    conf = os.path.join(fcgid_host.webspace, "otas.conf")
+    with open(conf) as f:
+        before = f.read()
+    fcgid_host.write("otas.conf", settings(fresh_db.url,
+                                           OTAS_SQL_DIR="../sql"), 0o600)
+    yield fcgid_host
+    fcgid_host.write("otas.conf", before, 0o600)
+
+
+def test_otas_admin_migrates_from_the_web_space_with_only_the_settings_file(
+        admin_site, fresh_db):
+    r = admin_site.as_user(["./otas-admin", "migrate"])
+    assert r.returncode == 0, r.stderr
+    assert fresh_db.versions() == [1, 2]
+    assert fresh_db.exists("agent_session")
+
+
+def test_otas_admin_adopts_tables_applied_with_psql(admin_site, fresh_db):
+    sql = os.path.join(admin_site.home, "sql")
+    files = sorted(f for f in os.listdir(sql) if f[0].isdigit())
+    argv = ["psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
+            "--single-transaction", fresh_db.url]
+    for f in files:
+        argv += ["--file", os.path.join(sql, f)]
+    r = admin_site.as_user(argv)
+    assert r.returncode == 0, r.stderr
+    assert not fresh_db.exists("otas_schema_migrations")
+    r = admin_site.as_user(["./otas-admin", "migrate"])
+    assert r.returncode == 0, r.stderr
+    assert "recorded 001_agent_tables.sql as applied" in r.stdout
+    assert fresh_db.versions() == [1, 2]
+
+
+# --- without suEXEC: what the README says -----------------------------------
+
+@pytest.fixture
+def plain_host(workdir, programs, pg):
+    host = shared_host.SharedHost(workdir, fcgid=False, suexec=False)
+    host.start()
+    try:
+        upload_site(host, programs, pg, ".cgi")
+        yield host
+    finally:
+        host.stop()
+
+
+def test_without_suexec_a_private_settings_file_cannot_be_read(
+        plain_host, keys):
+    status, _, _ = seed_curl(plain_host, keys.make().full)
+    assert status == 500
+    assert "otas-session: cannot read the settings file %s/otas.conf: " \
+        "Permission denied" % plain_host.webspace in plain_host.error_log()
+
+
+def test_without_suexec_a_readable_secret_is_refused(plain_host, pg, keys):
+    plain_host.write("otas.conf", settings(pg.runtime_url), mode=0o644)
+    status, _, _ = seed_curl(plain_host, keys.make().full)
+    assert status == 500
+    assert "holds OTAS_JWT_SECRET but group or others have access to it" in \
+        plain_host.error_log()
+
+
+def test_without_suexec_any_cgi_reads_what_the_programs_can_read(
+        plain_host, pg, keys):
+    # The README's way to run at all without suEXEC: the secret in a file
+    # the web server's user can read, the settings without secrets.
+    plain_host.write("jwt-secret", JWT_SECRET + "\n", mode=0o644,
+                     where=plain_host.home)
+    plain_host.write("otas.conf", "OTAS_DATABASE_URL=%s\n"
+                     "OTAS_JWT_SECRET_FILE=../jwt-secret\n" % pg.runtime_url,
+                     mode=0o644)
+    key = keys.make()
+    assert_session_created(pg, key, seed_curl(plain_host, key.full))
+    # A script on the same host reads it over HTTP: without suEXEC it runs
+    # as the web server's user whoever uploaded it (here root, standing
+    # for any other customer).
+    peek = plain_host.write("peek.cgi", "#!/bin/sh\nprintf 'Content-Type: "
+                            "text/plain\\r\\n\\r\\n'\ncat %s/jwt-secret\n" %
+                            plain_host.home, mode=0o755)
+    os.chown(peek, 0, 0)
+    status, _, body = curl(plain_host.url + "/peek.cgi")
+    assert status == 200 and JWT_SECRET.encode() in body
+
+
+# --- the README's steps, literally -------------------------------------------
+
+README = os.path.join(stack.ROOT, "README.md")
+
+
+def readme_shell_blocks():
+    """The ```sh blocks of the README's "Shared hosting" section."""
+    with open(README) as f:
+        text = f.read()
+    start = text.index("\n## Shared hosting\n")
+    end = text.index("\n## ", start + 1)
+    return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
+                      re.MULTILINE | re.DOTALL)
+
+
+def fill(block, values):
+    """The block with each placeholder replaced; each must be there."""
+    for old, new in values.items():
+        assert old in block, "README block lacks %r" % old
+        block = block.replace(old, new)
+    return block
+
+
+@pytest.fixture
+def dist_tarball(static_build):
+    dist = os.path.join(os.path.dirname(static_build), "dist")
+    found = glob.glob(os.path.join(dist, "otas-fcgi-*-linux-x86_64.tar.gz"))
+    assert len(found) == 1, "want one tarball in %s: %r" % (dist, found)
+    return found[0]
+
+
+@pytest.fixture
+def empty_account(workdir):
+    host = shared_host.SharedHost(workdir, fcgid=True, suexec=True)
+    host.start()
+    yield host
+    host.stop()
+
+
+def test_readme_shared_hosting_steps_run_as_written_give_200(
+        empty_account, dist_tarball, fresh_db):
+    host = empty_account
+    steps, request = readme_shell_blocks()
+    host.upload(dist_tarball, os.path.basename(dist_tarball), mode=0o644,
+                where=host.home)
+    env = {"PATH": "/usr/bin:/bin", "HOME": host.home}
+    r = host.as_user(["sh", "-e", "-c", fill(steps, {
+        "postgresql://DBUSER:DBPASSWORD@127.0.0.1:5432/DBNAME":
+            fresh_db.url,
+        "OTAS_RUNTIME_ROLE=DBUSER": "OTAS_RUNTIME_ROLE=postgres"})],
+        cwd=host.home, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # agent create prints the key alone on its line.
+    key = re.search(r"^(agent_\S+)$", r.stdout, re.MULTILINE).group(1)
+    r = host.as_user(["sh", "-e", "-c", fill(request, {
+        "agent_...": key, "https://www.example.org": host.url})],
+        cwd=host.home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("{"), r.stdout + host.error_log()[-2000:]
+    doc = json.loads(r.stdout)
+    assert doc["status_description"] == "agent_session_created", r.stdout
+    assert fresh_db.scalar("SELECT count(*) FROM agent_session") == 1

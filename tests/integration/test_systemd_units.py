@@ -1,0 +1,284 @@
+"""The package's systemd units, run as systemd would run them (this machine
+has no systemd as PID 1): otas-session and otas-authz take the listening
+socket their .socket unit describes on fd 0, with the unit's environment
+(OTAS_CONFIG naming the settings file), as the unit's user, behind the
+shipped nginx.conf.example and lighttpd.conf.example pointed at the sockets.
+A private directory stands for /run/otas-fcgi and another for
+/etc/otas-fcgi; the programs are those of $BUILD.  The units are parsed
+from debian/systemd/ (systemd_unit.py), so what runs is what ships.
+"""
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+
+import jwt
+import pytest
+
+import examples
+import processes
+import servers_apache_nginx as san
+import stack
+import systemd_unit
+from otas_http import request
+
+UNIT_DIR = os.path.join(stack.ROOT, "debian", "systemd")
+PACKAGED_CONF = os.path.join(stack.ROOT, "debian", "otas.conf")
+SERVICES = ("otas-session", "otas-authz")
+PROTECTED = "/api/some/v1/endpoint/"
+
+
+def unit_user():
+    users = {systemd_unit.Unit(os.path.join(UNIT_DIR, s + ".service")).get(
+        "Service", "User") for s in SERVICES}
+    assert len(users) == 1, users
+    return users.pop()
+
+
+@pytest.fixture(scope="module")
+def service_user():
+    """The units' system user, made as the package makes it when this
+    machine does not have it yet, and removed again afterwards."""
+    name = unit_user()
+    try:
+        pwd.getpwnam(name)
+        made = False
+    except KeyError:
+        subprocess.run(["adduser", "--system", "--group", "--quiet",
+                        "--no-create-home", "--home", "/nonexistent", name],
+                       check=True)
+        made = True
+    try:
+        yield name
+    finally:
+        if made:
+            subprocess.run(["deluser", "--system", "--quiet", name],
+                           capture_output=True)
+            subprocess.run(["delgroup", "--system", "--quiet", name],
+                           capture_output=True)
+
+
+def settings_file(path, values):
+    """The packaged otas.conf with some lines set: each NAME= line (or
+    commented #NAME=) of `values` gets the value; none may be missing."""
+    with open(PACKAGED_CONF) as f:
+        text = f.read()
+    for name, value in values.items():
+        text, n = re.subn(r"^#?%s=.*$" % re.escape(name),
+                          lambda m: "%s=%s" % (name, value), text,
+                          flags=re.MULTILINE)
+        assert n == 1, "debian/otas.conf: %s found %d times" % (name, n)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture(scope="module")
+def units(workdir, build_dir, pg, secret, service_user):
+    """otas-session and otas-authz started from their units; the private
+    /etc/otas-fcgi is laid out as the package's postinst leaves it."""
+    base = os.path.join(workdir, "units")
+    run, etc = os.path.join(base, "run"), os.path.join(base, "etc")
+    os.makedirs(etc)
+    os.chmod(base, 0o755)
+    pw = pwd.getpwnam(service_user)
+    os.chown(etc, 0, pw.pw_gid)
+    os.chmod(etc, 0o750)
+    key = os.path.join(etc, "jwt-secret")
+    shutil.copyfile(secret.path, key)
+    os.chown(key, pw.pw_uid, pw.pw_gid)
+    os.chmod(key, 0o600)
+    conf = os.path.join(etc, "otas.conf")
+    settings_file(conf, {"OTAS_DATABASE_URL": pg.runtime_url,
+                         "OTAS_JWT_SECRET_FILE": key})
+    os.chown(conf, pw.pw_uid, pw.pw_gid)
+    os.chmod(conf, 0o600)
+    path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
+                "/usr/lib/otas-fcgi": build_dir}
+    started = {}
+    try:
+        for name in SERVICES:
+            svc = systemd_unit.Service(UNIT_DIR, name, path_map,
+                                       os.path.join(base, name + ".journal"))
+            started[name] = svc.start()
+            svc.wait_log(" start version=")
+        yield started
+    finally:
+        for svc in started.values():
+            svc.stop()
+
+
+@pytest.fixture(scope="module")
+def echo(workdir, units, app):
+    """otas-echo, the examples' protected program (it has no unit), under
+    the nginx example's own spawn-fcgi command, beside the sockets."""
+    run = os.path.dirname(units["otas-session"].socket_path)
+    proc = san.SpawnFcgi(
+        examples.render_spawn_fcgi(examples.spawn_fcgi_command(
+            examples.NGINX, "otas-echo"), run, app.build, {}),
+        os.path.join(workdir, "units", "echo.log"), "/",
+        socket_path=os.path.join(run, "echo.sock")).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def nginx(workdir, units, echo):
+    """The shipped nginx.conf.example with only port and paths changed."""
+    d = os.path.join(workdir, "units-nginx")
+    logs = os.path.join(d, "logs")
+    os.makedirs(logs)
+    run = os.path.dirname(units["otas-session"].socket_path)
+    port = processes.free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(examples.nginx(port, run, logs))
+    srv = _Running(d, port)
+    try:
+        srv.spawn([san.NGINX, "-p", d + "/", "-c", conf, "-g",
+                   "daemon off;"])
+        yield srv
+    finally:
+        srv.stop()
+
+
+def lighttpd_pointed_at_sockets(text):
+    """lighttpd.conf.example as its comment says to use it with the
+    package: without the "bin-path" lines, lighttpd starts nothing and
+    connects to the sockets systemd holds."""
+    out, n = re.subn(r'^\s*"bin-path"\s*=>.*\n', "", text, flags=re.M)
+    assert n >= 2, "lighttpd.conf.example: no bin-path lines"
+    return out
+
+
+@pytest.fixture(scope="module")
+def lighttpd(workdir, units, echo, pg):
+    d = os.path.join(workdir, "units-lighttpd")
+    docroot = os.path.join(d, "htdocs")
+    os.makedirs(docroot)
+    processes.give_to(d, stack.SERVER_USER)
+    port = processes.free_port()
+    run = os.path.dirname(units["otas-session"].socket_path)
+    text = examples.lighttpd({
+        "port": port, "libexec": "/nonexistent", "rundir": run,
+        "logdir": d, "docroot": docroot, "database_url": pg.url,
+        "jwt_secret_file": "/nonexistent"})
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write(lighttpd_pointed_at_sockets(text))
+    srv = _Running(d, port)
+    try:
+        srv.spawn(["lighttpd", "-D", "-f", conf])
+        yield srv
+    finally:
+        srv.stop()
+
+
+class _Running(stack.Server):
+    """A web server started by a fixture here (only its port and its
+    process matter to the tests)."""
+
+    kind = "units"
+
+    def __init__(self, d, port):
+        self.dir, self.port, self.host, self.proc = d, port, "127.0.0.1", None
+        self.backends = []
+
+    @property
+    def error_log_path(self):
+        return os.path.join(self.dir, "server.out")
+
+
+
+def create(srv, key):
+    return request(srv, headers=[("X-OTAS-AGENT-KEY", key.full),
+                                 ("Content-Type", "application/json")],
+                   body=b'{"meta": {"task": "summarize", '
+                        b'"input_length": 512}}')
+
+
+def assert_session_with_row(resp, pg, secret, key):
+    assert resp.status == 200, resp.body
+    body = resp.json()
+    assert body["status_description"] == "agent_session_created"
+    claims = jwt.decode(body["response"]["jwt_token"], secret.value,
+                        algorithms=["HS256"])
+    row = pg.query("SELECT agent_id::text, meta::text FROM agent_session "
+                   "WHERE id = %s", (claims["agent_session_id"],))
+    assert row == [(key.agent_id,
+                    '{"task": "summarize", "input_length": 512}')]
+    return body["response"]["jwt_token"]
+
+
+def connect_as(user, path):
+    """Whether `user` may connect to the unix socket at path."""
+    code = ("import socket,sys; s=socket.socket(socket.AF_UNIX); "
+            "s.connect(sys.argv[1])")
+    return subprocess.run(["runuser", "-u", user, "--", "/usr/bin/python3",
+                           "-c", code, path], capture_output=True,
+                          timeout=30).returncode == 0
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_socket_admits_the_web_server_user_and_refuses_others(units, name):
+    path = units[name].socket_path
+    assert connect_as(stack.SERVER_USER, path)
+    assert not connect_as("nobody", path)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_runs_as_its_unit_user_and_logs_its_version_first(
+        units, service_user, name):
+    svc = units[name]
+    with open("/proc/%d/status" % svc.proc.pid) as f:
+        status = dict(line.split(":", 1) for line in f if ":" in line)
+    uid = pwd.getpwnam(service_user).pw_uid
+    assert status["Uid"].split()[:2] == [str(uid), str(uid)]
+    with open(os.path.join(stack.ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    first = svc.log().splitlines()[0]
+    assert " %s[" % name in first and " start version=%s " % version in \
+        first, first
+    # The unit's OTAS_CONFIG, the private stand-in of /etc/otas-fcgi.
+    conf = os.path.join(svc.path_map["/etc/otas-fcgi"], "otas.conf")
+    assert " settings=%s " % conf in first, first
+
+
+def test_seed_request_through_nginx_gets_200_and_its_row(nginx, pg, keys,
+                                                         secret):
+    key = keys.make()
+    assert_session_with_row(create(nginx, key), pg, secret, key)
+
+
+def assert_authz_guards_the_protected_url(srv, pg, keys, secret):
+    key = keys.make()
+    token = assert_session_with_row(create(srv, key), pg, secret, key)
+    resp = request(srv, method="GET", path=PROTECTED,
+                   headers=[("X-OTAS-AGENT-SESSION-TOKEN", token)])
+    assert resp.status == 200, resp.body
+    assert resp.json()["response"]["agent_id"] == key.agent_id
+    resp = request(srv, method="GET", path=PROTECTED,
+                   headers=[("X-OTAS-AGENT-SESSION-TOKEN", token + "x")])
+    assert resp.status == 401
+    assert json.loads(resp.body)["status_description"] == \
+        "invalid_session_token"
+
+
+def test_otas_authz_guards_the_protected_url_behind_nginx(nginx, pg, keys,
+                                                          secret):
+    assert_authz_guards_the_protected_url(nginx, pg, keys, secret)
+
+
+def test_seed_request_through_lighttpd_pointed_at_the_sockets_gets_200(
+        lighttpd, pg, keys, secret):
+    key = keys.make()
+    assert_session_with_row(create(lighttpd, key), pg, secret, key)
+
+
+def test_otas_authz_guards_the_protected_url_behind_lighttpd(
+        lighttpd, pg, keys, secret):
+    assert_authz_guards_the_protected_url(lighttpd, pg, keys, secret)
