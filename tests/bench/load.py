@@ -132,6 +132,9 @@ def pgbench_script(sql, key_id, hashed_key, meta):
             return ("ARRAY[%s]" % one if is_array else "(%s)" % one) + cast
         if n not in values:
             raise RuntimeError("hot SQL has an unexpected $%d" % n)
+        if values[n] == "":
+            # pgbench refuses an empty -D variable: the literal instead.
+            return ("ARRAY['']" if is_array else "''") + cast
         name = "p%d" % n
         defines.append("%s=%s" % (name, values[n]))
         return ("ARRAY[:%s]%s" if is_array else ":%s%s") % (name, cast)

@@ -86,13 +86,13 @@ def lighttpd(settings, extra_env=None, max_procs=None):
         text = replace_all(text, anchor, anchor + lines,
                            "lighttpd.conf.example")
     if max_procs is not None:
-        # The first max-procs after the session endpoint is its own (the
-        # other programs have theirs).
-        at = text.find('"%s" =>' % SESSION_PATH)
+        # The first max-procs after otas-session's bin-path is its own
+        # (the other programs have theirs).
+        at = text.find('var.otas_libexec + "/otas-session"')
         m = MAX_PROCS.search(text, max(at, 0))
         if at < 0 or m is None:
             raise ValueError("lighttpd.conf.example: no max-procs for "
-                             "the session endpoint")
+                             "otas-session")
         text = text[:m.start()] + m.group(1) + str(max_procs) + \
             text[m.end():]
     return text
