@@ -255,6 +255,7 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
+LINTIAN  ?= lintian
 deb: $(DEB)
 
 $(DEB): $(shell find $(DEB_SRC) -type f)
@@ -269,7 +270,7 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \
 	    { tail -n 40 ../build.log >&2; exit 1; }
 	mv $(BUILD)/deb/src/otas-fcgi_$(VERSION)_amd64.deb $@
-	lintian --fail-on error $@
+	$(LINTIAN) --fail-on error $@
 
 clean:
 	rm -rf $(BUILD)

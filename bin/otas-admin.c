@@ -1,6 +1,7 @@
 /*
  * otas-admin — the operator's command line: schema migrations, agents, keys,
- * sessions and a health check (SPEC §7; manual: otas-admin.1).
+ * sessions and a health check (the README's "Managing agents and keys";
+ * manual: otas-admin.1).
  *
  * Shape: one table of commands here; main() strips the flags every command
  * takes (--json, --help), finds the command, parses its options against the
@@ -47,11 +48,15 @@ static const struct cmd cmds[] = {
 	  "  --sql-dir DIR     migrations directory (default $OTAS_SQL_DIR or\n"
 	  "                    " OTAS_SQL_DIR ")\n"
 	  "  --runtime-login   create a missing runtime role with LOGIN\n" },
-	{ NULL, "check", { "sql-dir=", NULL }, 0, 0, cmd_check,
-	  "check [--sql-dir DIR]",
+	{ NULL, "check", { "sql-dir=", "as=", NULL }, 0, 0, cmd_check,
+	  "check [--sql-dir DIR] [--as USER]",
 	  "Checks the configuration, that the database is reachable, and that\n"
 	  "every migration is applied.  Exit 0 when all pass, 1 otherwise.\n"
-	  "  --sql-dir DIR     migrations directory to compare against\n" },
+	  "  --sql-dir DIR     migrations directory to compare against\n"
+	  "  --as USER         (root only) check as USER sees it: its view of\n"
+	  "                    the settings and secret files, its HOME's\n"
+	  "                    .pgpass, and the role it connects as has the\n"
+	  "                    programs' rights and no more\n" },
 	{ "agent", "create", { "name=", "provider=", "description=",
 	  "project-id=", "key-name=", "expires-in=", "never", "iterations=" },
 	  0, 0, cmd_agent_create,
@@ -308,6 +313,13 @@ main(int argc, char *argv[])
 	    c->group ? " " : "", c->name);
 	if (i < 0 || (size_t)i >= sizeof label ||
 	    (rc = args_parse(c, label, n - first, av + first, &a)) != 0)
+		goto out;
+	/*
+	 * check --as: become the user before anything is read, so every file
+	 * is opened with its rights; there is no way back to root.
+	 */
+	if (c->fn == cmd_check && (ctx.as = opt(&a, "as")) != NULL &&
+	    (rc = admin_become(ctx.as)) != 0)
 		goto out;
 	/* The endpoint's settings: the same file beside us, the same rules. */
 	ctx.cfg_ok = config_load(&ctx.cfg, argv[0], 0, ctx.cfg_err,

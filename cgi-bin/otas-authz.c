@@ -1,11 +1,11 @@
 /*
  * otas-authz — checks X-OTAS-AGENT-SESSION-TOKEN in front of any protected
- * URL (SPEC §6).  Served as a FastCGI Authorizer (lighttpd "mode" =>
- * "authorizer", Apache FcgidAccessChecker or mod_authnz_fcgi) and answers
- * exactly the same as a responder (nginx auth_request), so the role is only
- * logged: 200 with Variable-OTAS_* headers, which the web server hands to
- * the protected program as environment variables, or 401 with the JSON
- * error.  The request path:
+ * URL (the README's "Protecting later calls").  Served as a FastCGI
+ * Authorizer (lighttpd "mode" => "authorizer", Apache FcgidAccessChecker or
+ * mod_authnz_fcgi) and answers exactly the same as a responder (nginx
+ * auth_request), so the role is only logged: 200 with Variable-OTAS_*
+ * headers, which the web server hands to the protected program as
+ * environment variables, or 401 with the JSON error.  The request path:
  *   header present exactly once, token (token_verify does every check),
  *   then, with OTAS_AUTHZ_CHECK_DB=1, the session row and its agent.
  */

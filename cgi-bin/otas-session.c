@@ -1,7 +1,8 @@
 /*
  * otas-session — POST /api/agent/v1/session/create/ as a FastCGI responder
- * (or one plain CGI request).  The request path, in the order SPEC §2 fixes
- * so that nothing that fails early ever reaches the database:
+ * (or one plain CGI request).  The request path, in the order the README's
+ * "The endpoint" fixes so that nothing that fails early ever reaches the
+ * database:
  *   method, key syntax, body size, JSON, key verification, token, insert.
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).

@@ -22,7 +22,7 @@ static const struct db_stmt lookup = {
 	" FROM agent_key k JOIN agent a ON a.id = k.agent_id"
 	" WHERE k.prefix = ANY ($1::text[])"
 	" ORDER BY k.created_at DESC LIMIT " XSTR(AGENT_KEY_MAX_ROWS),
-	1
+	1, NULL
 };
 
 /* A column into a fixed array, cut to fit (ours are uuids and prefixes). */

@@ -7,6 +7,13 @@
  * class 22 SQLSTATE (data exception) can only come from a meta jsonb
  * refuses — a number out of its range — and then each row is tried alone,
  * so it fails only itself.
+ *
+ * The program chooses each session id before the insert, so when the
+ * answer to a committed insert is lost with its connection, the retry can
+ * be exact: each shape has an after_loss form that inserts only what is
+ * missing (ON CONFLICT (id) DO NOTHING) and answers for the rows already
+ * there with the same id and key as for new ones — their requests get
+ * their 200, none gets a second row.  Only the retry pays for that.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +58,32 @@
 	" meta) SELECT k.sid, k.agent_id, k.kid, now(), k.meta::jsonb FROM k"
 
 /* Session id, key id, hashed_key as verified, meta, the rehash. */
+#define PLAIN_ROWS \
+	"WITH i AS (" \
+	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]," \
+	"  $5::text[]) AS i(sid, kid, hk, meta, rh)" \
+	ROWS_CHECKED
+
+/*
+ * The retry's form.  The second SELECT sees the table as it was before
+ * this statement, so a row is returned by one branch only; it needs no
+ * usable key, since the row was stored when the key was.
+ */
+static const struct db_stmt insert_exact = {
+	"otas_create_session_exact",
+	PLAIN_ROWS
+	", ins AS (" SESSION_COLUMNS " ON CONFLICT (id) DO NOTHING"
+	" RETURNING id)"
+	" SELECT id::text FROM ins"
+	" UNION ALL SELECT s.id::text FROM agent_session s"
+	" JOIN i ON s.id = i.sid AND s.agent_key_id = i.kid",
+	5, NULL
+};
+
 static const struct db_stmt insert = {
 	"otas_create_session",
-	"WITH i AS ("
-	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
-	"  $5::text[]) AS i(sid, kid, hk, meta, rh)"
-	ROWS_CHECKED
-	SESSION_COLUMNS
-	" RETURNING id::text",
-	5
+	PLAIN_ROWS SESSION_COLUMNS " RETURNING id::text",
+	5, &insert_exact
 };
 
 /*
@@ -77,40 +101,52 @@ static const struct db_stmt insert = {
  * inserted; every row of k is returned with its record, so the caller
  * tells a first request from a repeat (same body or not).
  */
+#define IDEM_ROWS \
+	"WITH i AS (" \
+	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]," \
+	"  $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[])" \
+	"  AS i(sid, kid, hk, meta, rh, ik, bh, iat, exp)" \
+	ROWS_CHECKED \
+	", idem AS (" \
+	"  INSERT INTO otas_idempotency AS o (agent_id, idempotency_key," \
+	"  request_hash, session_id, iat, exp, created_at)" \
+	"  SELECT DISTINCT ON (agent_id, ik) agent_id, ik, decode(bh, 'hex')," \
+	"  sid, iat, exp, now() FROM k WHERE ik <> '' ORDER BY agent_id, ik, sid" \
+	"  ON CONFLICT (agent_id, idempotency_key) DO UPDATE SET" \
+	"  request_hash = CASE WHEN o.created_at > now() - $10::int8 *" \
+	"  interval '1 second' THEN o.request_hash ELSE EXCLUDED.request_hash END," \
+	"  session_id = CASE WHEN o.created_at > now() - $10::int8 *" \
+	"  interval '1 second' THEN o.session_id ELSE EXCLUDED.session_id END," \
+	"  iat = CASE WHEN o.created_at > now() - $10::int8 *" \
+	"  interval '1 second' THEN o.iat ELSE EXCLUDED.iat END," \
+	"  exp = CASE WHEN o.created_at > now() - $10::int8 *" \
+	"  interval '1 second' THEN o.exp ELSE EXCLUDED.exp END," \
+	"  created_at = CASE WHEN o.created_at > now() - $10::int8 *" \
+	"  interval '1 second' THEN o.created_at ELSE EXCLUDED.created_at END" \
+	"  RETURNING o.agent_id, o.idempotency_key, o.request_hash," \
+	"  o.session_id, o.iat, o.exp"
+#define IDEM_INSERT \
+	"), ins AS (" \
+	SESSION_COLUMNS \
+	"  WHERE k.ik = '' OR k.sid IN (SELECT session_id FROM idem)"
+#define IDEM_ANSWER \
+	")" \
+	" SELECT k.sid::text, d.session_id::text," \
+	" d.request_hash = decode(k.bh, 'hex'), d.iat, d.exp" \
+	" FROM k LEFT JOIN idem d ON d.agent_id = k.agent_id" \
+	" AND d.idempotency_key = k.ik"
+
+/* Its retry's form: a session already stored is not inserted twice. */
+static const struct db_stmt insert_idem_exact = {
+	"otas_create_session_idem_exact",
+	IDEM_ROWS IDEM_INSERT " ON CONFLICT (id) DO NOTHING" IDEM_ANSWER,
+	10, NULL
+};
+
 static const struct db_stmt insert_idem = {
 	"otas_create_session_idem",
-	"WITH i AS ("
-	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
-	"  $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[])"
-	"  AS i(sid, kid, hk, meta, rh, ik, bh, iat, exp)"
-	ROWS_CHECKED
-	", idem AS ("
-	"  INSERT INTO otas_idempotency AS o (agent_id, idempotency_key,"
-	"  request_hash, session_id, iat, exp, created_at)"
-	"  SELECT DISTINCT ON (agent_id, ik) agent_id, ik, decode(bh, 'hex'),"
-	"  sid, iat, exp, now() FROM k WHERE ik <> '' ORDER BY agent_id, ik, sid"
-	"  ON CONFLICT (agent_id, idempotency_key) DO UPDATE SET"
-	"  request_hash = CASE WHEN o.created_at > now() - $10::int8 *"
-	"  interval '1 second' THEN o.request_hash ELSE EXCLUDED.request_hash END,"
-	"  session_id = CASE WHEN o.created_at > now() - $10::int8 *"
-	"  interval '1 second' THEN o.session_id ELSE EXCLUDED.session_id END,"
-	"  iat = CASE WHEN o.created_at > now() - $10::int8 *"
-	"  interval '1 second' THEN o.iat ELSE EXCLUDED.iat END,"
-	"  exp = CASE WHEN o.created_at > now() - $10::int8 *"
-	"  interval '1 second' THEN o.exp ELSE EXCLUDED.exp END,"
-	"  created_at = CASE WHEN o.created_at > now() - $10::int8 *"
-	"  interval '1 second' THEN o.created_at ELSE EXCLUDED.created_at END"
-	"  RETURNING o.agent_id, o.idempotency_key, o.request_hash,"
-	"  o.session_id, o.iat, o.exp"
-	"), ins AS ("
-	SESSION_COLUMNS
-	"  WHERE k.ik = '' OR k.sid IN (SELECT session_id FROM idem)"
-	")"
-	" SELECT k.sid::text, d.session_id::text,"
-	" d.request_hash = decode(k.bh, 'hex'), d.iat, d.exp"
-	" FROM k LEFT JOIN idem d ON d.agent_id = k.agent_id"
-	" AND d.idempotency_key = k.ik",
-	10
+	IDEM_ROWS IDEM_INSERT IDEM_ANSWER,
+	10, &insert_idem_exact
 };
 
 /* The array parameters, in the order of the statements' unnest. */

@@ -17,7 +17,6 @@
 
 struct body_meta {
 	const char	*json;		/* NUL-terminated meta text, or "{}" */
-	size_t		 len;
 };
 
 /*

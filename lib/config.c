@@ -75,12 +75,16 @@ static const struct setting settings[] = {
 	    1, 60 },
 	{ "OTAS_STATEMENT_TIMEOUT_MS",	NUMBER,	AT(statement_timeout_ms),
 	    "2000", 10, 600000 },
+	{ "OTAS_DB_DEADLINE_MS",	NUMBER,	AT(db_deadline_ms), NULL,
+	    100, 601000 },			/* unset: statement + 1000 */
 	{ "OTAS_DB_UNNAMED_STATEMENTS",	FLAG,	AT(unnamed_statements), "0",
 	    0, 1 },
 	{ "OTAS_THREADS",		NUMBER,	AT(threads), "1", 1, 64 },
 	{ "OTAS_MAX_REQUESTS",		NUMBER,	AT(max_requests), "0",
 	    0, LONG_MAX },
 	{ "OTAS_AUTHZ_CHECK_DB",	FLAG,	AT(authz_check_db), "0", 0, 1 },
+	{ "OTAS_AUTHZ_DATABASE_URL",	DB_URL,	AT(authz_database_url), NULL,
+	    0, 0 },
 	{ "OTAS_AUTHZ_CACHE_SECONDS",	NUMBER,	AT(authz_cache_seconds), "5",
 	    0, 3600 },
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
@@ -760,6 +764,25 @@ load_secrets(struct load *ld, unsigned need)
 	return secret_check(ld, prev, &c->jwt_previous);
 }
 
+/*
+ * A request's whole wait on the database, connecting and the retry
+ * included.  By default a second past the server's statement_timeout, so
+ * the server cancels a slow statement before the client gives up on it;
+ * below it, a statement would run on after its 503.
+ */
+static int
+load_deadline(struct load *ld)
+{
+	struct otas_config *c = ld->c;
+
+	if (c->db_deadline_ms == 0)
+		c->db_deadline_ms = c->statement_timeout_ms + 1000;
+	else if (c->db_deadline_ms < c->statement_timeout_ms)
+		return fail(ld, ROW("OTAS_DB_DEADLINE_MS"), "OTAS_DB_DEADLINE_MS "
+		    "must not be below OTAS_STATEMENT_TIMEOUT_MS");
+	return 0;
+}
+
 /* -------------------------------------------------------------- API */
 
 int
@@ -784,6 +807,8 @@ config_load(struct otas_config *c, const char *argv0, unsigned need,
 	if (rc == 0)
 		rc = load_env(&ld);
 	if (rc == 0)
+		rc = load_deadline(&ld);
+	if (rc == 0)
 		rc = load_secrets(&ld, need);
 	if (rc == -1)
 		config_free(c);
@@ -795,10 +820,11 @@ config_free(struct otas_config *c)
 {
 	free(c->settings_file);
 	free(c->database_url);
+	free(c->authz_database_url);
 	free(c->jwt_secret_file);
 	free(c->jwt_previous_file);
 	free(c->sql_dir);
-	c->settings_file = c->database_url = NULL;
+	c->settings_file = c->database_url = c->authz_database_url = NULL;
 	c->jwt_secret_file = c->jwt_previous_file = c->sql_dir = NULL;
 	secret_free(&c->jwt_secret);
 	secret_free(&c->jwt_previous);
@@ -866,11 +892,11 @@ config_describe(const struct otas_config *c, char *buf, size_t cap)
 		return -1;
 	n = snprintf(buf, cap, "settings=%s %s threads=%ld max_requests=%ld "
 	    "token_ttl=%ld max_body=%ld connect_timeout=%ld "
-	    "statement_timeout_ms=%ld unnamed_statements=%d "
+	    "statement_timeout_ms=%ld db_deadline_ms=%ld unnamed_statements=%d "
 	    "authz_check_db=%d jwt_secret=%s previous_secret=%s",
 	    c->settings_file != NULL ? c->settings_file : "none", db,
 	    c->threads, c->max_requests, c->token_ttl, c->max_body,
-	    c->connect_timeout, c->statement_timeout_ms,
+	    c->connect_timeout, c->statement_timeout_ms, c->db_deadline_ms,
 	    c->unnamed_statements, c->authz_check_db,
 	    c->jwt_secret.bytes != NULL ? "set" : "unset",
 	    c->jwt_previous.bytes != NULL ? "set" : "unset");

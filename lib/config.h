@@ -36,10 +36,12 @@ struct otas_config {
 	long		 max_body;	/* OTAS_MAX_BODY, bytes; 65536 */
 	long		 connect_timeout; /* OTAS_CONNECT_TIMEOUT, s; 2 */
 	long		 statement_timeout_ms; /* OTAS_STATEMENT_TIMEOUT_MS; 2000 */
+	long		 db_deadline_ms; /* OTAS_DB_DEADLINE_MS; statement + 1000 */
 	int		 unnamed_statements; /* OTAS_DB_UNNAMED_STATEMENTS=1 */
 	long		 max_requests;	/* OTAS_MAX_REQUESTS; 0 = no limit */
 	long		 threads;	/* OTAS_THREADS per process; 1 */
 	int		 authz_check_db; /* OTAS_AUTHZ_CHECK_DB=1 */
+	char		*authz_database_url; /* OTAS_AUTHZ_DATABASE_URL; NULL */
 	long		 authz_cache_seconds; /* OTAS_AUTHZ_CACHE_SECONDS; 5 */
 	long		 slow_hash_iterations; /* above: a "slow" hash; 10000 */
 	long		 slow_hash_rate; /* OTAS_SLOW_HASH_RATE, iterations/s; 1000000 */

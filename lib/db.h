@@ -5,6 +5,12 @@
  * the server or a pooler never answers).  A statement that meets a dead
  * connection is retried once on a fresh one.
  *
+ * Every wait of one db_run — connecting, authenticating, preparing, the
+ * statement, the retry — ends by one deadline, cfg->db_deadline_ms after
+ * the call: past it the connection is dropped and the caller gets
+ * OTAS_ERR_UNAVAILABLE, so a silent server costs a request that much and
+ * a process on SIGTERM no more.
+ *
  * The statements themselves live with the code that knows what their rows
  * and their errors mean (agent_key.c, agent_session.c, session_check.c);
  * here each is only a name, its SQL and its number of parameters, prepared
@@ -21,20 +27,32 @@
 #include "config.h"
 #include "status.h"
 
-#define DB_MAX_STMTS	4	/* distinct statements one process runs */
+#define DB_MAX_STMTS	6	/* distinct statements one process runs */
 #define DB_SQLSTATE_LEN	5
 
 struct db;
 
-/* A statement: static, one per call site; name unique in the program. */
+/*
+ * A statement: static, one per call site; name unique in the program.
+ * after_loss, when set, is sent instead on the retry that follows a lost
+ * answer (the connection died after the statement went out, so it may
+ * have committed): a statement with the same parameters and rows that is
+ * exact whether or not the first one took effect.
+ */
 struct db_stmt {
 	const char	*name;
 	const char	*sql;
 	int		 nparams;
+	const struct db_stmt *after_loss;
 };
 
-/* Never connects; returns NULL only when out of memory. */
+/*
+ * Never connects; returns NULL only when out of memory.  db_new talks to
+ * cfg->database_url (NULL: libpq's PG* defaults), db_new_at to url.
+ */
 struct db	*db_new(const struct otas_config *cfg, const char *app_name);
+struct db	*db_new_at(const struct otas_config *cfg, const char *url,
+		    const char *app_name);
 void		 db_free(struct db *db);
 
 /*

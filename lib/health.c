@@ -13,7 +13,7 @@
 static const struct db_stmt schema_version = {
 	"otas_schema_version",
 	"SELECT coalesce(max(version), 0)::text FROM otas_schema_migrations",
-	0
+	0, NULL
 };
 
 struct health {

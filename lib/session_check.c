@@ -20,7 +20,7 @@ static const struct db_stmt exists = {
 	/* $1 session id, $2 agent id. */
 	"SELECT 1 FROM agent_session s JOIN agent a ON a.id = s.agent_id"
 	" WHERE s.id = $1::uuid AND s.agent_id = $2::uuid AND a.is_active",
-	2
+	2, NULL
 };
 
 struct slot {
@@ -31,7 +31,8 @@ struct slot {
 
 struct session_check {
 	const struct otas_config *cfg;
-	struct db	*db;
+	struct db	*db;		/* OTAS_DATABASE_URL */
+	struct db	*reader;	/* OTAS_AUTHZ_DATABASE_URL, or NULL */
 	struct slot	 cache[SESSION_CACHE_SLOTS];
 };
 
@@ -43,8 +44,10 @@ session_check_new(const struct otas_config *cfg, const char *app_name)
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		return NULL;
 	sc->cfg = cfg;
-	if ((sc->db = db_new(cfg, app_name)) == NULL) {
-		free(sc);
+	if ((sc->db = db_new(cfg, app_name)) == NULL ||
+	    (cfg->authz_database_url != NULL && (sc->reader = db_new_at(cfg,
+	    cfg->authz_database_url, app_name)) == NULL)) {
+		session_check_free(sc);
 		return NULL;
 	}
 	return sc;
@@ -56,20 +59,20 @@ session_check_free(struct session_check *sc)
 	if (sc == NULL)
 		return;
 	db_free(sc->db);
+	db_free(sc->reader);
 	free(sc);
 }
 
 /* OTAS_OK when the row is there, OTAS_ERR_TOKEN when not. */
 static enum otas_status
-sc_ask(struct session_check *sc, const char *sid, const char *aid,
-    const char **why)
+sc_ask(struct db *db, const char *sid, const char *aid, const char **why)
 {
 	const char *params[2] = { sid, aid };
 	enum otas_status st;
 	PGresult *res;
 	int rows;
 
-	if ((st = db_run(sc->db, &exists, params, &res, NULL, why)) != OTAS_OK)
+	if ((st = db_run(db, &exists, params, &res, NULL, why)) != OTAS_OK)
 		return st;
 	rows = PQntuples(res);
 	PQclear(res);
@@ -137,10 +140,15 @@ session_check(struct session_check *sc, const char *session_id,
 		*why = "ok (cached)";
 		return OTAS_OK;
 	}
-	st = sc_ask(sc, session_id, agent_id, why);
-	if (st != OTAS_OK)
-		return st;
-	sc_remember(sc, session_id, agent_id, now);
-	*why = "ok";
-	return OTAS_OK;
+	/* No reader, or one that does not know it (yet): the primary. */
+	st = OTAS_ERR_TOKEN;
+	if (sc->reader != NULL &&
+	    (st = sc_ask(sc->reader, session_id, agent_id, why)) == OTAS_OK)
+		*why = "ok";
+	else if (st == OTAS_ERR_TOKEN &&
+	    (st = sc_ask(sc->db, session_id, agent_id, why)) == OTAS_OK)
+		*why = sc->reader != NULL ? "ok (only on the primary yet)" : "ok";
+	if (st == OTAS_OK)
+		sc_remember(sc, session_id, agent_id, now);
+	return st;
 }

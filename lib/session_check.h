@@ -7,7 +7,11 @@
  * remembered, so a session that appears later is accepted at once.
  *
  * The query and what its answers mean are here, on otas-authz's own
- * connection (db.c).
+ * connection (db.c).  With OTAS_AUTHZ_DATABASE_URL (standbys, say) the
+ * question goes there first, and a session it does not know is asked of
+ * OTAS_DATABASE_URL: a standby lagging behind the primary never refuses a
+ * session created a moment ago.  A disabled agent is then shut out once
+ * the standby has replayed that, plus the cache time.
  */
 #ifndef OTAS_SESSION_CHECK_H
 #define OTAS_SESSION_CHECK_H

@@ -34,11 +34,13 @@ BEGIN
     -- hash by a fast one on its first use; no other column.
     EXECUTE format('GRANT UPDATE (last_used_at, hashed_key) ON agent_key'
                    ' TO %I', r);
-    -- otas-session inserts sessions (RETURNING reads id and agent_id);
+    -- otas-session inserts sessions (RETURNING reads id and agent_id;
+    -- the retry after a lost answer finds its row by id and key);
     -- otas-authz's database mode asks whether one exists.  meta is not
     -- readable, and no session can be changed or deleted.
     EXECUTE format('GRANT INSERT ON agent_session TO %I', r);
-    EXECUTE format('GRANT SELECT (id, agent_id) ON agent_session TO %I', r);
+    EXECUTE format('GRANT SELECT (id, agent_id, agent_key_id)'
+                   ' ON agent_session TO %I', r);
     -- Idempotency-Key: otas-session records what a key made and answers
     -- a retry from it; only otas-admin session purge deletes records.
     EXECUTE format('GRANT SELECT, INSERT, UPDATE ON otas_idempotency TO %I',

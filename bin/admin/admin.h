@@ -1,7 +1,7 @@
 /*
  * admin — what the parts of otas-admin share: exit codes, limits, the
  * command table's types, and the helpers every command uses (one-line
- * errors, strict number parsing, JSON output, libpq with parameters only).
+ * errors, id and name checks, JSON output, libpq with parameters only).
  * The program is bin/otas-admin.c (command table, argument parsing, main)
  * plus one file per subject here: util.c, migrate.c, keys.c, agents.c,
  * purge.c.
@@ -59,6 +59,7 @@
  */
 struct ctx {
 	int		 json;
+	const char	*as;		/* check --as USER: the user we became */
 	struct otas_config cfg;
 	int		 cfg_ok;
 	char		 cfg_err[512];
@@ -114,6 +115,8 @@ PGconn	*admin_connect(const struct otas_config *cfg);
 PGresult *admin_query(PGconn *conn, const char *sql, int n,
 	    const char *const *params);
 int	 admin_exec(PGconn *conn, const char *sql);
+/* util.c: drop from root to user for good (check --as); 0 or exit code. */
+int	 admin_become(const char *user);
 int	 agent_find(PGconn *conn, const char *id, int lock, int *active);
 
 /* keys.c: PBKDF2 iterations for new keys (--iterations, else settings). */

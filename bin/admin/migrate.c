@@ -447,9 +447,39 @@ out:
 }
 
 /*
+ * check --as: whether the role this user's connection ends up as looks
+ * like the runtime role — it may insert sessions and read the schema
+ * version (as the programs and their readiness check do) and may not
+ * delete sessions (so it is neither the owner nor a superuser).  Fills
+ * role; returns 1 or 0 with *why, or -1 after printing a failed query.
+ */
+static int
+check_rights(PGconn *conn, char *role, size_t cap, const char **why)
+{
+	PGresult	*res;
+	int		 can, excess;
+
+	if ((res = admin_query(conn, "SELECT current_user,"
+	    " has_table_privilege('agent_session', 'INSERT')"
+	    " AND has_table_privilege('otas_schema_migrations', 'SELECT'),"
+	    " has_table_privilege('agent_session', 'DELETE')", 0,
+	    NULL)) == NULL)
+		return -1;
+	snprintf(role, cap, "%s", PQgetvalue(res, 0, 0));
+	can = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	excess = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	*why = !can ? "lacks the programs' rights (run otas-admin migrate "
+	    "with OTAS_RUNTIME_ROLE set to it)" : excess ? "may delete "
+	    "sessions: connect the programs as the runtime role, not the "
+	    "owner" : NULL;
+	return !can || excess ? 0 : 1;
+}
+
+/*
  * Three verdicts, each printed: the configuration as the endpoint would
  * read it, the database reachable, every migration of the SQL directory
- * applied.  Exit 1 when any failed.
+ * applied; with --as a fourth, the role's rights.  Exit 1 when any failed.
  */
 int
 cmd_check(struct ctx *c, struct args *a)
@@ -459,10 +489,12 @@ cmd_check(struct ctx *c, struct args *a)
 	struct json_object	*o, *pending;
 	PGconn			*conn = NULL;
 	PGresult		*res = NULL;
-	const char		*failed[3];
+	const char		*failed[4], *rights_why = NULL;
+	char			 role[128] = "";
 	size_t			 n = 0, i;
 	long			 latest = 0, current = -1;
 	int			 ok_config, ok_db, ok_schema = 0, nfail = 0;
+	int			 ok_rights = -1;	/* -1: not checked */
 
 	pending = json_object_new_array();
 	if (!(ok_config = c->cfg_ok))
@@ -483,12 +515,17 @@ cmd_check(struct ctx *c, struct args *a)
 		if (PQntuples(res) == 0)
 			ok_schema = 0;
 	}
+	if (c->as != NULL && ok_db)
+		ok_rights = check_rights(conn, role, sizeof role,
+		    &rights_why) == 1;
 	if (!ok_config)
 		failed[nfail++] = "config";
 	if (ok_config && !ok_db)	/* not checked without settings */
 		failed[nfail++] = "database";
 	if (ok_db && !ok_schema)	/* not checked without a database */
 		failed[nfail++] = "schema";
+	if (ok_rights == 0)		/* not checked without a database */
+		failed[nfail++] = "rights";
 	if (c->json) {
 		o = json_object_new_object();
 		json_object_object_add(o, "ok", json_object_new_boolean(
@@ -504,8 +541,18 @@ cmd_check(struct ctx *c, struct args *a)
 		json_object_object_add(o, "latest_version", m == NULL ? NULL :
 		    json_object_new_int64(latest));
 		json_object_object_add(o, "pending", json_object_get(pending));
+		if (c->as != NULL) {
+			json_object_object_add(o, "as",
+			    json_object_new_string(c->as));
+			json_object_object_add(o, "rights", ok_rights == -1 ?
+			    NULL : json_object_new_boolean(ok_rights == 1));
+			json_object_object_add(o, "role", role[0] == '\0' ?
+			    NULL : json_object_new_string(role));
+		}
 		json_print(o);
 	} else {
+		if (c->as != NULL)
+			printf("as        %s\n", c->as);
 		printf("config    %s\n", ok_config ? "ok" : "FAILED");
 		if (ok_db)
 			printf("database  ok (PostgreSQL %s)\n",
@@ -527,6 +574,13 @@ cmd_check(struct ctx *c, struct args *a)
 			    json_object_array_length(pending),
 			    json_object_get_string(json_object_array_get_idx(
 			    pending, 0)));
+		if (c->as != NULL && ok_rights == 1)
+			printf("rights    ok (role %s)\n", role);
+		else if (c->as != NULL && ok_rights == 0)
+			printf("rights    FAILED: role %s %s\n", role,
+			    rights_why != NULL ? rights_why : "not readable");
+		else if (c->as != NULL)
+			printf("rights    FAILED: not checked\n");
 	}
 	json_object_put(pending);
 	PQclear(res);
@@ -539,6 +593,9 @@ cmd_check(struct ctx *c, struct args *a)
 	if (nfail == 2)
 		return fail(EXIT_FAIL, "check failed: %s, %s", failed[0],
 		    failed[1]);
-	return fail(EXIT_FAIL, "check failed: %s, %s, %s", failed[0],
-	    failed[1], failed[2]);
+	if (nfail == 3)
+		return fail(EXIT_FAIL, "check failed: %s, %s, %s", failed[0],
+		    failed[1], failed[2]);
+	return fail(EXIT_FAIL, "check failed: %s, %s, %s, %s", failed[0],
+	    failed[1], failed[2], failed[3]);
 }

@@ -1,14 +1,19 @@
 /*
- * util — the helpers every otas-admin command uses: one-line errors, strict
- * parsing of numbers and names, JSON output with json-c, and libpq with
- * every value a parameter.  Nothing here knows a command.
+ * util — the helpers every otas-admin command uses: one-line errors, checks
+ * of ids and names (numbers are decimal.c's), JSON output with json-c, and
+ * libpq with every value a parameter.  Nothing here knows a command.
  */
+#include <sys/types.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "uuid.h"
 #include "admin.h"
@@ -240,6 +245,48 @@ admin_exec(PGconn *conn, const char *sql)
 	if ((res = admin_query(conn, sql, 0, NULL)) == NULL)
 		return -1;
 	PQclear(res);
+	return 0;
+}
+
+/*
+ * Becomes user for the rest of the process: its groups, then its gid, then
+ * its uid, and HOME, USER and LOGNAME as a login would set them, so libpq
+ * finds that user's ~/.pgpass and default role name.  Refused unless root;
+ * a process still able to get root back afterwards is a failure too.
+ */
+int
+admin_become(const char *user)
+{
+	struct passwd	*pw;
+	char		 name[256], home[4096];
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 n;
+
+	if (geteuid() != 0)
+		return fail(EXIT_FAIL, "check --as: only root can check as "
+		    "another user");
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL)
+		return fail(EXIT_FAIL, "check --as: no user %s%s%s", user,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+	n = snprintf(name, sizeof name, "%s", pw->pw_name);
+	if (n < 0 || (size_t)n >= sizeof name ||
+	    (n = snprintf(home, sizeof home, "%s", pw->pw_dir)) < 0 ||
+	    (size_t)n >= sizeof home)
+		return fail(EXIT_FAIL, "check --as: user name or home too long");
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (initgroups(name, gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1)
+		return fail(EXIT_FAIL, "check --as %s: cannot become it: %s",
+		    name, strerror(errno));
+	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		return fail(EXIT_FAIL, "check --as %s: root could be regained",
+		    name);
+	if (setenv("HOME", home, 1) == -1 || setenv("USER", name, 1) == -1 ||
+	    setenv("LOGNAME", name, 1) == -1)
+		return fail(EXIT_FAIL, "out of memory");
 	return 0;
 }
 

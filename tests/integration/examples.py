@@ -88,7 +88,7 @@ def lighttpd(settings, extra_env=None, max_procs=None):
     if max_procs is not None:
         # The first max-procs after otas-session's bin-path is its own
         # (the other programs have theirs).
-        at = text.find('var.otas_libexec + "/otas-session"')
+        at = text.find('/otas-session"')
         m = MAX_PROCS.search(text, max(at, 0))
         if at < 0 or m is None:
             raise ValueError("lighttpd.conf.example: no max-procs for "

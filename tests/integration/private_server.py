@@ -32,6 +32,7 @@ class Answer:
     status: int
     code: str           # status_description, or "" when not JSON
     retry_after: str
+    token: str = ""     # the jwt_token of a 200
 
     @property
     def seconds(self):
@@ -61,11 +62,14 @@ class Load:
                               timeout=self.timeout)
         t1 = time.monotonic()
         try:
-            code = resp.json().get("status_description", "")
+            body = resp.json()
         except (ValueError, AssertionError, UnicodeDecodeError):
-            code = ""
-        return Answer(t0, t1, resp.status, code,
-                      resp.header("Retry-After") or "")
+            body = {}
+        token = ""
+        if resp.status == 200:
+            token = body.get("response", {}).get("jwt_token", "")
+        return Answer(t0, t1, resp.status, body.get("status_description", ""),
+                      resp.header("Retry-After") or "", token)
 
     def _run(self):
         while not self.stopping.is_set() and \

@@ -59,6 +59,17 @@ def lines_of(path):
         return []
 
 
+def account_tool(argv):
+    """useradd/userdel, again after a moment while another program (a
+    package test, say) holds the lock on the account files."""
+    for _ in range(20):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode == 0 or "lock" not in r.stderr:
+            return r
+        time.sleep(0.5)
+    return r
+
+
 def kill_user_processes(uid, timeout=10):
     """SIGKILL, by PID, every process running as uid (the customer's
     programs outliving Apache would keep userdel from working)."""
@@ -80,23 +91,6 @@ def kill_user_processes(uid, timeout=10):
             except ProcessLookupError:
                 pass
         time.sleep(0.1)
-
-
-def uids_of(name):
-    """uids of the running processes whose command name is name."""
-    out = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % entry) as f:
-                comm = f.read().strip()
-            uid = os.stat("/proc/" + entry).st_uid
-        except OSError:
-            continue
-        if comm == name[:15]:
-            out.add(uid)
-    return out
 
 
 class SuexecLog:
@@ -159,7 +153,9 @@ class SharedHost:
                 "--home-dir", home, "--shell", "/bin/sh"]
         if groups:
             argv += ["--groups", ",".join(groups)]
-        subprocess.run(argv + [name], check=True, capture_output=True)
+        r = account_tool(argv + [name])
+        if r.returncode != 0:
+            raise RuntimeError("useradd %s: %s" % (name, r.stderr.strip()))
         self.made_users.append(name)
         return pwd.getpwnam(name)
 
@@ -287,6 +283,17 @@ class SharedHost:
 
     # --- looking at it ------------------------------------------------------
 
+    def program_uids(self, name):
+        """uids of this host's running processes called name."""
+        out = set()
+        for pid, comm in processes.children_of(self.proc.pid).items():
+            if comm == name[:15]:
+                try:
+                    out.add(os.stat("/proc/%d" % pid).st_uid)
+                except FileNotFoundError:
+                    pass
+        return out
+
     @property
     def error_log_path(self):
         return os.path.join(self.dir, "logs", "error.log")
@@ -324,8 +331,7 @@ class SharedHost:
             except OSError as e:
                 errors.append("suexec.log: %s" % e)
         for name in reversed(self.made_users):
-            r = subprocess.run(["userdel", name], capture_output=True,
-                               text=True)
+            r = account_tool(["userdel", name])
             if r.returncode != 0:
                 errors.append("userdel %s: %s" % (name, r.stderr.strip()))
         self.made_users = []

@@ -146,10 +146,45 @@ def listen(socket_unit, path_map):
     return sock, path
 
 
+def exec_argv(unit, path_map):
+    """ExecStart= (its program mapped) under setpriv: the unit's User= and
+    Group= without supplementary groups, NoNewPrivileges, and an empty
+    capability bounding set when CapabilityBoundingSet= is empty."""
+    cmd = shlex.split(unit.get("Service", "ExecStart"))
+    cmd[0] = map_path(cmd[0], path_map)
+    user = unit.get("Service", "User", "root")
+    group = unit.get("Service", "Group", user)
+    priv = [SETPRIV, "--reuid", str(pwd.getpwnam(user).pw_uid),
+            "--regid", str(grp.getgrnam(group).gr_gid), "--clear-groups"]
+    if unit.flag("Service", "NoNewPrivileges"):
+        priv.append("--no-new-privs")
+    if unit.all("Service", "CapabilityBoundingSet") == [] and any(
+            k == "CapabilityBoundingSet"
+            for k, _ in unit.sections.get("Service", [])):
+        priv += ["--bounding-set", "-all", "--inh-caps", "-all"]
+    return priv + ["--"] + cmd
+
+
+def run_oneshot(path, path_map, timeout=60):
+    """A Type=oneshot service (a timer's), run to its end as the unit
+    says; returns the CompletedProcess (stdout and stderr: the journal)."""
+    unit = Unit(path)
+    if unit.get("Service", "Type") != "oneshot":
+        raise ValueError("%s: not Type=oneshot" % unit.name)
+    return subprocess.run(
+        exec_argv(unit, path_map), env=service_environment(unit, path_map),
+        cwd="/", umask=int(unit.get("Service", "UMask", "0022"), 8),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=timeout)
+
+
 class Service:
     """A .service started by its .socket, run as the unit says."""
 
-    def __init__(self, unit_dir, name, path_map, log_path):
+    def __init__(self, unit_dir, name, path_map, log_path, wrap=(),
+                 wrap_env=None):
+        self.wrap = list(wrap)     # e.g. strace: runs the program itself
+        self.wrap_env = dict(wrap_env or {})   # what the wrapper needs
         self.socket_unit = Unit(os.path.join(unit_dir, name + ".socket"))
         self.unit = Unit(os.path.join(unit_dir, name + ".service"))
         self.path_map = path_map
@@ -158,27 +193,14 @@ class Service:
         self.socket_path = None
         self.proc = None
 
-    def argv(self):
-        u = self.unit
-        if u.get("Service", "StandardInput") != "socket":
-            raise ValueError("%s: no StandardInput=socket" % u.name)
-        cmd = shlex.split(u.get("Service", "ExecStart"))
-        cmd[0] = map_path(cmd[0], self.path_map)
-        user = u.get("Service", "User", "root")
-        group = u.get("Service", "Group", user)
-        priv = [SETPRIV, "--reuid", str(pwd.getpwnam(user).pw_uid),
-                "--regid", str(grp.getgrnam(group).gr_gid), "--clear-groups"]
-        if u.flag("Service", "NoNewPrivileges"):
-            priv.append("--no-new-privs")
-        if u.all("Service", "CapabilityBoundingSet") == [] and any(
-                k == "CapabilityBoundingSet"
-                for k, _ in u.sections.get("Service", [])):
-            priv += ["--bounding-set", "-all", "--inh-caps", "-all"]
-        return priv + ["--"] + cmd
-
     def start(self):
-        argv = self.argv()
+        if self.unit.get("Service", "StandardInput") != "socket":
+            raise ValueError("%s: no StandardInput=socket" % self.unit.name)
+        argv = exec_argv(self.unit, self.path_map)
+        at = argv.index("--") + 1
+        argv[at:at] = self.wrap
         env = service_environment(self.unit, self.path_map)
+        env.update(self.wrap_env)
         umask = int(self.unit.get("Service", "UMask", "0022"), 8)
         self.sock, self.socket_path = listen(self.socket_unit,
                                              self.path_map)
@@ -209,10 +231,56 @@ class Service:
                     self.unit.name, text, timeout, self.log()))
             time.sleep(0.05)
 
+    def program_pid(self):
+        """The program's PID: the child of a wrapper, if there is one."""
+        if not self.wrap:
+            return self.proc.pid
+        kids = processes.children_of(self.proc.pid)
+        return min(kids) if kids else self.proc.pid
+
     def stop(self):
-        """KillSignal= (default SIGTERM) by PID, as systemctl stop does."""
+        """KillSignal= (default SIGTERM) to the program by PID, as
+        systemctl stop does; a wrapper ends with it."""
         sig = signal.Signals[self.unit.get("Service", "KillSignal",
                                            "SIGTERM")]
+        if self.wrap and self.proc.poll() is None:
+            try:
+                os.kill(self.program_pid(), sig)
+            except ProcessLookupError:
+                pass
         processes.stop(self.proc, sig)
         if self.socket_path and os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
+
+
+def syscall_group(name):
+    """Every system call of a SystemCallFilter= group (@name), its nested
+    groups expanded, as systemd-analyze syscall-filter lists them."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter", name],
+                         capture_output=True, text=True, check=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        calls |= syscall_group(word) if word.startswith("@") else {word}
+    return calls
+
+
+def allowed_syscalls(unit):
+    """The system calls the unit's SystemCallFilter= lines leave allowed
+    (an allow list, then ~deny lists, in order)."""
+    allowed = None
+    for value in unit.all("Service", "SystemCallFilter"):
+        deny = value.startswith("~")
+        names = set()
+        for word in value.lstrip("~").split():
+            names |= syscall_group(word) if word.startswith("@") else {word}
+        if deny:
+            if allowed is None:
+                raise ValueError("%s: a deny list with no allow list "
+                                 "before it" % unit.name)
+            allowed -= names
+        else:
+            allowed = names if allowed is None else allowed | names
+    return allowed

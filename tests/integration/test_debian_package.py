@@ -93,8 +93,9 @@ def user_exists(name=USER):
         return False
 
 
-def make_deb(src, build):
-    run(["make", "--no-print-directory", "BUILD=" + build, "deb"], cwd=src)
+def make_deb(src, build, *args):
+    run(["make", "--no-print-directory", "BUILD=" + build, "deb"] +
+        list(args), cwd=src)
     debs = [n for n in os.listdir(os.path.join(build, "deb"))
             if n.endswith(".deb")]
     assert len(debs) == 1, debs
@@ -130,7 +131,8 @@ def debs(tmp_path_factory):
         f.write("%s (%s) bookworm; urgency=medium\n\n  * Test upgrade.\n\n"
                 " -- Test <test@example.org>  %s\n\n%s" % (PKG, new, stamp,
                                                            old))
-    second = make_deb(copy, os.path.join(copy, "build"))
+    # lintian judged the first; the second differs in its version only.
+    second = make_deb(copy, os.path.join(copy, "build"), "LINTIAN=true")
     return first, second, new
 
 
@@ -319,6 +321,12 @@ def deployed(debs, machine, workdir):
         yield d
     finally:
         d.stop()
+
+
+def test_readme_readiness_curl_says_ready(deployed):
+    ready = [json.loads(out) for out in deployed.outputs
+             if '"ready"' in out]
+    assert ready == [{"status": 1, "status_description": "ready"}]
 
 
 def test_readme_steps_give_200_for_the_seed_curl_with_its_row(deployed):

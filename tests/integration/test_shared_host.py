@@ -109,6 +109,28 @@ def assert_session_created(pg, key, answer):
     return doc["response"]["jwt_token"]
 
 
+README = os.path.join(stack.ROOT, "README.md")
+
+
+def readme_shell_blocks():
+    """The ```sh blocks of the README's "Shared hosting" section: the
+    steps in the account, the request, psql for hosts without a shell."""
+    with open(README) as f:
+        text = f.read()
+    start = text.index("\n## Shared hosting\n")
+    end = text.index("\n## ", start + 1)
+    return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
+                      re.MULTILINE | re.DOTALL)
+
+
+def fill(block, values):
+    """The block with each placeholder replaced; each must be there."""
+    for old, new in values.items():
+        assert old in block, "README block lacks %r" % old
+        block = block.replace(old, new)
+    return block
+
+
 # --- suEXEC + mod_fcgid --------------------------------------------------
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_fcgid_and_suexec(
@@ -121,7 +143,7 @@ def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
     key = keys.make()
     assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
     # mod_fcgid keeps the FastCGI process for the next request.
-    assert shared_host.uids_of("otas-session.fcgi") == \
+    assert fcgid_host.program_uids("otas-session.fcgi") == \
         {fcgid_host.user_pw.pw_uid}
 
 
@@ -183,6 +205,13 @@ def test_settings_file_is_not_served_under_mod_cgi(cgi_host):
 
 # --- otas-admin from the web space -----------------------------------------
 
+def migration_versions():
+    """The numbers of the numbered files of sql/, ascending."""
+    return sorted(int(f.split("_")[0])
+                  for f in os.listdir(os.path.join(stack.ROOT, "sql"))
+                  if f[0].isdigit())
+
+
 def upload_sql(host):
     sql = os.path.join(host.home, "sql")
     if not os.path.isdir(sql):
@@ -212,24 +241,22 @@ def test_otas_admin_migrates_from_the_web_space_with_only_the_settings_file(
         admin_site, fresh_db):
     r = admin_site.as_user(["./otas-admin", "migrate"])
     assert r.returncode == 0, r.stderr
-    assert fresh_db.versions() == [1, 2]
+    assert fresh_db.versions() == migration_versions()
     assert fresh_db.exists("agent_session")
 
 
-def test_otas_admin_adopts_tables_applied_with_psql(admin_site, fresh_db):
-    sql = os.path.join(admin_site.home, "sql")
-    files = sorted(f for f in os.listdir(sql) if f[0].isdigit())
-    argv = ["psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
-            "--single-transaction", fresh_db.url]
-    for f in files:
-        argv += ["--file", os.path.join(sql, f)]
-    r = admin_site.as_user(argv)
+def test_otas_admin_adopts_tables_applied_with_the_readmes_psql(
+        admin_site, fresh_db):
+    psql = readme_shell_blocks()[2]
+    r = admin_site.as_user(["sh", "-e", "-c", fill(psql, {
+        "postgresql://DBUSER:DBPASSWORD@HOST:5432/DBNAME": fresh_db.url})],
+        cwd=admin_site.home)
     assert r.returncode == 0, r.stderr
     assert not fresh_db.exists("otas_schema_migrations")
     r = admin_site.as_user(["./otas-admin", "migrate"])
     assert r.returncode == 0, r.stderr
     assert "recorded 001_agent_tables.sql as applied" in r.stdout
-    assert fresh_db.versions() == [1, 2]
+    assert fresh_db.versions() == migration_versions()
 
 
 # --- without suEXEC: what the README says -----------------------------------
@@ -285,27 +312,6 @@ def test_without_suexec_any_cgi_reads_what_the_programs_can_read(
 
 # --- the README's steps, literally -------------------------------------------
 
-README = os.path.join(stack.ROOT, "README.md")
-
-
-def readme_shell_blocks():
-    """The ```sh blocks of the README's "Shared hosting" section."""
-    with open(README) as f:
-        text = f.read()
-    start = text.index("\n## Shared hosting\n")
-    end = text.index("\n## ", start + 1)
-    return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
-                      re.MULTILINE | re.DOTALL)
-
-
-def fill(block, values):
-    """The block with each placeholder replaced; each must be there."""
-    for old, new in values.items():
-        assert old in block, "README block lacks %r" % old
-        block = block.replace(old, new)
-    return block
-
-
 @pytest.fixture
 def dist_tarball(static_build):
     dist = os.path.join(os.path.dirname(static_build), "dist")
@@ -325,7 +331,7 @@ def empty_account(workdir):
 def test_readme_shared_hosting_steps_run_as_written_give_200(
         empty_account, dist_tarball, fresh_db):
     host = empty_account
-    steps, request = readme_shell_blocks()
+    steps, request = readme_shell_blocks()[:2]
     host.upload(dist_tarball, os.path.basename(dist_tarball), mode=0o644,
                 where=host.home)
     env = {"PATH": "/usr/bin:/bin", "HOME": host.home}

@@ -75,26 +75,38 @@ def settings_file(path, values):
         f.write(text)
 
 
-@pytest.fixture(scope="module")
-def units(workdir, build_dir, pg, secret, service_user):
-    """otas-session and otas-authz started from their units; the private
-    /etc/otas-fcgi is laid out as the package's postinst leaves it."""
-    base = os.path.join(workdir, "units")
-    run, etc = os.path.join(base, "run"), os.path.join(base, "etc")
+def private_etc(etc, service_user, secret, settings, extra=None):
+    """A private /etc/otas-fcgi laid out as the package's postinst leaves
+    it (the directory root:otas-fcgi 0750, the settings file and the JWT
+    secret otas-fcgi's, 0600), the settings file with `settings` set;
+    extra: {name: text} of more files an operator adds there."""
     os.makedirs(etc)
-    os.chmod(base, 0o755)
     pw = pwd.getpwnam(service_user)
-    os.chown(etc, 0, pw.pw_gid)
-    os.chmod(etc, 0o750)
     key = os.path.join(etc, "jwt-secret")
     shutil.copyfile(secret.path, key)
-    os.chown(key, pw.pw_uid, pw.pw_gid)
-    os.chmod(key, 0o600)
-    conf = os.path.join(etc, "otas.conf")
-    settings_file(conf, {"OTAS_DATABASE_URL": pg.runtime_url,
-                         "OTAS_JWT_SECRET_FILE": key})
-    os.chown(conf, pw.pw_uid, pw.pw_gid)
-    os.chmod(conf, 0o600)
+    settings_file(os.path.join(etc, "otas.conf"),
+                  dict(settings, OTAS_JWT_SECRET_FILE=key))
+    for name, text in (extra or {}).items():
+        with open(os.path.join(etc, name), "w") as f:
+            f.write(text)
+    for name in os.listdir(etc):
+        os.chown(os.path.join(etc, name), pw.pw_uid, pw.pw_gid)
+        os.chmod(os.path.join(etc, name), 0o600)
+    os.chown(etc, 0, pw.pw_gid)
+    os.chmod(etc, 0o750)
+    return etc
+
+
+@pytest.fixture(scope="module")
+def units(workdir, build_dir, pg, secret, service_user):
+    """otas-session and otas-authz started from their units, with their
+    settings in a private /etc/otas-fcgi."""
+    base = os.path.join(workdir, "units")
+    run = os.path.join(base, "run")
+    os.makedirs(base)
+    os.chmod(base, 0o755)
+    etc = private_etc(os.path.join(base, "etc"), service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url})
     path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
                 "/usr/lib/otas-fcgi": build_dir}
     started = {}
@@ -282,3 +294,128 @@ def test_seed_request_through_lighttpd_pointed_at_the_sockets_gets_200(
 def test_otas_authz_guards_the_protected_url_behind_lighttpd(
         lighttpd, pg, keys, secret):
     assert_authz_guards_the_protected_url(lighttpd, pg, keys, secret)
+
+
+# --- the daily purge (otas-fcgi-purge.timer runs this service) -------------
+
+def old_and_new_session(pg, keys, age_days):
+    """Two sessions of one agent: one age_days old, one new; their ids."""
+    key = keys.make()
+    ids = []
+    for age in (age_days, 0):
+        ids.append(pg.scalar(
+            "INSERT INTO agent_session (id, agent_id, agent_key_id,"
+            " created_at, meta) VALUES (gen_random_uuid(), %s, %s,"
+            " now() - make_interval(days => %s), '{}') RETURNING id::text",
+            (key.agent_id, key.key_id, age)))
+    return ids
+
+
+def present(pg, ids):
+    return {r[0] for r in pg.query(
+        "SELECT id::text FROM agent_session WHERE id::text = ANY(%s)",
+        (list(ids),))}
+
+
+def run_purge(etc, build_dir):
+    return systemd_unit.run_oneshot(
+        os.path.join(UNIT_DIR, "otas-fcgi-purge.service"),
+        {"/etc/otas-fcgi": etc, "/usr/bin/otas-admin":
+         os.path.join(build_dir, "otas-admin")})
+
+
+def test_purge_service_with_the_packaged_settings_deletes_nothing(
+        workdir, units, build_dir, pg, keys, secret, service_user):
+    etc = private_etc(os.path.join(workdir, "units", "purge-default"),
+                      service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url})
+    ids = old_and_new_session(pg, keys, 4000)
+    r = run_purge(etc, build_dir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert present(pg, ids) == set(ids)
+
+
+def test_purge_service_deletes_sessions_past_the_retention_it_is_given(
+        workdir, units, build_dir, pg, keys, secret, service_user):
+    # The services' role may not delete: purge.env names one that may.
+    etc = private_etc(os.path.join(workdir, "units", "purge-90d"),
+                      service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url,
+                       "OTAS_SESSION_RETENTION": "90d"},
+                      {"purge.env": "OTAS_DATABASE_URL=%s\n" % pg.url})
+    old, new = old_and_new_session(pg, keys, 91)
+    r = run_purge(etc, build_dir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert present(pg, [old, new]) == {new}
+
+
+# --- the hardening the programs survive -------------------------------------
+
+STRACE = "/usr/bin/strace"
+CALL = re.compile(r"^\d+\s+([a-z0-9_]+)\(", re.MULTILINE)
+FAMILY = re.compile(r"^\d+\s+socket\((AF_\w+)", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def traced(workdir, units, pg, keys, secret, service_user):
+    """Both services again, each under strace, behind another nginx, after
+    a session request, a good token and a bad one: {name: (unit, trace)}."""
+    base = os.path.join(workdir, "units-traced")
+    run, logs = os.path.join(base, "run"), os.path.join(base, "logs")
+    os.makedirs(logs)
+    os.chmod(base, 0o755)
+    etc = units["otas-session"].path_map["/etc/otas-fcgi"]
+    path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
+                "/usr/lib/otas-fcgi":
+                units["otas-session"].path_map["/usr/lib/otas-fcgi"]}
+    started, traces = {}, {}
+    srv = _Running(base, processes.free_port())
+    try:
+        for name in SERVICES:
+            # strace runs as the unit's user, as the program does.
+            traces[name] = os.path.join(base, name + ".strace")
+            open(traces[name], "w").close()
+            processes.give_to(traces[name], service_user)
+            svc = systemd_unit.Service(
+                UNIT_DIR, name, path_map, os.path.join(base, name + ".log"),
+                wrap=[STRACE, "-f", "-qq", "-o", traces[name]],
+                # LeakSanitizer cannot work under ptrace (make sanitize).
+                wrap_env={"ASAN_OPTIONS": "detect_leaks=0"})
+            started[name] = svc.start()
+            svc.wait_log(" start version=")
+        conf = os.path.join(base, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(examples.nginx(srv.port, run, logs))
+        srv.spawn([san.NGINX, "-p", base + "/", "-c", conf, "-g",
+                   "daemon off;"])
+        key = keys.make()
+        token = assert_session_with_row(create(srv, key), pg, secret, key)
+        for t in (token, token + "x"):
+            request(srv, method="GET", path=PROTECTED,
+                    headers=[("X-OTAS-AGENT-SESSION-TOKEN", t)])
+    finally:
+        srv.stop()
+        for svc in started.values():
+            svc.stop()
+    out = {}
+    for name in SERVICES:
+        with open(traces[name]) as f:
+            out[name] = (started[name].unit, f.read())
+    return out
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_makes_only_system_calls_its_unit_allows(traced, name):
+    unit, trace = traced[name]
+    used = set(CALL.findall(trace))
+    assert "accept" in used or "accept4" in used, "served nothing"
+    allowed = systemd_unit.allowed_syscalls(unit)
+    assert allowed, "%s has no SystemCallFilter" % unit.name
+    assert sorted(used - allowed) == []
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_opens_only_socket_families_its_unit_allows(traced, name):
+    unit, trace = traced[name]
+    families = set(unit.get("Service", "RestrictAddressFamilies").split())
+    assert sorted(set(FAMILY.findall(trace)) - families) == []

@@ -34,10 +34,9 @@ parse_n(const char *text, size_t len, char *meta_out, size_t meta_cap)
 	st = body_parse(buf, len, &meta, &why);
 	if (st == OTAS_OK) {
 		assert_non_null(meta.json);
-		assert_int_equal(strlen(meta.json), meta.len);
 		if (meta_out != NULL) {
-			assert_true(meta.len < meta_cap);
-			memcpy(meta_out, meta.json, meta.len + 1);
+			assert_true(strlen(meta.json) < meta_cap);
+			memcpy(meta_out, meta.json, strlen(meta.json) + 1);
 		}
 	} else
 		assert_non_null(why);	/* the log always gets a reason */
@@ -81,7 +80,6 @@ empty_body_gives_empty_meta(void **state)
 
 	assert_int_equal(body_parse(buf, 0, &meta, &why), OTAS_OK);
 	assert_string_equal(meta.json, "{}");
-	assert_int_equal(meta.len, 2);
 }
 
 static void

@@ -37,6 +37,7 @@ static const char *const vars[] = {
 	"OTAS_IDEMPOTENCY_TTL",
 	"OTAS_KEY_ITERATIONS", "OTAS_THREADS", "OTAS_SQL_DIR", "OTAS_CONFIG",
 	"SCRIPT_FILENAME", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
+	"OTAS_DB_DEADLINE_MS", "OTAS_AUTHZ_DATABASE_URL",
 };
 
 /* The numeric settings, where each lands, and one good value. */
@@ -70,6 +71,8 @@ static const struct {
 	{ "OTAS_IDEMPOTENCY_TTL",
 	    offsetof(struct otas_config, idempotency_ttl), 0, "600", 600 },
 	{ "OTAS_REHASH", offsetof(struct otas_config, rehash), 1, "0", 0 },
+	{ "OTAS_DB_DEADLINE_MS",
+	    offsetof(struct otas_config, db_deadline_ms), 0, "2500", 2500 },
 	{ "OTAS_KEY_ITERATIONS", offsetof(struct otas_config, key_iterations),
 	    0, "2000", 2000 },
 	{ "OTAS_DB_UNNAMED_STATEMENTS",
@@ -496,6 +499,51 @@ database_url_is_kept(void **state)
 }
 
 static void
+deadline_defaults_to_a_second_past_the_statement_timeout(void **state)
+{
+	struct otas_config c;
+	char err[256];
+
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.db_deadline_ms, 3000);
+	config_free(&c);
+	setenv("OTAS_STATEMENT_TIMEOUT_MS", "500", 1);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.db_deadline_ms, 1500);
+	config_free(&c);
+}
+
+/* The server would run on a statement the client has given up on. */
+static void
+deadline_below_the_statement_timeout_is_refused(void **state)
+{
+	char err[256];
+
+	setenv("OTAS_STATEMENT_TIMEOUT_MS", "2000", 1);
+	setenv("OTAS_DB_DEADLINE_MS", "1999", 1);
+	assert_refused(0, "OTAS_DB_DEADLINE_MS", err, sizeof(err));
+}
+
+static void
+authz_database_url_is_kept_and_checked(void **state)
+{
+	struct otas_config c;
+	char err[256];
+
+	setenv("OTAS_AUTHZ_DATABASE_URL", "postgresql://otas@10.0.0.2,"
+	    "10.0.0.3/otas?target_session_attrs=prefer-standby", 1);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_non_null(strstr(c.authz_database_url, "prefer-standby"));
+	config_free(&c);
+	assert_null(c.authz_database_url);
+
+	setenv("OTAS_AUTHZ_DATABASE_URL", "postgresql://otas:hunter2pw@[::1",
+	    1);
+	assert_refused(0, "OTAS_AUTHZ_DATABASE_URL", err, sizeof(err));
+	assert_null(strstr(err, "hunter2pw"));
+}
+
+static void
 malformed_database_url_is_refused_without_echo(void **state)
 {
 	const char *bad[] = {
@@ -771,6 +819,24 @@ settings_file_found_beside_the_program_from_argv0(void **state)
 	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
 	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.token_leeway, 5);
+	assert_string_equal(c.settings_file, s.conf);
+	config_free(&c);
+	site_remove(&s);
+}
+
+/* "./otas-admin" in a shell: the file is named by its absolute path. */
+static void
+settings_file_beside_a_relative_argv0_is_named_absolutely(void **state)
+{
+	struct site s;
+	struct otas_config c;
+	char err[512];
+
+	site_make(&s, "OTAS_TOKEN_LEEWAY=4\n");
+	assert_int_equal(chdir(s.dir), 0);
+	assert_int_equal(config_load(&c, "./otas-admin", 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.token_leeway, 4);
 	assert_string_equal(c.settings_file, s.conf);
 	config_free(&c);
 	site_remove(&s);
@@ -1087,6 +1153,7 @@ main(void)
 		T(relative_secret_file_is_beside_the_settings_file),
 		T(named_settings_file_that_is_missing_is_an_error),
 		T(settings_file_found_beside_the_program_from_argv0),
+		T(settings_file_beside_a_relative_argv0_is_named_absolutely),
 		T(settings_file_found_in_the_working_directory_for_a_bare_name),
 		T(settings_file_found_beside_script_filename),
 		T(settings_file_found_beside_a_program_run_from_path),
@@ -1103,6 +1170,9 @@ main(void)
 		T(file_without_secrets_may_be_readable_by_others),
 		T(empty_value_in_the_file_is_as_good_as_absent),
 		T(example_lists_every_setting_with_its_default),
+		T(deadline_defaults_to_a_second_past_the_statement_timeout),
+		T(deadline_below_the_statement_timeout_is_refused),
+		T(authz_database_url_is_kept_and_checked),
 	};
 
 	if (getcwd(start_dir, sizeof(start_dir)) == NULL)

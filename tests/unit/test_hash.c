@@ -22,7 +22,7 @@ struct vector {
 };
 
 static const struct vector vectors[] = {
-	/* The reference key from platform-notes §6 (Django 3.2 default). */
+	/* A reference key hashed by Django 3.2's default hasher. */
 	{ "agent_abc123_s3cr3t",
 	  "pbkdf2_sha256$260000$Zb3mQ9kT1xVw7yR2pL8nC4$"
 	  "9bmXoNNSivBmL9uDfKvJve3saTW8Ti0vhhleQcXQiRM=" },

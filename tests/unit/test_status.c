@@ -1,7 +1,7 @@
 /*
  * test_status — the one table of outcomes: every enum value has an entry
- * that matches SPEC §2's table, and a value outside the enum can never
- * produce anything but server_error.
+ * that matches the README's table of answers ("The endpoint"), and a value
+ * outside the enum can never produce anything but server_error.
  */
 #include <stdarg.h>
 #include <stddef.h>

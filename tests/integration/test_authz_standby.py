@@ -1,0 +1,97 @@
+"""otas-authz's database mode reads from a standby (OTAS_AUTHZ_DATABASE_URL)
+and asks the primary (OTAS_DATABASE_URL) only when the standby does not
+know the session: a session created a moment ago on the primary still
+passes while the standby lags behind, and one the primary does not know
+either is still refused.  Lag is made certain by pausing the standby's
+replay (pg_wal_replay_pause()).
+"""
+
+import os
+import uuid
+
+import jwt
+import pytest
+
+import replication
+import stack
+from otas_http import assert_error, create_session, request
+from private_server import start_private
+from test_authz import PROTECTED, TOKEN_HEADER, mint
+
+CLIENT_TIMEOUT = 20
+
+
+@pytest.fixture(scope="module")
+def pair(workdir, build_dir):
+    p = replication.Pair(os.path.join(workdir, "standby-reads"))
+    try:
+        yield p.start(build_dir)
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def served(workdir, app, pair):
+    srv = start_private(os.path.join(workdir, "standby-reads-web"), app, {
+        "OTAS_DATABASE_URL": pair.primary.runtime_url,
+        "OTAS_AUTHZ_DATABASE_URL": pair.url(attrs="prefer-standby",
+                                            first="standby"),
+        "OTAS_AUTHZ_CHECK_DB": "1",
+        "OTAS_AUTHZ_CACHE_SECONDS": "0",
+    }, max_procs=1)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def lagging(pair):
+    pair.pause_replay()
+    try:
+        yield pair
+    finally:
+        pair.resume_replay()
+
+
+def check(server, token):
+    return request(server, path=PROTECTED, body="{}", timeout=CLIENT_TIMEOUT,
+                   headers=[(TOKEN_HEADER, token)])
+
+
+def new_token(server, key):
+    resp = create_session(server, key, "{}", timeout=CLIENT_TIMEOUT)
+    assert resp.status == 200, resp
+    return resp.json()["response"]["jwt_token"]
+
+
+def test_authz_reads_sessions_from_the_standby(pair, served):
+    key = stack.KeyFactory(pair.primary).make()
+    token = new_token(served, key)
+    pair.wait_synchronous()
+    assert check(served, token).status == 200
+    readers = pair.standby.scalar(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'otas-authz'")
+    assert readers == 1, "otas-authz holds no connection to the standby"
+
+
+def test_session_not_yet_on_a_lagging_standby_passes_through_the_primary(
+        lagging, served, secret):
+    key = stack.KeyFactory(lagging.primary).make()
+    token = new_token(served, key)
+    sid = jwt.decode(token, options={"verify_signature": False})[
+        "agent_session_id"]
+    assert lagging.standby.scalar(
+        "SELECT count(*) FROM agent_session WHERE id = %s", (sid,)) == 0
+    assert lagging.primary.scalar(
+        "SELECT count(*) FROM agent_session WHERE id = %s", (sid,)) == 1
+    assert check(served, token).status == 200
+
+
+def test_session_unknown_to_standby_and_primary_is_refused(
+        lagging, served, secret):
+    key = stack.KeyFactory(lagging.primary).make()
+    token = mint(secret.value, agent_session_id=str(uuid.uuid4()),
+                 agent_id=key.agent_id)
+    assert_error(check(served, token), 401, "invalid_session_token")

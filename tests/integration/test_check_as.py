@@ -1,0 +1,96 @@
+"""`otas-admin check --as USER`: root runs the checks as the web server's
+user would see them — that user's view of the settings and the JWT secret
+file, and the role its database connection ends up as, which must have
+the programs' rights and no more.  Anyone but root is refused.
+"""
+
+import os
+
+import postgres
+import stack
+from admin_cli import failed, ok, ok_json
+
+
+def root_only_secret(workdir):
+    """A good secret that only root can read (mode 0600, owner root)."""
+    path = os.path.join(workdir, "etc", "root-only-secret")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(stack.random_secret(48))
+    return path
+
+
+def test_root_passes_where_www_data_fails_on_the_unreadable_secret(
+        run, pg, workdir, secret):
+    path = root_only_secret(workdir)
+    env = {"OTAS_JWT_SECRET_FILE": path}
+    ok(run("check", env=env))
+    r = run("check", "--as", stack.SERVER_USER, env=env)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert path in r.stderr and "Permission denied" in r.stderr, r.stderr
+    assert "config    FAILED" in r.stdout
+
+
+def test_root_passes_where_www_data_fails_on_an_unreadable_settings_file(
+        run, pg, workdir):
+    path = os.path.join(workdir, "etc", "root-only-otas.conf")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("OTAS_TOKEN_TTL=3600\n")
+    try:
+        ok(run("check", env={"OTAS_CONFIG": path}))
+        r = run("check", "--as", stack.SERVER_USER,
+                env={"OTAS_CONFIG": path})
+    finally:
+        os.unlink(path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "settings file %s" % path in r.stderr, r.stderr
+
+
+def test_as_www_data_with_the_programs_settings_passes_as_the_runtime_role(
+        run, pg, secret):
+    out = ok_json(run("check", "--as", stack.SERVER_USER, "--json",
+                      url=pg.runtime_url,
+                      env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert out["ok"] is True and out["rights"] is True
+    assert out["as"] == stack.SERVER_USER
+    assert out["role"] == postgres.RUNTIME_ROLE
+    r = ok(run("check", "--as", stack.SERVER_USER, url=pg.runtime_url,
+               env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert "rights    ok (role %s)" % postgres.RUNTIME_ROLE in r.stdout
+
+
+def test_as_www_data_connecting_as_the_owner_fails_the_rights(run, pg,
+                                                              secret):
+    """The owner (here a superuser) may delete sessions: the programs must
+    not connect as it."""
+    r = run("check", "--as", stack.SERVER_USER, url=pg.url,
+            env={"OTAS_JWT_SECRET_FILE": secret.path})
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "rights    FAILED: role postgres may delete sessions" in r.stdout
+    assert "check failed: rights" in r.stderr
+
+
+def test_as_a_role_without_the_rights_fails_naming_it(run, pg, secret):
+    role = "otas_check_norights"
+    pg.query("CREATE ROLE %s LOGIN" % role)
+    try:
+        url = "postgresql://%s@127.0.0.1:%d/%s" % (role, pg.port, pg.dbname)
+        r = run("check", "--as", stack.SERVER_USER, url=url,
+                env={"OTAS_JWT_SECRET_FILE": secret.path})
+    finally:
+        pg.query("DROP ROLE %s" % role)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "rights    FAILED: role %s lacks the programs' rights" % role \
+        in r.stdout
+
+
+def test_as_an_unknown_user_fails(run):
+    failed(run("check", "--as", "no-such-user-otas"), 1,
+           ["no user no-such-user-otas"])
+
+
+def test_only_root_may_check_as_another_user(run):
+    failed(run("check", "--as", "root", user=stack.SERVER_USER), 1,
+           ["only root"])

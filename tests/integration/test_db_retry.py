@@ -1,0 +1,143 @@
+"""The one retry after a lost answer is exact.  The program chooses the
+session id before it inserts, so when the connection dies after PostgreSQL
+committed the insert but before its confirmation arrived, the retry on a
+fresh connection finds that row: the request gets its 200 and a token
+naming that very row — never a 500, never a second row.  The same when
+group commit (OTAS_THREADS > 1) put several requests in the statement that
+lost its answer.
+
+fault_proxy cuts the connection right after the server's CommandComplete
+and ReadyForQuery of an insert (so the transaction has committed), before
+the program reads them.
+"""
+
+import os
+import threading
+
+import jwt
+import pytest
+
+import postgres
+
+from fault_proxy import FaultProxy
+from otas_http import create_session
+from private_server import start_private
+
+CLIENT_TIMEOUT = 20
+
+
+@pytest.fixture(scope="module")
+def proxy(pg):
+    with FaultProxy(pg.port) as p:
+        yield p
+
+
+def start(workdir, app, proxy, name, threads):
+    return start_private(os.path.join(workdir, name), app, {
+        "OTAS_DATABASE_URL": proxy.url(user=postgres.RUNTIME_ROLE),
+        "OTAS_THREADS": str(threads),
+    }, max_procs=1)
+
+
+@pytest.fixture(scope="module")
+def one_thread(workdir, app, proxy):
+    srv = start(workdir, app, proxy, "retry-1", 1)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def group_commit(workdir, app, proxy):
+    srv = start(workdir, app, proxy, "retry-8", 8)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def healthy(proxy):
+    proxy.set_mode("pass")
+    yield proxy
+    proxy.set_mode("pass")
+
+
+def session_ids(pg, key):
+    return sorted(r[0] for r in pg.query(
+        "SELECT id::text FROM agent_session WHERE agent_id = %s",
+        (key.agent_id,)))
+
+
+def token_session(resp, secret):
+    assert resp.status == 200, resp
+    token = resp.json()["response"]["jwt_token"]
+    return jwt.decode(token, secret.value,
+                      algorithms=["HS256"])["agent_session_id"]
+
+
+def test_insert_committed_but_answer_lost_is_200_with_that_one_row(
+        one_thread, healthy, pg, keys, secret):
+    key = keys.make()
+    assert create_session(one_thread, key, "{}").status == 200
+    before = session_ids(pg, key)
+    cuts = healthy.cuts_done
+    healthy.set_mode("cut_insert")
+    resp = create_session(one_thread, key, '{"meta": {"n": 1}}',
+                          timeout=CLIENT_TIMEOUT)
+    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
+    sid = token_session(resp, secret)
+    after = session_ids(pg, key)
+    assert len(after) == len(before) + 1
+    assert sid in after and sid not in before
+    assert pg.scalar("SELECT meta::text FROM agent_session WHERE id = %s",
+                     (sid,)) == '{"n": 1}'
+
+
+def test_answer_lost_with_an_idempotency_key_is_200_once_and_replays(
+        one_thread, healthy, pg, keys, secret):
+    key = keys.make()
+    assert create_session(one_thread, key, "{}").status == 200
+    before = session_ids(pg, key)
+    header = [("Idempotency-Key", '"lost-answer-1"')]
+    cuts = healthy.cuts_done
+    healthy.set_mode("cut_insert")
+    first = create_session(one_thread, key, "{}", headers=header,
+                           timeout=CLIENT_TIMEOUT)
+    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
+    sid = token_session(first, secret)
+    assert session_ids(pg, key) == sorted(before + [sid])
+    # The key's record names that session: a repeat answers it again.
+    again = create_session(one_thread, key, "{}", headers=header,
+                           timeout=CLIENT_TIMEOUT)
+    assert token_session(again, secret) == sid
+    assert session_ids(pg, key) == sorted(before + [sid])
+
+
+def test_group_commit_with_its_answer_lost_is_200_for_each_row_once(
+        group_commit, healthy, pg, keys, secret):
+    key = keys.make()
+    assert create_session(group_commit, key, "{}").status == 200
+    before = session_ids(pg, key)
+    cuts = healthy.cuts_done
+    healthy.set_mode("cut_insert")
+    answers = []
+    lock = threading.Lock()
+
+    def one():
+        r = create_session(group_commit, key, "{}", timeout=CLIENT_TIMEOUT)
+        with lock:
+            answers.append(r)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(CLIENT_TIMEOUT + 5)
+    assert not any(t.is_alive() for t in threads), "a request never ended"
+    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
+    assert sorted(r.status for r in answers) == [200] * 8, answers
+    sids = sorted(token_session(r, secret) for r in answers)
+    assert len(set(sids)) == 8
+    assert session_ids(pg, key) == sorted(before + sids)
