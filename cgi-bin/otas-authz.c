@@ -21,7 +21,6 @@
 #include "serve.h"
 #include "session_check.h"
 #include "token.h"
-#include "version.h"
 
 struct app {
 	struct otas_config	 cfg;
@@ -63,7 +62,6 @@ handle(struct conn *c, void *arg)
 	struct token_claims tc;
 	struct resp resp;
 	struct req rq;
-	struct log_req line;
 	enum otas_status st;
 	const char *why = "";
 	long long t0 = log_now_usec();
@@ -79,35 +77,24 @@ handle(struct conn *c, void *arg)
 	if (resp_send(&resp, c) == -1 && status_ok(resp.st))
 		why = "client gone before the answer";
 
-	memset(&line, 0, sizeof(line));
-	line.id = rq.id;
-	line.http = resp.http;
 	/* The role is only logged: both answer the same. */
-	line.code = !status_ok(resp.st) ? status_info(resp.st)->code :
-	    c->authorizer ? "authorized" : "authorized_as_responder";
-	line.agent_id = tc.agent_id[0] != '\0' ? tc.agent_id : NULL;
-	line.usec = log_now_usec() - t0;
-	line.why = why;
-	log_request(&line);
+	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
+	    .code = !status_ok(resp.st) ? status_info(resp.st)->code :
+	    c->authorizer ? "authorized" : "authorized_as_responder",
+	    .agent_id = tc.agent_id[0] != '\0' ? tc.agent_id : NULL,
+	    .usec = log_now_usec() - t0, .why = why });
 }
 
 int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[512];
 	int rc;
 
-	if ((rc = version_answer("otas-authz", argc, argv)) != -1)
-		return rc;
 	memset(&app, 0, sizeof(app));
-	log_init("otas-authz");
-	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "otas-authz: %s\n", err);
-		return 1;
-	}
-	log_start(&app.cfg);
+	if ((rc = serve_start("otas-authz", argc, argv, &app.cfg,
+	    CONFIG_NEED_SECRET)) != -1)
+		return rc;
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
 		fprintf(stderr, "otas-authz: out of memory\n");

@@ -21,7 +21,6 @@
 #include "resp.h"
 #include "serve.h"
 #include "uuid.h"
-#include "version.h"
 
 enum { V_SESSION, V_AGENT, V_EXPIRES, V_COUNT };
 
@@ -84,7 +83,6 @@ handle(struct conn *c, void *arg)
 	struct resp resp;
 	struct req rq;
 	struct vars vs;
-	struct log_req line;
 	const char *why = "ok";
 	long long t0 = log_now_usec();
 
@@ -97,14 +95,10 @@ handle(struct conn *c, void *arg)
 		resp_error(&resp, OTAS_ERR_SERVER);
 	resp_send(&resp, c);
 
-	memset(&line, 0, sizeof(line));
-	line.id = rq.id;
-	line.http = resp.http;
-	line.code = status_info(resp.st)->code;
-	line.agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL;
-	line.usec = log_now_usec() - t0;
-	line.why = why;
-	log_request(&line);
+	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
+	    .code = status_info(resp.st)->code,
+	    .agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL,
+	    .usec = log_now_usec() - t0, .why = why });
 }
 
 int
@@ -112,9 +106,7 @@ main(int argc, char *argv[])
 {
 	int rc;
 
-	if ((rc = version_answer("otas-echo", argc, argv)) != -1)
+	if ((rc = serve_start("otas-echo", argc, argv, NULL, 0)) != -1)
 		return rc;
-	log_init("otas-echo");
-	log_start(NULL);
 	return serve(0, 1, handle, NULL);
 }

@@ -33,7 +33,6 @@
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
-#include "version.h"
 
 struct app {
 	struct otas_config	 cfg;
@@ -261,7 +260,6 @@ handle(struct conn *c, void *arg)
 	struct outcome o;
 	struct resp resp;
 	struct req rq;
-	struct log_req line;
 	enum otas_status st;
 	long long t0 = log_now_usec();
 
@@ -277,15 +275,11 @@ handle(struct conn *c, void *arg)
 	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
 		o.why = "client gone before the answer";
 
-	memset(&line, 0, sizeof(line));
-	line.id = rq.id;
-	line.http = resp.http;
-	line.code = status_info(resp.st)->code;
-	line.agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL;
-	line.prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL;
-	line.usec = log_now_usec() - t0;
-	line.why = o.why;
-	log_request(&line);
+	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
+	    .code = status_info(resp.st)->code,
+	    .agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL,
+	    .prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL,
+	    .usec = log_now_usec() - t0, .why = o.why });
 	free(o.jwt);
 }
 
@@ -329,20 +323,13 @@ int
 main(int argc, char *argv[])
 {
 	struct app app;
-	char err[512];
 	int rc;
 
-	if ((rc = version_answer("otas-session", argc, argv)) != -1)
+	memset(&app, 0, sizeof(app));
+	if ((rc = serve_start("otas-session", argc, argv, &app.cfg,
+	    CONFIG_NEED_SECRET)) != -1)
 		return rc;
 	rc = 1;
-	memset(&app, 0, sizeof(app));
-	log_init("otas-session");
-	if (config_load(&app.cfg, argv[0], CONFIG_NEED_SECRET, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "otas-session: %s\n", err);
-		return 1;
-	}
-	log_start(&app.cfg);
 	if (app_init(&app) == -1)
 		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
 	else

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "body.h"
+#include "hex.h"
 
 enum otas_status
 body_read(struct conn *c, long long content_length, size_t max, char *buf,
@@ -64,33 +65,11 @@ body_read(struct conn *c, long long content_length, size_t max, char *buf,
 	return OTAS_OK;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The code unit of the \uXXXX escape at p (p[0] == 'u'), or -1. */
 static long
 u_escape(const unsigned char *p, const unsigned char *end)
 {
-	long v = 0;
-	int i, h;
-
-	if (end - p < 5)
-		return -1;
-	for (i = 1; i <= 4; i++) {
-		if ((h = hexval(p[i])) < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
+	return hex_u16(p + 1, (size_t)(end - p - 1));
 }
 
 /* The byte a one-letter escape stands for, or -1 for no such escape. */

@@ -117,7 +117,8 @@ struct load {
 	unsigned	 line;		/* line being read */
 	enum source	 src[NSETTINGS];
 	unsigned	 lineno[NSETTINGS]; /* line of a setting from the file */
-	const char	*secret;	/* name of a secret the file holds */
+	const char	*secret;	/* a setting holding a secret in the file */
+	int		 secret_password; /* ...a password in that URL */
 };
 
 static int fail(struct load *, int, const char *, ...)
@@ -360,12 +361,16 @@ value_set(struct load *ld, int row, const char *v)
 			    "its IP address or a socket directory", s->name,
 			    name);
 #endif
-		if (pw && ld->file != NULL)
-			ld->secret = "a password in OTAS_DATABASE_URL";
+		if (pw && ld->file != NULL) {
+			ld->secret = s->name;
+			ld->secret_password = 1;
+		}
 		return text_set(ld, row, f, v);
 	case SECRET:
-		if (ld->file != NULL)
+		if (ld->file != NULL) {
 			ld->secret = s->name;
+			ld->secret_password = 0;
+		}
 		secret_free(f);
 		if (secret_set(f, v, strlen(v)) == -1)
 			return fail(ld, row, "out of memory");
@@ -582,9 +587,10 @@ file_load(struct load *ld, const char *path, int optional)
 	}
 	/* libpq's rule for .pgpass: a secret is for its owner's eyes only. */
 	if (rc == 0 && ld->secret != NULL && (mode & (S_IRWXG | S_IRWXO)))
-		rc = fail(ld, -1, "the settings file %s holds %s but group or "
+		rc = fail(ld, -1, "the settings file %s holds %s%s but group or "
 		    "others have access to it: chmod 600 it",
-		    ld->c->settings_file, ld->secret);
+		    ld->c->settings_file, ld->secret_password ? "a password in " :
+		    "", ld->secret);
 	if (text != NULL) {
 		OPENSSL_cleanse(text, SETTINGS_FILE_MAX + 2);
 		free(text);

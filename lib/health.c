@@ -1,13 +1,15 @@
 /*
- * health — one remembered verdict behind a mutex, and the question.  The mutex is held while
- * the database is asked: threads polling at that moment wait for the one
- * answer instead of each asking, which is what keeps the bound at one
- * question per second per process.
+ * health — one remembered verdict behind a mutex, and the question.  The
+ * mutex is held while the database is asked: threads polling at that
+ * moment wait for the one answer instead of each asking, which is what
+ * keeps the bound at one question per second per process.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "db.h"
+#include "decimal.h"
 #include "health.h"
 
 static const struct db_stmt schema_version = {
@@ -32,16 +34,15 @@ health_ask_db(void *db, long *version, const char **why)
 {
 	enum otas_status st;
 	PGresult *res;
-	char *end;
+	int bad;
 
 	st = db_run(db, &schema_version, NULL, &res, NULL, why);
 	if (st != OTAS_OK)
 		return st;
-	*version = -1;
-	if (PQntuples(res) == 1)
-		*version = strtol(PQgetvalue(res, 0, 0), &end, 10);
+	bad = PQntuples(res) != 1 ||
+	    decimal_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, version) == -1;
 	PQclear(res);
-	if (*version < 0) {
+	if (bad) {
 		*why = "schema version unreadable";
 		return OTAS_ERR_SERVER;
 	}

@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "serve.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -235,4 +237,23 @@ serve(long max_requests, int threads, serve_fn fn, void *arg)
 		pthread_join(w[i].tid, NULL);
 	free(w);
 	return started == threads ? 0 : 1;
+}
+
+int
+serve_start(const char *prog, int argc, char *argv[],
+    struct otas_config *cfg, int need)
+{
+	char err[512];
+	int rc;
+
+	if ((rc = version_answer(prog, argc, argv)) != -1)
+		return rc;
+	log_init(prog);
+	if (cfg != NULL &&
+	    config_load(cfg, argv[0], need, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 1;
+	}
+	log_start(cfg);
+	return -1;
 }

@@ -43,6 +43,7 @@
 #include <openssl/params.h>
 
 #include "base64url.h"
+#include "hex.h"
 #include "token.h"
 
 /* Every refusal of a token is the same answer; only the log's why differs. */
@@ -204,33 +205,12 @@ token_split(const char *tok, size_t len, struct token_parts *p,
 	return OTAS_OK;
 }
 
-static int
-token_hex(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* \u0000 and surrogates: json-c and jansson decode them differently. */
 static int
 token_escape_refused(const unsigned char *hex, size_t n)
 {
-	unsigned int	 v = 0;
-	size_t		 i;
-	int		 d;
+	long v = hex_u16(hex, n);	/* -1: not JSON, both refuse it */
 
-	if (n < 4)
-		return 0;	/* not JSON: both parsers refuse it */
-	for (i = 0; i < 4; i++) {
-		if ((d = token_hex(hex[i])) == -1)
-			return 0;
-		v = v << 4 | (unsigned int)d;
-	}
 	return v == 0 || (v >= 0xd800 && v <= 0xdfff);
 }
 

@@ -48,6 +48,8 @@
 /* The runtime role's rights, in the SQL directory, applied by migrate. */
 #define GRANTS_FILE	"grants.sql"
 
+#define NCOLS(a)	((int)(sizeof(a) / sizeof((a)[0])))
+
 /* ISO 8601 in UTC, made by PostgreSQL. */
 #define ISO(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -103,11 +105,21 @@ const char *opt(const struct args *a, const char *name);
 /* util.c: output. */
 void	 json_print(struct json_object *o);
 const char *cell(const PGresult *res, int row, int col);
-void	 jcol(struct json_object *o, const char *key, const PGresult *res,
-	    int row, int col);
-void	 jbool(struct json_object *o, const char *key, const PGresult *res,
-	    int row, int col);
 struct json_object *jraw(const char *text);
+
+/* How a result column becomes a member of a listing's JSON objects. */
+enum jkind { J_TEXT, J_BOOL, J_INT, J_RAW };
+struct jcolumn {
+	const char	*name;
+	enum jkind	 kind;
+};
+
+/*
+ * The rows of res as a JSON array of objects, column i named cols[i].name
+ * (ncols must be res's column count); SQL NULL becomes JSON null.
+ */
+struct json_object *jrows(const PGresult *res, const struct jcolumn *cols,
+	    int ncols);
 const char *or_dash(const char *s);
 
 /* util.c: database. */

@@ -10,10 +10,24 @@
 
 #include "admin.h"
 
+/* agent list --json: one object per agent, in the query's column order. */
+static const struct jcolumn agent_columns[] = {
+	{ "agent_id", J_TEXT }, { "name", J_TEXT }, { "provider", J_TEXT },
+	{ "description", J_TEXT }, { "project_id", J_TEXT },
+	{ "is_active", J_BOOL }, { "created_at", J_TEXT },
+	{ "updated_at", J_TEXT }, { "active_keys", J_INT },
+};
+
+/* session list --json. */
+static const struct jcolumn session_columns[] = {
+	{ "session_id", J_TEXT }, { "key_id", J_TEXT },
+	{ "key_prefix", J_TEXT }, { "created_at", J_TEXT }, { "meta", J_RAW },
+};
+
 int
 cmd_agent_list(struct ctx *c, struct args *a)
 {
-	struct json_object	*o, *arr, *e;
+	struct json_object	*o;
 	PGconn			*conn;
 	PGresult		*res;
 	int			 i;
@@ -31,23 +45,8 @@ cmd_agent_list(struct ctx *c, struct args *a)
 		return EXIT_FAIL;
 	if (c->json) {
 		o = json_object_new_object();
-		arr = json_object_new_array();
-		for (i = 0; i < PQntuples(res); i++) {
-			e = json_object_new_object();
-			jcol(e, "agent_id", res, i, 0);
-			jcol(e, "name", res, i, 1);
-			jcol(e, "provider", res, i, 2);
-			jcol(e, "description", res, i, 3);
-			jcol(e, "project_id", res, i, 4);
-			jbool(e, "is_active", res, i, 5);
-			jcol(e, "created_at", res, i, 6);
-			jcol(e, "updated_at", res, i, 7);
-			json_object_object_add(e, "active_keys",
-			    json_object_new_int64(strtoll(PQgetvalue(res, i, 8),
-			    NULL, 10)));
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "agents", arr);
+		json_object_object_add(o, "agents", jrows(res, agent_columns,
+		    NCOLS(agent_columns)));
 		json_print(o);
 	} else {
 		printf("%-36s  %-8s  %-20s  %4s  %s\n", "ID", "STATE",
@@ -136,7 +135,7 @@ cmd_session_list(struct ctx *c, struct args *a)
 	const char		*agent = a->pos[0], *lim = opt(a, "limit");
 	const char		*p[2];
 	char			 lbuf[24];
-	struct json_object	*o, *arr, *e;
+	struct json_object	*o;
 	PGconn			*conn;
 	PGresult		*res;
 	long			 limit = DEFAULT_LIMIT;
@@ -168,20 +167,10 @@ cmd_session_list(struct ctx *c, struct args *a)
 		return EXIT_FAIL;
 	if (c->json) {
 		o = json_object_new_object();
-		arr = json_object_new_array();
 		json_object_object_add(o, "agent_id",
 		    json_object_new_string(agent));
-		for (i = 0; i < PQntuples(res); i++) {
-			e = json_object_new_object();
-			jcol(e, "session_id", res, i, 0);
-			jcol(e, "key_id", res, i, 1);
-			jcol(e, "key_prefix", res, i, 2);
-			jcol(e, "created_at", res, i, 3);
-			json_object_object_add(e, "meta", jraw(
-			    PQgetvalue(res, i, 4)));
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "sessions", arr);
+		json_object_object_add(o, "sessions", jrows(res,
+		    session_columns, NCOLS(session_columns)));
 		json_print(o);
 	} else {
 		printf("%-36s  %-20s  %-12s  %s\n", "ID", "CREATED", "KEY",

@@ -392,11 +392,19 @@ out:
 	return rc;
 }
 
+/* key list --json: one object per key, in the query's column order. */
+static const struct jcolumn key_columns[] = {
+	{ "key_id", J_TEXT }, { "prefix", J_TEXT }, { "name", J_TEXT },
+	{ "state", J_TEXT }, { "created_at", J_TEXT },
+	{ "last_used_at", J_TEXT }, { "expires_at", J_TEXT },
+	{ "revoked_at", J_TEXT },
+};
+
 int
 cmd_key_list(struct ctx *c, struct args *a)
 {
 	const char		*agent = a->pos[0], *p[1] = { agent };
-	struct json_object	*o, *arr, *e;
+	struct json_object	*o;
 	PGconn			*conn;
 	PGresult		*res;
 	int			 i, rc, active;
@@ -422,22 +430,10 @@ cmd_key_list(struct ctx *c, struct args *a)
 		return EXIT_FAIL;
 	if (c->json) {
 		o = json_object_new_object();
-		arr = json_object_new_array();
 		json_object_object_add(o, "agent_id",
 		    json_object_new_string(agent));
-		for (i = 0; i < PQntuples(res); i++) {
-			e = json_object_new_object();
-			jcol(e, "key_id", res, i, 0);
-			jcol(e, "prefix", res, i, 1);
-			jcol(e, "name", res, i, 2);
-			jcol(e, "state", res, i, 3);
-			jcol(e, "created_at", res, i, 4);
-			jcol(e, "last_used_at", res, i, 5);
-			jcol(e, "expires_at", res, i, 6);
-			jcol(e, "revoked_at", res, i, 7);
-			json_object_array_add(arr, e);
-		}
-		json_object_object_add(o, "keys", arr);
+		json_object_object_add(o, "keys", jrows(res, key_columns,
+		    NCOLS(key_columns)));
 		json_print(o);
 	} else {
 		printf("%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s\n", "ID",

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -125,25 +126,6 @@ cell(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-/* A column as a JSON string, or JSON null for SQL NULL. */
-void
-jcol(struct json_object *o, const char *key, const PGresult *res, int row,
-    int col)
-{
-	const char	*v = cell(res, row, col);
-
-	json_object_object_add(o, key, v == NULL ? NULL :
-	    json_object_new_string(v));
-}
-
-void
-jbool(struct json_object *o, const char *key, const PGresult *res, int row,
-    int col)
-{
-	json_object_object_add(o, key, json_object_new_boolean(
-	    strcmp(PQgetvalue(res, row, col), "t") == 0));
-}
-
 /*
  * jsonb text from PostgreSQL, placed in the output verbatim: parsing it
  * again would round big numbers through a double or an int64.
@@ -160,6 +142,45 @@ jraw(const char *text)
 	json_object_set_serializer(o, json_object_userdata_to_json_string,
 	    copy, json_object_free_userdata);
 	return o;
+}
+
+/* One cell as the member kind says; NULL (JSON null) for SQL NULL. */
+static struct json_object *
+jcell(const PGresult *res, int row, int col, enum jkind kind)
+{
+	const char	*v = cell(res, row, col);
+	long long	 n;
+
+	if (v == NULL)
+		return NULL;
+	switch (kind) {
+	case J_BOOL:
+		return json_object_new_boolean(strcmp(v, "t") == 0);
+	case J_INT:
+		if (decimal_parse(v, strlen(v), LLONG_MIN, LLONG_MAX, &n) == -1)
+			return NULL;
+		return json_object_new_int64(n);
+	case J_RAW:
+		return jraw(v);
+	default:
+		return json_object_new_string(v);
+	}
+}
+
+struct json_object *
+jrows(const PGresult *res, const struct jcolumn *cols, int ncols)
+{
+	struct json_object	*arr = json_object_new_array(), *e;
+	int			 i, k;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		e = json_object_new_object();
+		for (k = 0; k < ncols; k++)
+			json_object_object_add(e, cols[k].name,
+			    jcell(res, i, k, cols[k].kind));
+		json_object_array_add(arr, e);
+	}
+	return arr;
 }
 
 const char *

@@ -24,16 +24,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern char **environ;
 
+static char dir[] = "/tmp/fuzz_config.XXXXXX";
 static char path[64];
+
+/* The private directory goes when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 static void
 setup(void)
 {
-	static char dir[] = "/tmp/fuzz_config.XXXXXX";
 	char **e;
 
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/otas.conf", dir);
 	/* Only the file may speak: drop every OTAS_* the shell passed. */
 	for (e = environ; *e != NULL;)

@@ -116,6 +116,8 @@ class FaultProxy:
         conn = _Conn(self, client)
         try:
             conn.run()
+        except OSError:
+            pass        # either side reset: the connection is over
         finally:
             conn.close()
 

@@ -9,7 +9,6 @@ The standby does not name a synchronous standby of its own: once promoted
 it commits alone, as a promoted standby must until a new one follows it.
 """
 
-import os
 import time
 
 import postgres

@@ -359,7 +359,8 @@ FAMILY = re.compile(r"^\d+\s+socket\((AF_\w+)", re.MULTILINE)
 @pytest.fixture(scope="module")
 def traced(workdir, units, pg, keys, secret, service_user):
     """Both services again, each under strace, behind another nginx, after
-    a session request, a good token and a bad one: {name: (unit, trace)}."""
+    a session request, a good token and a bad one: {name: (unit, trace,
+    the private directories standing for installed paths)}."""
     base = os.path.join(workdir, "units-traced")
     run, logs = os.path.join(base, "run"), os.path.join(base, "logs")
     os.makedirs(logs)
@@ -400,13 +401,14 @@ def traced(workdir, units, pg, keys, secret, service_user):
     out = {}
     for name in SERVICES:
         with open(traces[name]) as f:
-            out[name] = (started[name].unit, f.read())
+            out[name] = (started[name].unit, f.read(),
+                         tuple(path_map.values()))
     return out
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_makes_only_system_calls_its_unit_allows(traced, name):
-    unit, trace = traced[name]
+    unit, trace, _ = traced[name]
     used = set(CALL.findall(trace))
     assert "accept" in used or "accept4" in used, "served nothing"
     allowed = systemd_unit.allowed_syscalls(unit)
@@ -416,6 +418,41 @@ def test_service_makes_only_system_calls_its_unit_allows(traced, name):
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_opens_only_socket_families_its_unit_allows(traced, name):
-    unit, trace = traced[name]
+    unit, trace, _ = traced[name]
     families = set(unit.get("Service", "RestrictAddressFamilies").split())
     assert sorted(set(FAMILY.findall(trace)) - families) == []
+
+
+OPEN = re.compile(r'^\d+\s+(?:open|openat|creat)\((?:[A-Z_]+|\d+), '
+                  r'"([^"]*)", ([A-Z_|]+)', re.MULTILINE)
+WX_MAP = re.compile(r"^\d+\s+(?:mmap|mprotect|pkey_mprotect)\([^\n]*"
+                    r"PROT_WRITE\|PROT_EXEC", re.MULTILINE)
+# What PrivateDevices= leaves in /dev (systemd.exec(5)).
+PRIVATE_DEVICES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                   "/dev/urandom", "/dev/tty"}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_needs_nothing_its_unit_takes_away(traced, name):
+    """ProtectSystem=strict (no file opened for writing), ProtectHome and
+    PrivateTmp (nothing opened there), PrivateDevices (only the devices it
+    leaves), MemoryDenyWriteExecute (no writable code mapped)."""
+    unit, trace, stand_ins = traced[name]
+    # The private stand-ins of /etc/otas-fcgi and the like live in /tmp.
+    opened = [(p, flags) for p, flags in OPEN.findall(trace)
+              if not p.startswith(stand_ins)]
+    assert opened, "no open() traced"
+    if unit.get("Service", "ProtectSystem") == "strict":
+        assert [p for p, flags in opened
+                if re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", flags)] == []
+    if unit.flag("Service", "ProtectHome"):
+        assert [p for p, _ in opened
+                if p.startswith(("/home", "/root", "/run/user"))] == []
+    if unit.flag("Service", "PrivateTmp"):
+        assert [p for p, _ in opened
+                if p.startswith(("/tmp", "/var/tmp"))] == []
+    if unit.flag("Service", "PrivateDevices"):
+        assert sorted({p for p, _ in opened if p.startswith("/dev/")} -
+                      PRIVATE_DEVICES) == []
+    if unit.flag("Service", "MemoryDenyWriteExecute"):
+        assert WX_MAP.findall(trace) == []

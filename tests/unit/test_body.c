@@ -415,6 +415,23 @@ nul_escape_inside_meta_is_invalid_meta(void **state)
 }
 
 static void
+whitespace_around_and_inside_the_object_is_allowed(void **state)
+{
+	assert_meta(" \r\n\t{ \"meta\" : { \"a\" : [ 1 , 2 ] } } \n",
+	    "{ \"a\" : [ 1 , 2 ] }");
+	assert_status("{}\n", OTAS_OK);
+	/* Only the four of RFC 8259: no form feed, no vertical tab. */
+	assert_status("{}\f", OTAS_ERR_JSON);
+	assert_status("\v{}", OTAS_ERR_JSON);
+}
+
+static void
+byte_order_mark_is_invalid_json(void **state)
+{
+	assert_status("\xef\xbb\xbf{}", OTAS_ERR_JSON);
+}
+
+static void
 nul_escape_outside_meta_is_fine(void **state)
 {
 	assert_meta("{\"x\": \"a\\u0000b\", \"meta\": {\"a\": 1}}",
@@ -610,6 +627,8 @@ main(void)
 		cmocka_unit_test(meta_that_is_not_an_object_is_invalid_meta),
 		cmocka_unit_test(nul_escape_inside_meta_is_invalid_meta),
 		cmocka_unit_test(nul_escape_outside_meta_is_fine),
+		cmocka_unit_test(whitespace_around_and_inside_the_object_is_allowed),
+		cmocka_unit_test(byte_order_mark_is_invalid_json),
 		cmocka_unit_test(escaped_backslash_before_u0000_is_not_a_nul),
 		cmocka_unit_test(read_declared_over_limit_is_too_large_without_reading),
 		cmocka_unit_test(read_undeclared_over_limit_is_too_large),

@@ -1033,11 +1033,12 @@ secret_in_a_file_others_can_read_is_refused(void **state)
 		"OTAS_JWT_SECRET=" SECRET40 "\n",
 		"OTAS_DATABASE_URL=postgresql://otas:hunter2pw@127.0.0.1/otas\n",
 		"OTAS_DATABASE_URL=host=127.0.0.1 password=hunter2pw\n",
+		"OTAS_AUTHZ_DATABASE_URL=postgresql://r:hunter2pw@127.0.0.2/o\n",
 	};
 	const mode_t modes[] = { 0640, 0604, 0660 };
 	struct site s;
 	struct otas_config c;
-	char err[512];
+	char err[512], name[64];
 	size_t i, j;
 
 	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
@@ -1048,6 +1049,10 @@ secret_in_a_file_others_can_read_is_refused(void **state)
 			    sizeof(err)), -1);
 			assert_non_null(strstr(err, s.conf));
 			assert_non_null(strstr(err, "chmod 600"));
+			/* It names the setting that holds the secret. */
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)strcspn(secrets[i], "="), secrets[i]);
+			assert_non_null(strstr(err, name));
 			assert_null(strstr(err, "hunter2pw"));
 			assert_null(strstr(err, SECRET40));
 			site_remove(&s);
