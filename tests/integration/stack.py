@@ -87,7 +87,8 @@ def original_prefix(must_contain="_"):
 
 
 def new_secret():
-    """32 random bytes, unpadded base64url, as SPEC §3 issues them."""
+    """32 random bytes, unpadded base64url, as the README's Keys section
+    says keys are issued."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(
         "ascii").rstrip("=")
 
