@@ -256,7 +256,8 @@ DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
-deb: $(DEB)
+deb: deps
+	@$(MAKE) --no-print-directory $(DEB)
 
 $(DEB): $(shell find $(DEB_SRC) -type f)
 	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \

@@ -65,17 +65,18 @@
 	ROWS_CHECKED
 
 /*
- * The retry's form.  The second SELECT sees the table as it was before
- * this statement, so a row is returned by one branch only; it needs no
- * usable key, since the row was stored when the key was.
+ * The retry's form.  Every row of k is stored once it has run: inserted
+ * now, or already there (ON CONFLICT waits for a first attempt still
+ * committing).  A row stored while its key was usable and found with that
+ * key is returned too, even if the key has changed since (a rehash the
+ * first attempt committed, a revocation).
  */
 static const struct db_stmt insert_exact = {
 	"otas_create_session_exact",
 	PLAIN_ROWS
-	", ins AS (" SESSION_COLUMNS " ON CONFLICT (id) DO NOTHING"
-	" RETURNING id)"
-	" SELECT id::text FROM ins"
-	" UNION ALL SELECT s.id::text FROM agent_session s"
+	", ins AS (" SESSION_COLUMNS " ON CONFLICT (id) DO NOTHING)"
+	" SELECT sid::text FROM k"
+	" UNION SELECT s.id::text FROM agent_session s"
 	" JOIN i ON s.id = i.sid AND s.agent_key_id = i.kid",
 	5, NULL
 };

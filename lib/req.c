@@ -65,13 +65,16 @@ default_id(struct req *r)
 	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
-/* Whether the path of a request URI (the query cut off) ends in suffix. */
+/* Whether the path of a request URI (the query cut off) holds segment. */
 static int
-path_ends_with(const char *uri, const char *suffix)
+path_has(const char *uri, const char *segment)
 {
-	size_t n = strcspn(uri, "?"), m = strlen(suffix);
+	size_t n = strcspn(uri, "?"), m = strlen(segment), i;
 
-	return n >= m && memcmp(uri + n - m, suffix, m) == 0;
+	for (i = 0; i + m <= n; i++)
+		if (memcmp(uri + i, segment, m) == 0)
+			return 1;
+	return 0;
 }
 
 void
@@ -100,7 +103,7 @@ req_parse(char *const *envp, struct req *r)
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)
 			r->content_length = *v == '\0' ? -1 : parse_length(v);
 		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL)
-			r->health = path_ends_with(v, REQ_HEALTH_SUFFIX);
+			r->health = path_has(v, REQ_HEALTH_SEGMENT);
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

@@ -28,14 +28,16 @@ struct req {
 	size_t		 idem_len;
 	int		 idem_count;
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
-	int		 health;	/* the path ends in REQ_HEALTH_SUFFIX */
+	int		 health;	/* the path has a REQ_HEALTH_SEGMENT */
 };
 
 /*
- * The readiness check's path, /api/agent/v1/health/, as the suffix of
- * REQUEST_URI's path: a front proxy that adds a prefix still reaches it.
+ * The readiness check: /api/agent/v1/health/, recognised by this segment
+ * anywhere in REQUEST_URI's path (the query cut off), so a front proxy
+ * may add a prefix, and so no path below it — lighttpd routes by prefix
+ * — is ever taken for the session endpoint.
  */
-#define REQ_HEALTH_SUFFIX "/health/"
+#define REQ_HEALTH_SEGMENT "/health/"
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

@@ -59,13 +59,15 @@ check_id(const char *id)
 			abort();
 }
 
-/* The reference: the last REQUEST_URI's path (query cut) ends so. */
+/* The reference: the last REQUEST_URI's path (query cut) holds it. */
 static int
 health_expected(char **envp)
 {
-	const char *head = "REQUEST_URI=", *suffix = REQ_HEALTH_SUFFIX;
-	size_t m = strlen(suffix), n;
-	const char *uri = NULL, *q;
+	const char *head = "REQUEST_URI=";
+	const char *uri = NULL, *q, *hit;
+	char *path;
+	size_t n;
+	int found;
 
 	for (; *envp != NULL; envp++)
 		if (strncmp(*envp, head, strlen(head)) == 0)
@@ -74,7 +76,12 @@ health_expected(char **envp)
 		return 0;
 	q = strchr(uri, '?');
 	n = q != NULL ? (size_t)(q - uri) : strlen(uri);
-	return n >= m && strncmp(uri + n - m, suffix, m) == 0;
+	if ((path = strndup(uri, n)) == NULL)
+		abort();
+	hit = strstr(path, REQ_HEALTH_SEGMENT);
+	found = hit != NULL;
+	free(path);
+	return found;
 }
 
 static void

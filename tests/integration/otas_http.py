@@ -56,7 +56,9 @@ def request(server, method="POST", path=SESSION_PATH, headers=(),
     headers: (name, value) pairs sent in order, repeats allowed; values may
     be str or bytes.  body: bytes/str or None.  Content-Length is the body's
     length unless content_length is given (an int, or False for none); a
-    POST without a body still says Content-Length: 0, as curl does."""
+    POST without a body still says Content-Length: 0, as curl does with
+    --data '' (curl -X POST without --data sends none, which lighttpd
+    answers 411 itself: content_length=False)."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     conn = http.client.HTTPConnection(server.host, server.port,

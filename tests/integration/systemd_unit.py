@@ -11,7 +11,9 @@ UMask, with NoNewPrivileges and an empty capability bounding set when the
 unit asks for them (setpriv does those), and its stdout and stderr in a log
 file standing for the journal.  Paths of the installed system (the socket
 directory, the settings file, the programs) are mapped to private ones by
-a prefix map, so a test runs the shipped units in a private directory.
+a prefix map, so a test runs the shipped units in a private directory,
+and the unit's user may be mapped to a stand-in made the same way (so
+test runs on one machine do not share it).
 """
 
 import os
@@ -95,13 +97,14 @@ def read_environment_file(path):
     return env
 
 
-def service_environment(service, path_map):
+def service_environment(service, path_map, users=None):
     """The environment systemd gives the service: its own basics, then
     Environment= and EnvironmentFile= in the unit's order (file paths
     mapped; a leading '-' makes a missing file fine).  Values that are
     installed paths are mapped too, so OTAS_CONFIG names the private
     settings file."""
-    user = service.get("Service", "User", "root")
+    user = (users or {}).get(service.get("Service", "User", "root"),
+                             service.get("Service", "User", "root"))
     pw = pwd.getpwnam(user)
     env = {"PATH": SYSTEMD_PATH, "LANG": "C.UTF-8", "USER": user,
            "LOGNAME": user, "HOME": pw.pw_dir, "SHELL": pw.pw_shell}
@@ -146,14 +149,17 @@ def listen(socket_unit, path_map):
     return sock, path
 
 
-def exec_argv(unit, path_map):
+def exec_argv(unit, path_map, users=None):
     """ExecStart= (its program mapped) under setpriv: the unit's User= and
     Group= without supplementary groups, NoNewPrivileges, and an empty
     capability bounding set when CapabilityBoundingSet= is empty."""
     cmd = shlex.split(unit.get("Service", "ExecStart"))
     cmd[0] = map_path(cmd[0], path_map)
+    users = users or {}
     user = unit.get("Service", "User", "root")
-    group = unit.get("Service", "Group", user)
+    group = users.get(unit.get("Service", "Group", user),
+                      unit.get("Service", "Group", user))
+    user = users.get(user, user)
     priv = [SETPRIV, "--reuid", str(pwd.getpwnam(user).pw_uid),
             "--regid", str(grp.getgrnam(group).gr_gid), "--clear-groups"]
     if unit.flag("Service", "NoNewPrivileges"):
@@ -165,14 +171,15 @@ def exec_argv(unit, path_map):
     return priv + ["--"] + cmd
 
 
-def run_oneshot(path, path_map, timeout=60):
+def run_oneshot(path, path_map, users=None, timeout=60):
     """A Type=oneshot service (a timer's), run to its end as the unit
     says; returns the CompletedProcess (stdout and stderr: the journal)."""
     unit = Unit(path)
     if unit.get("Service", "Type") != "oneshot":
         raise ValueError("%s: not Type=oneshot" % unit.name)
     return subprocess.run(
-        exec_argv(unit, path_map), env=service_environment(unit, path_map),
+        exec_argv(unit, path_map, users),
+        env=service_environment(unit, path_map, users),
         cwd="/", umask=int(unit.get("Service", "UMask", "0022"), 8),
         stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=timeout)
@@ -182,7 +189,8 @@ class Service:
     """A .service started by its .socket, run as the unit says."""
 
     def __init__(self, unit_dir, name, path_map, log_path, wrap=(),
-                 wrap_env=None):
+                 wrap_env=None, users=None):
+        self.users = dict(users or {})   # unit's user/group -> stand-in
         self.wrap = list(wrap)     # e.g. strace: runs the program itself
         self.wrap_env = dict(wrap_env or {})   # what the wrapper needs
         self.socket_unit = Unit(os.path.join(unit_dir, name + ".socket"))
@@ -196,10 +204,10 @@ class Service:
     def start(self):
         if self.unit.get("Service", "StandardInput") != "socket":
             raise ValueError("%s: no StandardInput=socket" % self.unit.name)
-        argv = exec_argv(self.unit, self.path_map)
+        argv = exec_argv(self.unit, self.path_map, self.users)
         at = argv.index("--") + 1
         argv[at:at] = self.wrap
-        env = service_environment(self.unit, self.path_map)
+        env = service_environment(self.unit, self.path_map, self.users)
         env.update(self.wrap_env)
         umask = int(self.unit.get("Service", "UMask", "0022"), 8)
         self.sock, self.socket_path = listen(self.socket_unit,
@@ -284,3 +292,35 @@ def allowed_syscalls(unit):
         else:
             allowed = names if allowed is None else allowed | names
     return allowed
+
+
+def make_system_user(name):
+    """The system user and group a package's postinst makes with
+    `adduser --system --group` (no home, no login)."""
+    subprocess.run(["adduser", "--system", "--group", "--quiet",
+                    "--no-create-home", "--home", "/nonexistent", name],
+                   check=True, capture_output=True)
+
+
+def remove_system_user(name, timeout=15):
+    """Removes the user and its group again; deluser refuses while a
+    process of the user is still exiting, so it is retried, and a user
+    that stays is an error (a later run would take it for someone
+    else's)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        subprocess.run(["deluser", "--system", "--quiet", name],
+                       capture_output=True)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("cannot remove user %s" % name)
+        time.sleep(0.5)
+    try:
+        grp.getgrnam(name)
+        subprocess.run(["delgroup", "--system", "--quiet", name],
+                       capture_output=True, check=True)
+    except KeyError:
+        pass

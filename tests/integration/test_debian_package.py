@@ -11,6 +11,7 @@ purge the machine's own installation.
 """
 
 import email.utils
+import fcntl
 import grp
 import json
 import os
@@ -104,7 +105,21 @@ def make_deb(src, build, *args):
 
 
 @pytest.fixture(scope="module")
-def debs(tmp_path_factory):
+def one_at_a_time():
+    """Test runs sharing this machine take turns: the package and its user
+    are the machine's.  flock(2) on dpkg's database directory leaves no
+    file behind, and dpkg itself locks files inside it with fcntl, never
+    the directory with flock, so the two never meet."""
+    fd = os.open("/var/lib/dpkg", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture(scope="module")
+def debs(one_at_a_time, tmp_path_factory):
     """This tree's package, and one of a higher version built from a
     private copy with VERSION and debian/changelog bumped."""
     if status().startswith("install ok"):
@@ -144,14 +159,7 @@ def machine(debs):
         if status() != "not-installed":
             dpkg("--purge", PKG)
         if user_exists():
-            subprocess.run(["deluser", "--system", "--quiet", USER],
-                           capture_output=True)
-        try:
-            grp.getgrnam(USER)
-            subprocess.run(["delgroup", "--system", "--quiet", USER],
-                           capture_output=True)
-        except KeyError:
-            pass
+            systemd_unit.remove_system_user(USER)
 
 
 # --- the README's steps ----------------------------------------------------

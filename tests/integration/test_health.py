@@ -68,6 +68,20 @@ def test_health_never_creates_a_session_whatever_is_sent(server, pg, keys):
     assert session_count(pg) == n
 
 
+def test_no_path_below_health_ever_makes_a_session(server, pg, keys):
+    """lighttpd routes by prefix, so /health/x reaches otas-session there
+    and is the check; the other servers refuse it themselves (404, 403)."""
+    key = keys.make()
+    n = session_count(pg)
+    resp = request(server, path=HEALTH_PATH + "x",
+                   headers=[("X-OTAS-AGENT-KEY", key.full)], body=b"{}")
+    if server.kind.startswith("lighttpd"):
+        assert resp.status == 200 and resp.json() == READY, resp
+    else:
+        assert resp.status in (403, 404), resp
+    assert session_count(pg) == n
+
+
 def test_the_session_endpoint_still_refuses_get_with_405(server):
     assert_error(request(server, method="GET"), 405, "method_not_allowed")
 

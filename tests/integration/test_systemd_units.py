@@ -1,7 +1,8 @@
 """The package's systemd units, run as systemd would run them (this machine
 has no systemd as PID 1): otas-session and otas-authz take the listening
 socket their .socket unit describes on fd 0, with the unit's environment
-(OTAS_CONFIG naming the settings file), as the unit's user, behind the
+(OTAS_CONFIG naming the settings file), as the unit's user (a stand-in
+made the same way, private to the run), behind the
 shipped nginx.conf.example and lighttpd.conf.example pointed at the sockets.
 A private directory stands for /run/otas-fcgi and another for
 /etc/otas-fcgi; the programs are those of $BUILD.  The units are parsed
@@ -40,25 +41,15 @@ def unit_user():
 
 @pytest.fixture(scope="module")
 def service_user():
-    """The units' system user, made as the package makes it when this
-    machine does not have it yet, and removed again afterwards."""
-    name = unit_user()
-    try:
-        pwd.getpwnam(name)
-        made = False
-    except KeyError:
-        subprocess.run(["adduser", "--system", "--group", "--quiet",
-                        "--no-create-home", "--home", "/nonexistent", name],
-                       check=True)
-        made = True
+    """A stand-in for the units' system user, made as the package makes
+    its user, private to this run (another run on the machine, or the
+    package itself, may have the real one), removed afterwards."""
+    name = "%s-t%d" % (unit_user(), os.getpid())
+    systemd_unit.make_system_user(name)
     try:
         yield name
     finally:
-        if made:
-            subprocess.run(["deluser", "--system", "--quiet", name],
-                           capture_output=True)
-            subprocess.run(["delgroup", "--system", "--quiet", name],
-                           capture_output=True)
+        systemd_unit.remove_system_user(name)
 
 
 def settings_file(path, values):
@@ -113,7 +104,8 @@ def units(workdir, build_dir, pg, secret, service_user):
     try:
         for name in SERVICES:
             svc = systemd_unit.Service(UNIT_DIR, name, path_map,
-                                       os.path.join(base, name + ".journal"))
+                                       os.path.join(base, name + ".journal"),
+                                       users={unit_user(): service_user})
             started[name] = svc.start()
             svc.wait_log(" start version=")
         yield started
@@ -317,11 +309,12 @@ def present(pg, ids):
         (list(ids),))}
 
 
-def run_purge(etc, build_dir):
+def run_purge(etc, build_dir, service_user):
     return systemd_unit.run_oneshot(
         os.path.join(UNIT_DIR, "otas-fcgi-purge.service"),
         {"/etc/otas-fcgi": etc, "/usr/bin/otas-admin":
-         os.path.join(build_dir, "otas-admin")})
+         os.path.join(build_dir, "otas-admin")},
+        {unit_user(): service_user})
 
 
 def test_purge_service_with_the_packaged_settings_deletes_nothing(
@@ -330,7 +323,7 @@ def test_purge_service_with_the_packaged_settings_deletes_nothing(
                       service_user, secret,
                       {"OTAS_DATABASE_URL": pg.runtime_url})
     ids = old_and_new_session(pg, keys, 4000)
-    r = run_purge(etc, build_dir)
+    r = run_purge(etc, build_dir, service_user)
     assert r.returncode == 0, r.stdout + r.stderr
     assert present(pg, ids) == set(ids)
 
@@ -344,7 +337,7 @@ def test_purge_service_deletes_sessions_past_the_retention_it_is_given(
                        "OTAS_SESSION_RETENTION": "90d"},
                       {"purge.env": "OTAS_DATABASE_URL=%s\n" % pg.url})
     old, new = old_and_new_session(pg, keys, 91)
-    r = run_purge(etc, build_dir)
+    r = run_purge(etc, build_dir, service_user)
     assert r.returncode == 0, r.stdout + r.stderr
     assert present(pg, [old, new]) == {new}
 
@@ -381,7 +374,8 @@ def traced(workdir, units, pg, keys, secret, service_user):
                 UNIT_DIR, name, path_map, os.path.join(base, name + ".log"),
                 wrap=[STRACE, "-f", "-qq", "-o", traces[name]],
                 # LeakSanitizer cannot work under ptrace (make sanitize).
-                wrap_env={"ASAN_OPTIONS": "detect_leaks=0"})
+                wrap_env={"ASAN_OPTIONS": "detect_leaks=0"},
+                users={unit_user(): service_user})
             started[name] = svc.start()
             svc.wait_log(" start version=")
         conf = os.path.join(base, "nginx.conf")

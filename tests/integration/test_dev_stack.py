@@ -1,0 +1,327 @@
+"""`make run` (scripts/dev-stack) the way a developer meets it: in a copy
+of the checkout, below a private directory (mode 0700, as root's home is)
+and below a public one, with PORT set to a free port, started as a
+terminal starts it (its own process group) and stopped with Ctrl-C
+(SIGINT to that group) or, at the end, by PID.
+
+Each copy gets the tree's sources and the build's outputs with their
+times kept, so `make run` builds nothing.  Every process the stack starts
+lives in its own mount namespace (the script makes one), so "nothing is
+left" is checked exactly: no process of that namespace survives a stop.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+import processes
+import stack
+
+README = os.path.join(stack.ROOT, "README.md")
+UP = "dev stack is up on "
+
+
+def copy_checkout(dest):
+    """The tree's files (tracked and new, not ignored) and the build's
+    outputs into dest, mtimes kept."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others",
+         "--exclude-standard"], cwd=stack.ROOT, capture_output=True,
+        check=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        src = os.path.join(stack.ROOT, name)
+        if not os.path.isfile(src):
+            continue
+        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+        shutil.copy2(src, os.path.join(dest, name))
+    build = stack.build_path()
+    shutil.copytree(os.path.join(build, "lib"), os.path.join(dest, "build",
+                                                             "lib"))
+    for name in os.listdir(build):
+        path = os.path.join(build, name)
+        if os.path.isfile(path):
+            shutil.copy2(path, os.path.join(dest, "build", name))
+    return dest
+
+
+def mount_ns(pid):
+    try:
+        return os.readlink("/proc/%d/ns/mnt" % pid)
+    except OSError:
+        return None
+
+
+def pids_in_ns(ns):
+    """Live processes of the mount namespace ns."""
+    return sorted(int(p) for p in os.listdir("/proc")
+                  if p.isdigit() and mount_ns(int(p)) == ns
+                  and processes.pid_alive(int(p)))
+
+
+def dev_env(checkout):
+    """var/dev.env as {name: value}, read by a shell that sourced it and
+    runs env: only exported names come through."""
+    out = bash(checkout, ". var/dev.env && env -0").stdout
+    return dict(kv.split("=", 1) for kv in out.split("\0")
+                if kv.startswith(("OTAS_", "PG")))
+
+
+def bash(checkout, script, user=None, check=True):
+    argv = ["bash", "-c", script]
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    env = {"PATH": os.environ["PATH"], "HOME": "/root", "LANG": "C.UTF-8"}
+    r = subprocess.run(argv, cwd=checkout, env=env, capture_output=True,
+                       text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+class DevStack:
+    """`make run` in checkout, as a terminal runs it."""
+
+    def __init__(self, checkout, port, **env):
+        self.checkout = checkout
+        self.port = port
+        self.env = dict(os.environ, PORT=str(port), **env)
+        self.env.pop("BUILD", None)     # the copy's own build/
+        self.log = os.path.join(checkout, "make-run.log")
+        self.proc = None
+        self.ns = None
+
+    def output(self):
+        return processes.tail(self.log, 100000)
+
+    def start(self, timeout=120):
+        open(self.log, "w").close()
+        # A terminal's Ctrl-C reaches a shell's job with SIGINT at its
+        # default, whatever this process does with it.
+        self.proc = processes.Process(
+            ["make", "--no-print-directory", "run"], self.log,
+            what="make run", cwd=self.checkout, env=self.env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.proc.wait_ready(lambda: self.up() or self.exited(),
+                             timeout)
+        return self
+
+    def up(self):
+        if UP not in self.output():
+            return False
+        if self.ns is None:
+            own = mount_ns(os.getpid())
+            for pid in processes.children_of(self.proc.pid):
+                if mount_ns(pid) not in (None, own):
+                    self.ns = mount_ns(pid)
+        return True
+
+    def exited(self):
+        return self.proc.poll() is not None
+
+    def ctrl_c(self, timeout=60):
+        """SIGINT to the process group, as the terminal sends it; the
+        exit status of make."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        return self.proc.wait(timeout=timeout)
+
+    def left_behind(self):
+        return pids_in_ns(self.ns) if self.ns else []
+
+    def stop(self):
+        """By PID, whatever state it is in; then anything left of its
+        namespace."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.ctrl_c(timeout=30)
+            except subprocess.TimeoutExpired:
+                processes.stop(self.proc, signal.SIGKILL)
+        for pid in self.left_behind():
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def private_checkout():
+    top = tempfile.mkdtemp(prefix="otas-dev-private-")
+    os.chmod(top, 0o700)
+    try:
+        yield copy_checkout(os.path.join(top, "otas-fcgi"))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def running(private_checkout):
+    """The stack of the private checkout, up for the module's tests."""
+    dev = DevStack(private_checkout, processes.free_port())
+    try:
+        dev.start()
+        assert dev.up(), dev.output()
+        yield dev
+    finally:
+        dev.stop()
+
+
+def readme_block(heading, marker):
+    """The ```sh block of README section heading that contains marker."""
+    with open(README) as f:
+        text = f.read()
+    start = text.index("\n" + heading + "\n")
+    end = text.index("\n## ", start + 1)
+    for block in re.findall(r"^```sh\n(.*?)^```$", text[start:end],
+                            re.MULTILINE | re.DOTALL):
+        if marker in block:
+            return block
+    raise AssertionError("README %s: no sh block with %r" % (heading, marker))
+
+
+# --- serving ---------------------------------------------------------------
+
+def test_make_run_in_a_private_checkout_serves_the_readme_first_request(
+        running):
+    block = readme_block("## The two commands", ". var/dev.env")
+    r = bash(running.checkout, block)
+    assert '"status_description": "agent_session_created"' in r.stdout
+
+
+def test_readme_authz_chain_runs_as_written_against_make_run(running):
+    block = readme_block("## Protecting later calls: `otas-authz`",
+                         "TOKEN=$(")
+    r = bash(running.checkout, block)
+    assert '"status_description": "ok"' in r.stdout, r.stdout + r.stderr
+
+
+def test_readme_walkthrough_curl_gets_our_json_answer(running):
+    line = [ln for ln in readme_block("## Managing agents and keys",
+                                      "otas-admin migrate").splitlines()
+            if ln.startswith("curl ")]
+    assert len(line) == 1, line
+    env = dev_env(running.checkout)
+    cmd = line[0].replace("agent_...", env["OTAS_DEMO_KEY"]).replace(
+        "http://localhost:8000", env["OTAS_URL"])
+    r = bash(running.checkout, cmd)
+    assert '"status_description": "agent_session_created"' in r.stdout, \
+        r.stdout + r.stderr
+
+
+def test_dev_env_exports_what_otas_admin_and_psql_need(running):
+    env = dev_env(running.checkout)
+    assert env["OTAS_URL"] == "http://localhost:%d" % running.port
+    assert env["OTAS_SQL_DIR"] == os.path.join(running.checkout, "sql")
+    # otas-admin from the tree, in a shell that sourced dev.env: the
+    # schema step finds this checkout's migrations.
+    r = bash(running.checkout, ". var/dev.env && build/otas-admin check")
+    assert re.search(r"^schema\s+ok", r.stdout, re.MULTILINE), r.stdout
+    r = bash(running.checkout, '. var/dev.env && psql -X -A -t '
+             '"$OTAS_DATABASE_URL" -c "SELECT count(*) FROM agent"')
+    assert int(r.stdout) >= 1
+
+
+# --- what other local users cannot do ----------------------------------------
+
+def test_another_local_user_cannot_log_in_to_the_dev_database(running):
+    url = dev_env(running.checkout)["OTAS_DATABASE_URL"]
+    port = re.search(r"@127\.0\.0\.1:(\d+)/", url).group(1)
+    r = bash("/", "psql -X -w -h 127.0.0.1 -p %s -U postgres -d otas "
+             "-c 'SELECT 1'" % port, user="nobody", check=False)
+    assert r.returncode != 0
+    assert "password" in r.stderr, r.stderr
+
+
+def test_another_local_user_reads_no_secret_and_no_request_log(running):
+    var = os.path.join(running.checkout, "var")
+    # As if the checkout were public: the files' own modes decide.
+    for name in ("dev.env", "pg-password", "jwt-secret",
+                 "lighttpd/lighttpd.conf", "lighttpd/log/otas-fcgi.log"):
+        path = os.path.join(var, name)
+        assert os.path.exists(path), path
+        st = os.stat(path)
+        parent = os.stat(os.path.dirname(path))
+        others_read = st.st_mode & 0o004 and parent.st_mode & 0o001
+        assert not others_read, "%s readable by every user" % name
+
+
+# --- starting and stopping -------------------------------------------------
+
+def test_ctrl_c_stops_everything_it_started_every_time(private_checkout,
+                                                       running):
+    # The module's stack is stopped first, so the port stays this test's.
+    running.stop()
+    url = None
+    for attempt in range(5):
+        dev = DevStack(private_checkout, processes.free_port())
+        try:
+            dev.start()
+            assert dev.up(), dev.output()
+            assert dev.ns and dev.left_behind(), "no namespace found"
+            assert dev.ctrl_c() != 0
+            assert dev.left_behind() == [], "attempt %d: %s" % (
+                attempt, dev.output()[-2000:])
+            this = dev_env(private_checkout)["OTAS_DATABASE_URL"]
+            # The database's URL, port included, is the checkout's own.
+            assert url in (None, this)
+            url = this
+        finally:
+            dev.stop()
+
+
+def test_a_taken_port_is_refused_with_one_line_before_anything_starts(
+        private_checkout, running):
+    running.stop()
+    env_file = os.path.join(private_checkout, "var", "dev.env")
+    with open(env_file) as f:
+        before = f.read()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dev = DevStack(private_checkout, port)
+        try:
+            dev.start()
+            assert dev.proc.wait(timeout=60) != 0
+        finally:
+            dev.stop()
+    out = dev.output()
+    assert UP not in out
+    said = [ln for ln in out.splitlines() if ln.startswith("dev-stack:")]
+    assert len(said) == 1 and str(port) in said[0], out
+    with open(env_file) as f:
+        assert f.read() == before
+
+
+def test_pg_port_sets_the_dev_database_port_and_is_kept(private_checkout,
+                                                        running):
+    running.stop()
+    pg_port = processes.free_port()
+    for env in ({"PG_PORT": str(pg_port)}, {}):
+        dev = DevStack(private_checkout, processes.free_port(), **env)
+        try:
+            dev.start()
+            assert dev.up(), dev.output()
+            url = dev_env(private_checkout)["OTAS_DATABASE_URL"]
+            assert "@127.0.0.1:%d/" % pg_port in url
+        finally:
+            dev.stop()
+
+
+def test_make_run_serves_from_a_public_checkout_too():
+    top = tempfile.mkdtemp(prefix="otas-dev-public-")
+    os.chmod(top, 0o755)
+    dev = None
+    try:
+        checkout = copy_checkout(os.path.join(top, "otas-fcgi"))
+        dev = DevStack(checkout, processes.free_port())
+        dev.start()
+        assert dev.up(), dev.output()
+        r = bash(checkout, readme_block("## The two commands",
+                                        ". var/dev.env"))
+        assert '"status_description": "agent_session_created"' in r.stdout
+    finally:
+        if dev:
+            dev.stop()
+        shutil.rmtree(top, ignore_errors=True)
