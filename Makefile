@@ -125,14 +125,16 @@ fuzz: deps
 
 # `make bench`: throughput, latency and CPU per request of the real stack
 # (durable PostgreSQL, lighttpd, nginx) against pgbench running the same
-# statement.  Never part of `make test`; see scripts/bench, BENCHMARKS.md.
+# statement.  Never part of `make test`; see tests/bench/, BENCHMARKS.md.
+# The bench package reuses the integration harness (tests/integration).
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
-	@BUILD=$(BUILD) $(PYTHON) scripts/bench
+	@cd tests && BUILD=$(abspath $(BUILD)) PYTHONPATH=integration \
+	    $(PYTHON) -m bench
 
 # `make static`: the four programs fully static in $(STATIC)/, for a host
 # with none of our libraries (shared hosting, a chroot).  Debian ships

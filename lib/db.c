@@ -345,20 +345,21 @@ refused(struct db *db, const struct db_stmt *s, PGresult *res,
 
 /*
  * db_run with db->lock held.  The retry after a lost answer sends the
- * statement's after_loss form when it has one; there is no retry when the
- * lost answer was a fresh connection's (the server is not well) or when
- * the deadline has passed.
+ * statement's after_loss form when it has one.  It is made on a fresh
+ * connection even when the lost one was fresh too (PgBouncer drops the
+ * first client after PostgreSQL came back while its own login is under
+ * way), but only while the deadline leaves time: a refused connection or
+ * the deadline ends the call.
  */
 static enum otas_status
 run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
     PGresult **res, char sqlstate[DB_SQLSTATE_LEN + 1], const char **why)
 {
 	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
-	int tries, fresh;
+	int tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		fresh = db->conn == NULL;
-		if (fresh && db_connect(db, call.deadline, why) == -1)
+		if (db->conn == NULL && db_connect(db, call.deadline, why) == -1)
 			return OTAS_ERR_UNAVAILABLE;
 		switch (try_once(db, s, params, res, &call)) {
 		case ATTEMPT_ANSWERED:
@@ -377,7 +378,7 @@ run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
 		*res = NULL;
 		log_pq(s->name, db->conn);
 		drop(db);
-		if (fresh || call.late != NULL)
+		if (call.late != NULL)
 			break;
 		if (s->after_loss != NULL)
 			s = s->after_loss;

@@ -446,6 +446,25 @@ token_claims_check(json_object *cl, long long now, long leeway,
 	return OTAS_OK;
 }
 
+/* A segment's JSON object with only finite numbers, or NULL and *why. */
+static json_object *
+token_read_object(const unsigned char *text, size_t n, const char *what,
+    const char **why)
+{
+	json_object	*o;
+
+	if ((o = token_json_object(text, n)) == NULL) {
+		*why = what;
+		return NULL;
+	}
+	if (!token_json_finite(o)) {
+		json_object_put(o);
+		*why = "JSON number not finite";
+		return NULL;
+	}
+	return o;
+}
+
 /* The header first, so the log names a wrong algorithm as such. */
 static enum otas_status
 token_read_header(const unsigned char *text, size_t n, const char **why)
@@ -453,12 +472,10 @@ token_read_header(const unsigned char *text, size_t n, const char **why)
 	json_object		*h;
 	enum otas_status	 st;
 
-	if ((h = token_json_object(text, n)) == NULL)
-		return token_refuse(why, "header not a JSON object");
-	if (!token_json_finite(h))
-		st = token_refuse(why, "JSON number not finite");
-	else
-		st = token_header_check(h, why);
+	if ((h = token_read_object(text, n, "header not a JSON object",
+	    why)) == NULL)
+		return OTAS_ERR_TOKEN;
+	st = token_header_check(h, why);
 	json_object_put(h);
 	return st;
 }
@@ -470,12 +487,10 @@ token_read_claims(const unsigned char *text, size_t n, long long now,
 	json_object		*cl;
 	enum otas_status	 st;
 
-	if ((cl = token_json_object(text, n)) == NULL)
-		return token_refuse(why, "claims not a JSON object");
-	if (!token_json_finite(cl))
-		st = token_refuse(why, "JSON number not finite");
-	else
-		st = token_claims_check(cl, now, leeway, c, why);
+	if ((cl = token_read_object(text, n, "claims not a JSON object",
+	    why)) == NULL)
+		return OTAS_ERR_TOKEN;
+	st = token_claims_check(cl, now, leeway, c, why);
 	json_object_put(cl);
 	return st;
 }

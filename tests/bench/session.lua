@@ -3,7 +3,7 @@
 --   JSON body, on every connection.
 -- wrk itself only counts answers outside 2xx/3xx; the response callback
 -- counts every status but 200 exactly, per thread, and done() sums the
--- threads and prints one machine-readable line for scripts/bench.
+-- threads and prints one machine-readable line for the bench (load.py).
 -- The key comes from the environment (OTAS_BENCH_KEY), never argv, so it
 -- does not show in ps.
 

@@ -37,6 +37,7 @@ DEFAULT_NGINX_LOGDIR = "/var/log/nginx"
 DEFAULT_AUTHZ_PORT = "8001"
 
 SPAWN_FCGI = "/usr/bin/spawn-fcgi"
+MULTIWATCH = "/usr/bin/multiwatch"
 SPAWN_FCGI_BLOCK = re.compile(
     r"^[ \t]*# spawn-fcgi command\b(?: \([^)\n]*\))?:[ \t]*\n(.*?)"
     r"^[ \t]*# \(end\)[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -91,7 +92,7 @@ def lighttpd(settings, extra_env=None, max_procs=None):
         m = MAX_PROCS.search(text, max(at, 0))
         if at < 0 or m is None:
             raise ValueError("lighttpd.conf.example: no max-procs for "
-                             "the session endpoint")
+                             "otas-session")
         text = text[:m.start()] + m.group(1) + str(max_procs) + \
             text[m.end():]
     return text
@@ -188,11 +189,13 @@ def spawn_fcgi_command(example, program):
                      % (os.path.basename(example), program))
 
 
-def render_spawn_fcgi(argv, rundir, libexec, env, port=None):
+def render_spawn_fcgi(argv, rundir, libexec, env, port=None, procs=None):
     """The documented command with a site's values: each OTAS_*=... word
     gets env's value; a command that takes settings also gets env's other
     OTAS_* settings, before spawn-fcgi; the default paths become rundir
-    and libexec; port replaces the documented TCP port."""
+    and libexec; port replaces the documented TCP port.  procs > 1 runs
+    that many copies under `multiwatch -f procs --`, the way the nginx
+    example says to run more than one."""
     named = {w.partition("=")[0] for w in argv
              if w.startswith("OTAS_") and "=" in w}
     missing = named - set(env)
@@ -214,8 +217,11 @@ def render_spawn_fcgi(argv, rundir, libexec, env, port=None):
             if port is not None and word == DEFAULT_AUTHZ_PORT:
                 word = str(port)
         out.append(word)
-    if out[:2] != ["env", "-i"] or "-n" not in out:
-        raise ValueError("not `env -i ... spawn-fcgi -n ...`: %r" % out)
+    if out[:2] != ["env", "-i"] or "-n" not in out or out[-2] != "--":
+        raise ValueError("not `env -i ... spawn-fcgi -n ... -- program`: "
+                         "%r" % out)
+    if procs is not None and procs > 1:
+        out[-1:] = [MULTIWATCH, "-f", str(procs), "--", out[-1]]
     return out
 
 

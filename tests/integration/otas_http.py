@@ -97,7 +97,7 @@ def create_session(server, key=None, body=None, headers=(), **kw):
 
 
 def assert_common_headers(resp):
-    """Every answer, success or error (SPEC §2)."""
+    """Every answer, success or error (README, The endpoint)."""
     ctype = resp.header("Content-Type") or ""
     assert ctype.split(";")[0].strip().lower() == "application/json", \
         "Content-Type %r" % ctype

@@ -2,7 +2,7 @@
 transaction pooling mode between otas-session and the test PostgreSQL,
 and the server kind `lighttpd-pgbouncer` that puts it under every
 contract test: lighttpd from lighttpd.conf.example, the program pointed at
-PgBouncer with OTAS_DB_UNNAMED_STATEMENTS=1 (SPEC §5).
+PgBouncer with OTAS_DB_UNNAMED_STATEMENTS=1 (README, PgBouncer).
 
 PgBouncer refuses to run as root, so it runs as postgres in a directory
 owned by postgres, on a free 127.0.0.1 port with no unix socket, in the

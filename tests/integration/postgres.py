@@ -163,7 +163,7 @@ class Postgres:
         """The postmaster and every backend below it, now."""
         if not self.running():
             return []
-        return [self.proc.pid] + list(processes.children_of(self.proc.pid))
+        return list(processes.tree(self.proc.pid))
 
     def wait_for_lock_wait(self, timeout=10):
         """Until some backend waits on a lock: a test holding a row locked

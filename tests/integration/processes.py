@@ -11,8 +11,9 @@ run goes through here, so the rules are kept in one place:
     whole group (what it spawned must not outlive the run).
 
 Process is a subprocess.Popen, so callers keep .pid, .poll() and .wait().
-Processes that are not our children (the responders spawn-fcgi -F forks
-off and leaves to init) are stopped by PID with stop_pids().
+Nothing is left to init: programs that fork more copies run under a
+supervisor that stays our child (lighttpd, multiwatch), so stopping it
+stops them, and tree() finds them for a measurement.
 """
 
 import os
@@ -155,31 +156,9 @@ def stop(proc, sig=signal.SIGTERM, timeout=15):
     proc.wait(timeout=10)
 
 
-def stop_pids(pids, sig=signal.SIGTERM, timeout=15):
-    """Stops processes that are not our children: sig to each pid, then
-    SIGKILL to those still alive after timeout.  Returns the pids that
-    needed SIGKILL."""
-    pids = list(pids)
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-        time.sleep(0.05)
-    killed = [p for p in pids if pid_alive(p)]
-    for pid in killed:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return killed
-
-
-def children_of(root):
-    """{pid: comm} of every live process below root (not root itself),
-    read from /proc; zombies are left out."""
+def tree(root):
+    """{pid: comm} of root and every live process below it, read from
+    /proc; zombies are left out."""
     kids = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -194,6 +173,11 @@ def children_of(root):
         if state != "Z":
             kids.setdefault(int(ppid), []).append((int(entry), comm))
     found, todo = {}, [root]
+    try:
+        with open("/proc/%d/comm" % root) as f:
+            found[root] = f.read().rstrip("\n")
+    except OSError:
+        return {}
     while todo:
         for pid, comm in kids.get(todo.pop(), []):
             found[pid] = comm

@@ -68,13 +68,14 @@ class SpawnFcgi:
 
 
 def backend_from_example(example, server, rundir, program="otas-session",
-                         socket_name="session.sock", port=None):
+                         socket_name="session.sock", port=None, procs=None):
     """The SpawnFcgi of an example's documented command for program, with
     the server's paths and settings; on a TCP port when the command says
-    -p (port replaces the documented one), else on rundir/socket_name."""
+    -p (port replaces the documented one), else on rundir/socket_name;
+    procs copies of the program (examples.render_spawn_fcgi)."""
     argv = examples.render_spawn_fcgi(
         examples.spawn_fcgi_command(example, program), rundir,
-        server.app.build, server.app.env, port)
+        server.app.build, server.app.env, port, procs)
     tcp = port is not None and "-p" in argv
     return SpawnFcgi(argv, server.error_log_path, server.dir,
                      socket_path=None if tcp else
@@ -179,9 +180,14 @@ class ApacheProxyFcgi(Apache):
 @register
 class Nginx(Server):
     """nginx from nginx.conf.example (-p dir -c conf, daemon off);
-    otas-session under spawn-fcgi -n as the example's comment says."""
+    otas-session under spawn-fcgi -n as the example's comment says, procs
+    copies of it under multiwatch when procs > 1."""
 
     kind = "nginx"
+
+    def __init__(self, basedir, app, procs=None):
+        super().__init__(basedir, app)
+        self.procs = procs
 
     @classmethod
     def available(cls):
@@ -207,7 +213,8 @@ class Nginx(Server):
         argv = [NGINX, "-p", self.dir + "/", "-c", conf]
         check_config(argv + ["-t"], "nginx -t")
         self.responder = backend_from_example(examples.NGINX, self,
-                                              self.rundir).start()
+                                              self.rundir,
+                                              procs=self.procs).start()
         self.backends.append(self.responder)
         self.spawn(argv + ["-g", "daemon off;"])
         return self

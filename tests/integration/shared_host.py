@@ -286,7 +286,7 @@ class SharedHost:
     def program_uids(self, name):
         """uids of this host's running processes called name."""
         out = set()
-        for pid, comm in processes.children_of(self.proc.pid).items():
+        for pid, comm in processes.tree(self.proc.pid).items():
             if comm == name[:15]:
                 try:
                     out.add(os.stat("/proc/%d" % pid).st_uid)

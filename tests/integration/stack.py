@@ -89,7 +89,8 @@ def original_prefix(must_contain="_"):
 
 
 def new_secret():
-    """32 random bytes, unpadded base64url, as SPEC §3 issues them."""
+    """32 random bytes, unpadded base64url, as the README's Keys section
+    says keys are issued."""
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(
         "ascii").rstrip("=")
 
@@ -276,11 +277,15 @@ class Server:
                 self.backends.pop().stop()
 
     def program_pids(self, name="otas-session"):
-        """PIDs of the running copies of a program under this server
-        (descendants of its process, found through /proc)."""
-        return [pid for pid, comm in
-                processes.children_of(self.proc.pid).items()
-                if comm == name[:15]]
+        """PIDs of the running copies of a program under this server: its
+        process, its backends and everything below them, by name."""
+        roots = [self.proc] + [getattr(b, "proc", None)
+                               for b in self.backends]
+        found = {}
+        for proc in roots:
+            if proc is not None:
+                found.update(processes.tree(proc.pid))
+        return [pid for pid, comm in found.items() if comm == name[:15]]
 
 
 def check_config(argv, what):

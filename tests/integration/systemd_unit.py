@@ -243,7 +243,7 @@ class Service:
         """The program's PID: the child of a wrapper, if there is one."""
         if not self.wrap:
             return self.proc.pid
-        kids = processes.children_of(self.proc.pid)
+        kids = set(processes.tree(self.proc.pid)) - {self.proc.pid}
         return min(kids) if kids else self.proc.pid
 
     def stop(self):

@@ -1,4 +1,5 @@
-"""otas-admin, the operator's command line (SPEC §7, otas-admin(1)).
+"""otas-admin, the operator's command line (README, Managing agents and
+keys; otas-admin(1)).
 
 Every command is run as a real process against the session's PostgreSQL
 (the `pg` fixture, migrated by otas-admin itself) or against a fresh

@@ -1,11 +1,11 @@
-"""otas-authz — SPEC §6, over real HTTP through each web server: a request
-to the protected example URL /api/some/v1/endpoint/ reaches otas-echo only
-with a session token that passes every check, and the echo program then
-sees the three variables the authorizer set; every other token is 401
-{"status": 0, "status_description": "invalid_session_token"} and the echo
-program never runs.  Also: secret rotation (previous secret accepted while
-configured, refused once removed) and the database mode (a disabled agent's
-token is refused).
+"""otas-authz (README, Protecting later calls), over real HTTP through each
+web server: a request to the protected example URL /api/some/v1/endpoint/
+reaches otas-echo only with a session token that passes every check, and the
+echo program then sees the three variables the authorizer set; every other
+token is 401 {"status": 0, "status_description": "invalid_session_token"}
+and the echo program never runs.  Also: secret rotation (previous secret
+accepted while configured, refused once removed) and the database mode (a
+disabled agent's token is refused).
 
 Tokens are minted by the real session endpoint, or with PyJWT and the
 same secret and claims, or by hand where PyJWT refuses (alg none).
@@ -112,7 +112,7 @@ def assert_denied(server, resp):
 # --- which servers --------------------------------------------------------
 
 # Kinds whose authorizer hook replaces the denial's body with the server's
-# own 401 page (SPEC §6: the README points to mod_authnz_fcgi instead).
+# own 401 page (the README points to mod_authnz_fcgi instead).
 DENIAL_BODY_DROPPED = ("apache-fcgid",)
 
 

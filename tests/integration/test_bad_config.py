@@ -1,7 +1,8 @@
-"""A bad setting stops otas-session at start (SPEC §8): exit status 1,
-exactly one line on stderr naming the variable (never its secret value or
-the database password), and no response at all — a web server that gets
-none reports a failed backend instead of passing on half an answer.
+"""A bad setting stops otas-session at start (README, Configuration): exit
+status 1, exactly one line on stderr naming the variable (never its secret
+value or the database password), and no response at all — a web server
+that gets none reports a failed backend instead of passing on half an
+answer.
 
 The program is run directly as plain CGI with a complete, otherwise valid
 request in its environment, so the only reason for it not to answer is the

@@ -116,7 +116,7 @@ class DevStack:
             return False
         if self.ns is None:
             own = mount_ns(os.getpid())
-            for pid in processes.children_of(self.proc.pid):
+            for pid in processes.tree(self.proc.pid):
                 if mount_ns(pid) not in (None, own):
                     self.ns = mount_ns(pid)
         return True

@@ -1,8 +1,8 @@
-"""Database faults under load (SPEC §5, issue 6): PostgreSQL stopped while
-requests are flowing, and a lock held past statement_timeout.  Each test
-runs its own lighttpd (the example, with short timeouts) and a few threads
-of back-to-back requests, and checks what a client and an operator would
-see:
+"""Database faults under load (README, The endpoint: what a 503 means):
+PostgreSQL stopped while requests are flowing, and a lock held past
+statement_timeout.  Each test runs its own lighttpd (the example, with short
+timeouts) and a few threads of back-to-back requests, and checks what a
+client and an operator would see:
 
   - while the database cannot answer, every request is 503
     service_unavailable with Retry-After, each within the bound that

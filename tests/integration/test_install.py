@@ -1,4 +1,4 @@
-"""`make install` and `make uninstall` (issue 4), staged with DESTDIR so
+"""`make install` and `make uninstall`, staged with DESTDIR so
 nothing outside a temporary directory is touched: every file lands where
 the README and the example configurations say, otas-admin looks for its
 migrations where they were installed, and uninstall removes all of it.

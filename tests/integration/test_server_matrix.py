@@ -1,11 +1,11 @@
-"""Running it (SPEC §8): what holds for the program under each web server
-beyond the endpoint contract (which test_session_contract.py already runs
-against every server kind): a body over the *server's* limit is refused,
-never handed to the program cut short; SIGTERM finishes the request in
-hand and exits 0; OTAS_MAX_REQUESTS recycles a process with exit 0; the
+"""Deploying it (README, Deploy): what holds for the program under each
+server beyond the endpoint contract (which test_session_contract.py already
+runs against every server kind): a body over the *server's* limit is
+refused, never handed to the program cut short; SIGTERM finishes the request
+in hand and exits 0; OTAS_MAX_REQUESTS recycles a process with exit 0; the
 binary without a FastCGI socket is a plain CGI program that answers one
-request and exits; every FastCGI socket the examples document is a unix
-path or 127.0.0.1.
+request and exits; every FastCGI socket the examples document is a unix path
+or 127.0.0.1.
 
 Tests that end or reconfigure the responder start a private instance of a
 server kind (stack.fresh) and stop it themselves, so the

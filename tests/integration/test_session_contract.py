@@ -1,8 +1,9 @@
-"""POST /api/agent/v1/session/create/ — the HTTP contract of SPEC §2 and §4,
-over real HTTP through each web server: the success shape, the stored row,
-the token, the headers on every answer, and every error row of the table
-(405, 413, 400 invalid_json, 400 invalid_meta, 503) with the order in which
-the checks are made.  Key states and look-up are in test_session_keys.py.
+"""POST /api/agent/v1/session/create/ — the HTTP contract (README, The
+endpoint), over real HTTP through each web server: the success shape, the
+stored row, the token, the headers on every answer, and every error row of
+the table (405, 413, 400 invalid_json, 400 invalid_meta, 503) with the order
+in which the checks are made.  Key states and look-up are in
+test_session_keys.py.
 """
 
 import json

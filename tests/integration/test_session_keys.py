@@ -1,9 +1,9 @@
-"""The agent key on POST /api/agent/v1/session/create/ (SPEC §2, §3): every
-way a key is refused answers the same 401 and writes nothing; keys in the
-original backend's formats (prefixes with '_' or '-', shared prefixes,
-Django's own hashes) are accepted; a key's state is re-checked on every
-request, whatever the process remembers; and neither the answer nor the
-log ever carries a key, a token or the secret.
+"""The agent key on POST /api/agent/v1/session/create/ (README, The endpoint
+and Keys): every way a key is refused answers the same 401 and writes
+nothing; keys in the original backend's formats (prefixes with '_' or '-',
+shared prefixes, Django's own hashes) are accepted; a key's state is
+re-checked on every request, whatever the process remembers; and neither the
+answer nor the log ever carries a key, a token or the secret.
 """
 
 import datetime
