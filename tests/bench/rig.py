@@ -155,8 +155,8 @@ class Rig:
     def app(self, threads, build=None, env=None):
         settings = {"OTAS_DATABASE_URL": self.pg.runtime_url,
                     "OTAS_JWT_SECRET_FILE": self.secret_path}
-        if threads > 1:
-            settings["OTAS_THREADS"] = str(threads)
+        # Always named: the examples' own value is group commit.
+        settings["OTAS_THREADS"] = str(threads)
         settings.update(env or {})
         return stack.App(build or self.build, settings)
 
