@@ -10,6 +10,7 @@ lives in its own mount namespace (the script makes one), so "nothing is
 left" is checked exactly: no process of that namespace survives a stop.
 """
 
+import collections
 import os
 import re
 import shutil
@@ -17,9 +18,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
+import otas_http
 import processes
 import stack
 
@@ -325,3 +328,96 @@ def test_make_run_serves_from_a_public_checkout_too():
         if dev:
             dev.stop()
         shutil.rmtree(top, ignore_errors=True)
+
+
+# --- when its PostgreSQL stops -----------------------------------------------
+
+def create_status(dev):
+    """(HTTP status, status_description) of one session request with the
+    demo key, on a new connection."""
+    key = dev_env(dev.checkout)["OTAS_DEMO_KEY"]
+    server = collections.namedtuple("Server", "host port")("127.0.0.1",
+                                                           dev.port)
+    resp = otas_http.create_session(server, key, "{}", timeout=30)
+    return resp.status, resp.json().get("status_description")
+
+
+def answers_200(dev):
+    """Whether a session request gets 200 now; a connection the program
+    closes while it reconnects counts as not yet."""
+    try:
+        return create_status(dev)[0] == 200
+    except OSError:
+        return False
+
+
+def script_pid(dev):
+    """scripts/dev-stack's own PID (make's child; unshare ran in place)."""
+    for pid in processes.tree(dev.proc.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"scripts/dev-stack") for a in argv[:2]):
+            return pid
+    raise AssertionError("no dev-stack process under make")
+
+
+def wait_for(dev, what, check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "still not %s:\n%s" % (
+            what, dev.output()[-3000:])
+        time.sleep(0.2)
+
+
+def test_make_run_answers_503_while_its_postgresql_is_down_then_recovers(
+        private_checkout, running):
+    running.stop()
+    dev = DevStack(private_checkout, processes.free_port())
+    var = os.path.join(private_checkout, "var")
+    try:
+        dev.start()
+        assert dev.up(), dev.output() + processes.tail(
+            os.path.join(var, "pg", "postgres.log"))
+        assert create_status(dev) == (200, "agent_session_created")
+        with open(os.path.join(var, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        with open(os.path.join(var, "pg-port")) as f:
+            pg_port = int(f.read())
+        # A crash (immediate shutdown); then the port is held, so nobody
+        # can bring PostgreSQL back until the test lets go of it.
+        os.kill(postmaster, signal.SIGQUIT)
+        wait_for(dev, "gone", lambda: not processes.pid_alive(postmaster))
+        with socket.socket() as hold:
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            hold.bind(("127.0.0.1", pg_port))
+            hold.listen()
+            wait_for(dev, "said", lambda: "PostgreSQL stopped" in dev.output())
+            assert create_status(dev) == (503, "service_unavailable")
+            assert dev.proc.poll() is None, dev.output()[-2000:]
+        wait_for(dev, "back", lambda: answers_200(dev))
+        assert dev.left_behind(), "stack gone"
+        os.kill(script_pid(dev), signal.SIGTERM)
+        assert dev.proc.wait(timeout=60) != 0
+        assert dev.left_behind() == [], dev.output()[-2000:]
+    finally:
+        dev.stop()
+
+
+def test_make_run_ends_when_lighttpd_exits(private_checkout, running):
+    running.stop()
+    dev = DevStack(private_checkout, processes.free_port())
+    try:
+        dev.start()
+        assert dev.up(), dev.output()
+        web = [pid for pid, comm in processes.tree(dev.proc.pid).items()
+               if comm == "lighttpd"]
+        assert len(web) == 1, web
+        os.kill(web[0], signal.SIGTERM)
+        assert dev.proc.wait(timeout=60) != 0
+        assert "lighttpd exited" in dev.output()
+        assert dev.left_behind() == [], dev.output()[-2000:]
+    finally:
+        dev.stop()
