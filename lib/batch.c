@@ -1,7 +1,10 @@
 /*
  * batch — leader and followers: no thread of its own, no timer.  A request
  * never waits for company; rows only group up while the previous statement
- * is running, which is exactly when waiting costs nothing.
+ * is running, which is exactly when waiting costs nothing.  Each waiter
+ * sleeps on its own condition variable, so a finished statement wakes
+ * exactly its rows' threads and the one that leads next, never the whole
+ * queue (a broadcast cost five futex calls per request at 8 threads).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -10,13 +13,13 @@
 
 struct waiter {
 	struct agent_session_row	*row;
+	pthread_cond_t		 wake;	/* done, or next to lead */
 	int			 done;
 	struct waiter		*next;
 };
 
 struct batch {
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 finished;
 	struct waiter	*head, **tail;
 	int		 leading;	/* a thread is running a statement */
 	struct db	*db;
@@ -30,7 +33,6 @@ batch_new(struct db *db)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->finished, NULL);
 	b->tail = &b->head;
 	b->db = db;
 	return b;
@@ -41,7 +43,6 @@ batch_free(struct batch *b)
 {
 	if (b == NULL)
 		return;
-	pthread_cond_destroy(&b->finished);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -75,19 +76,43 @@ write_rows(struct batch *b, struct waiter **taken, int n)
 		*taken[i]->row = rows[i];
 }
 
+/*
+ * Marks the taken rows done and wakes their threads, then the first of
+ * those still queued, which leads the next statement; b->lock is held.
+ */
+static void
+hand_over(struct batch *b, struct waiter **taken, int n,
+    const struct waiter *self)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		taken[i]->done = 1;
+		if (taken[i] != self)
+			pthread_cond_signal(&taken[i]->wake);
+	}
+	b->leading = 0;
+	if (b->head != NULL && b->head != self)
+		pthread_cond_signal(&b->head->wake);
+}
+
 enum otas_status
 batch_create(struct batch *b, struct agent_session_row *row,
     const char **why)
 {
-	struct waiter self = { row, 0, NULL }, *taken[BATCH_MAX];
-	int i, n;
+	struct waiter self = { .row = row }, *taken[BATCH_MAX];
+	int n;
 
+	if (pthread_cond_init(&self.wake, NULL) != 0) {
+		*why = "cannot make a condition variable";
+		return OTAS_ERR_SERVER;
+	}
 	pthread_mutex_lock(&b->lock);
 	*b->tail = &self;
 	b->tail = &self.next;
 	while (!self.done) {
 		if (b->leading) {
-			pthread_cond_wait(&b->finished, &b->lock);
+			pthread_cond_wait(&self.wake, &b->lock);
 			continue;
 		}
 		b->leading = 1;
@@ -95,12 +120,10 @@ batch_create(struct batch *b, struct agent_session_row *row,
 		pthread_mutex_unlock(&b->lock);
 		write_rows(b, taken, n);
 		pthread_mutex_lock(&b->lock);
-		for (i = 0; i < n; i++)
-			taken[i]->done = 1;
-		b->leading = 0;
-		pthread_cond_broadcast(&b->finished);
+		hand_over(b, taken, n, &self);
 	}
 	pthread_mutex_unlock(&b->lock);
+	pthread_cond_destroy(&self.wake);
 	*why = row->why;
 	return row->st;
 }

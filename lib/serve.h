@@ -19,6 +19,7 @@ struct conn {
 	FCGX_Request	*fcgi;		/* NULL in CGI mode */
 	int		 authorizer;	/* FastCGI role AUTHORIZER */
 	int		 worker;	/* 0 .. threads-1: per-thread buffers */
+	long long	 got;		/* body bytes conn_read returned */
 };
 
 /* Reads up to n bytes; returns how many (< n only at end of body), or -1. */

@@ -21,6 +21,11 @@ One run, on this machine, everything private and on 127.0.0.1:
     with the static programs as plain CGI (Apache mod_cgi: a process, a
     database connection and a key hash per request) and under mod_fcgid,
     each with a fast key and a 260 000-iteration key;
+  * a 260 000-iteration key in fresh processes (plain CGI): its first
+    request and the 20 after it, with OTAS_REHASH=1 (the first use stores
+    a fast hash) and OTAS_REHASH=0;
+  * the time of a 401 for an unknown prefix against a known prefix with a
+    wrong secret (no timing oracle for prefixes);
   * the insert rate with an empty agent_session against one holding a
     million rows (ten million with BENCH_10M=1).
 
@@ -42,6 +47,7 @@ BENCH_CONNECTIONS (1,16,64), BENCH_PROCS (4 lighttpd responders),
 BENCH_THREADS (8, group-commit threads per process), BENCH_GC_PROCS (2),
 BENCH_RSS_REQUESTS (100000), BENCH_10M=1 or BENCH_FILL_ROWS=N,
 BENCH_MODES (e.g. "1" or "1,8"; default: 1 and BENCH_THREADS),
-BENCH_HOSTING_REQUESTS (100 per shared-host case), BENCH_OUT (report file;
+BENCH_HOSTING_REQUESTS (100 per shared-host case), BENCH_PREFIX_REQUESTS
+(200 of each prefix case), BENCH_OUT (report file;
 default $BUILD/bench/report.txt).
 """

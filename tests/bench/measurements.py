@@ -9,6 +9,7 @@ a run; adding a measurement is one function here and one entry there.
 import os
 import statistics
 import time
+import uuid
 
 import stack
 
@@ -249,7 +250,9 @@ def shared_hosting(rig):
     hash for every request) and under mod_fcgid (processes and their key
     cache kept), with a fast key and a 260 000-iteration key.  A first
     request before each series lets mod_fcgid spawn its process and cache
-    the key, as it has on a site in use."""
+    the key, as it has on a site in use.  OTAS_REHASH=0 keeps the slow
+    hash: by default its first use replaces it (see legacy_first_use), and
+    this is the cost of a key that keeps it."""
     static = os.path.join(rig.build, "static")
     n = rig.knobs.hosting_requests
     slow = rig.make_key("bench-hosting-slow", SLOW_ITERATIONS)
@@ -261,7 +264,8 @@ def shared_hosting(rig):
             "%d per case ==" % n)
     for kind, label in (("apache-cgi", "plain CGI (mod_cgi)"),
                         ("apache-fcgid", "mod_fcgid")):
-        s = rig.started(stack.SERVERS[kind], "hosting", 1, build=static)
+        s = rig.started(stack.SERVERS[kind], "hosting", 1, build=static,
+                        env={"OTAS_REHASH": "0"})
         try:
             for kname, key in keys:
                 load.one_request(s.port, key["key"])
@@ -277,6 +281,94 @@ def shared_hosting(rig):
                                          p99 * 1000, sorted(statuses)))
         finally:
             rig.stop_server(s)
+
+
+# --- legacy keys: their first use, and no timing oracle for prefixes -------
+
+def legacy_first_use(rig):
+    """A 260 000-iteration key in fresh processes — plain CGI (Apache
+    mod_cgi: a process, a connection and a key hash per request) — its
+    first request and the 20 after it, with OTAS_REHASH=1 (the default:
+    the first use stores a fast hash) and with OTAS_REHASH=0."""
+    rig.out("")
+    rig.out("== legacy key in fresh processes: plain CGI (mod_cgi), %d "
+            "PBKDF2 iterations ==" % SLOW_ITERATIONS)
+    for rehash in ("1", "0"):
+        key = rig.make_key("bench-first-use-" + rehash, SLOW_ITERATIONS)
+        s = rig.started(stack.SERVERS["apache-cgi"], "first-use-" + rehash,
+                        1, env={"OTAS_REHASH": rehash})
+        try:
+            times, statuses = [], set()
+            for _ in range(21):
+                t, st = load.one_request(s.port, key["key"])
+                times.append(t)
+                statuses.add(st)
+        finally:
+            rig.stop_server(s)
+        stored = rig.pg.scalar("SELECT split_part(hashed_key, '$', 2)"
+                               " FROM agent_key WHERE id = %s",
+                               (key["key_id"],))
+        first, med = times[0], statistics.median(times[1:])
+        rig.out("  OTAS_REHASH=%s: first %.1f ms, next 20 median %.1f ms; "
+                "stored iterations now %s; statuses %s" % (
+                    rehash, first * 1000, med * 1000, stored,
+                    sorted(statuses)))
+        if rehash == "1":
+            rig.target("  legacy key rehashed on first use: plain CGI "
+                       "first %.1f ms, then median %.1f ms" % (
+                           first * 1000, med * 1000),
+                       stored != str(SLOW_ITERATIONS) and med * 3 < first,
+                       void=statuses != {200})
+
+
+def wrong_secret(key, i):
+    """key with its secret replaced by another of the same length."""
+    head, _, secret = key.rpartition("_")
+    mark = "W%06d" % i
+    return "%s_%s%s" % (head, mark, secret[len(mark):])
+
+
+def prefix_timing(rig):
+    """The time of a 401 must not say whether a prefix exists: an unknown
+    prefix, interleaved with a wrong secret for a key issued here and for
+    a 260 000-iteration key after its first use (which made it fast), one
+    request at a time on one responder, BENCH_PREFIX_REQUESTS of each."""
+    n = rig.knobs.prefix_requests
+    known = rig.make_key("bench-prefix")
+    legacy = rig.make_key("bench-prefix-legacy", SLOW_ITERATIONS)
+    cases = (("unknown prefix", lambda i: "agent_%s_%s" % (
+                  uuid.uuid4().hex[:12], "x" * 43)),
+             ("known prefix, wrong secret",
+              lambda i: wrong_secret(known["key"], i)),
+             ("legacy prefix after first use, wrong secret",
+              lambda i: wrong_secret(legacy["key"], i)))
+    times = {label: [] for label, _ in cases}
+    statuses = set()
+    s = rig.lighttpd(1, 1, "prefix")
+    try:
+        rig.warm(s, 1, 1)
+        load.one_request(s.port, legacy["key"])     # its first use
+        for i in range(n):
+            for label, key in cases:
+                t, st = load.one_request(s.port, key(i))
+                times[label].append(t)
+                statuses.add(st)
+    finally:
+        rig.stop_server(s)
+    rig.out("")
+    rig.out("== prefix timing: 401s one at a time, one responder, %d each =="
+            % n)
+    med = {}
+    for label, _ in cases:
+        ts = sorted(times[label])
+        med[label] = statistics.median(ts)
+        rig.out("  %-44s median %.3f ms  p90 %.3f ms" % (
+            label, med[label] * 1000, load.pct(ts, 90) * 1000))
+    rig.out("  statuses %s" % sorted(statuses))
+    q = med["unknown prefix"] / med["known prefix, wrong secret"]
+    rig.target("  prefix timing: unknown / known prefix median %.2f "
+               "(target 0.8 to 1.25)" % q, 0.8 <= q <= 1.25,
+               void=statuses != {401})
 
 
 # --- the insert rate against a big table -----------------------------------
@@ -355,4 +447,5 @@ def insert_rate(rig):
                    q >= 0.8)
 
 
-MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting, insert_rate]
+MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting,
+                legacy_first_use, prefix_timing, insert_rate]

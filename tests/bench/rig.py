@@ -72,6 +72,8 @@ class Knobs:
                                  10 ** 7 if big else 10 ** 6, 1000, 10 ** 9)
         self.hosting_requests = env_int("BENCH_HOSTING_REQUESTS", 100, 1,
                                         10 ** 6)
+        self.prefix_requests = env_int("BENCH_PREFIX_REQUESTS", 200, 1,
+                                       10 ** 6)
         self.modes = env_list("BENCH_MODES", [1, self.threads])
         # The connection count the targets are judged at.
         self.c16 = 16 if 16 in self.conns else max(self.conns)
@@ -150,18 +152,20 @@ class Rig:
 
     # --- stacks ---------------------------------------------------------
 
-    def app(self, threads, build=None):
-        env = {"OTAS_DATABASE_URL": self.pg.runtime_url,
-               "OTAS_JWT_SECRET_FILE": self.secret_path}
-        if threads > 1:
-            env["OTAS_THREADS"] = str(threads)
-        return stack.App(build or self.build, env)
+    def app(self, threads, build=None, env=None):
+        settings = {"OTAS_DATABASE_URL": self.pg.runtime_url,
+                    "OTAS_JWT_SECRET_FILE": self.secret_path}
+        # Always named: the examples' own value is group commit.
+        settings["OTAS_THREADS"] = str(threads)
+        settings.update(env or {})
+        return stack.App(build or self.build, settings)
 
-    def started(self, cls, name, threads, build=None, **kw):
+    def started(self, cls, name, threads, build=None, env=None, **kw):
         """A server of class cls in workdir/name serving the programs of
-        build (default $BUILD) with threads threads each."""
+        build (default $BUILD) with threads threads each, and env's
+        settings besides."""
         srv = stack.fresh(cls, os.path.join(self.workdir, name),
-                          self.app(threads, build), **kw)
+                          self.app(threads, build, env), **kw)
         self.servers.append(srv)
         return srv.start()
 

@@ -79,6 +79,15 @@ def lighttpd(settings, extra_env=None, max_procs=None):
         if n != 1:
             raise ValueError("lighttpd.conf.example: var.otas_%s found %d "
                              "times" % (name, n))
+    extra_env = dict(extra_env or {})
+    for name in list(extra_env):
+        # A setting the example already gives takes the new value.
+        pattern = re.compile(r'^(\s*"%s"\s*=>\s*)"[^"\n]*",$'
+                             % re.escape(name), re.MULTILINE)
+        text, n = pattern.subn(lambda m: '%s"%s",' % (
+            m.group(1), extra_env[name]), text)
+        if n:
+            del extra_env[name]
     if extra_env:
         anchor = '"OTAS_JWT_SECRET_FILE" => var.otas_jwt_secret_file,'
         lines = "".join('\n\t\t\t"%s" => "%s",' % kv
@@ -96,6 +105,16 @@ def lighttpd(settings, extra_env=None, max_procs=None):
         text = text[:m.start()] + m.group(1) + str(max_procs) + \
             text[m.end():]
     return text
+
+
+def lighttpd_session_procs():
+    """The session endpoint's max-procs in lighttpd.conf.example."""
+    text = read(LIGHTTPD)
+    m = MAX_PROCS.search(text, max(text.find('/otas-session"'), 0))
+    if m is None:
+        raise ValueError("lighttpd.conf.example: no max-procs for "
+                         "otas-session")
+    return int(m.group(0)[len(m.group(1)):])
 
 
 def lighttpd_programs():
@@ -191,13 +210,19 @@ def spawn_fcgi_command(example, program):
 
 def render_spawn_fcgi(argv, rundir, libexec, env, port=None, procs=None):
     """The documented command with a site's values: each OTAS_*=... word
-    gets env's value; a command that takes settings also gets env's other
+    gets env's value (OTAS_THREADS keeps the documented one when env has
+    none); a command that takes settings also gets env's other
     OTAS_* settings, before spawn-fcgi; the default paths become rundir
     and libexec; port replaces the documented TCP port.  procs > 1 runs
     that many copies under `multiwatch -f procs --`, the way the nginx
     example says to run more than one."""
     named = {w.partition("=")[0] for w in argv
              if w.startswith("OTAS_") and "=" in w}
+    env = dict(env)
+    for word in argv:
+        name, _, value = word.partition("=")
+        if name == "OTAS_THREADS":
+            env.setdefault(name, value)
     missing = named - set(env)
     if missing:
         raise ValueError("no value for %s" % ", ".join(sorted(missing)))

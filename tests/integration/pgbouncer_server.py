@@ -16,7 +16,6 @@ as the README tells operators to do (or ALTER ROLE ... SET).
 """
 
 import os
-import shutil
 import urllib.parse
 
 import psycopg2
@@ -136,7 +135,7 @@ class LighttpdPgBouncer(stack.Lighttpd):
 
     @classmethod
     def available(cls):
-        return shutil.which("lighttpd") is not None and \
+        return stack.Lighttpd.available() and \
             os.access(PGBOUNCER, os.X_OK)
 
     def start(self):

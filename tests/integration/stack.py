@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import string
 import subprocess
 import time
@@ -40,6 +39,9 @@ from examples import ROOT, SESSION_PATH  # noqa: F401  (stack.SESSION_PATH)
 
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"
+# By absolute path, as Apache and nginx are: a developer's PATH often
+# lacks /usr/sbin, and the servers must not then silently drop out.
+LIGHTTPD = "/usr/sbin/lighttpd"
 
 
 def build_path():
@@ -311,7 +313,7 @@ class Lighttpd(Server):
 
     @classmethod
     def available(cls):
-        return shutil.which("lighttpd") is not None
+        return os.access(LIGHTTPD, os.X_OK)
 
     @property
     def error_log_path(self):
@@ -345,8 +347,8 @@ class Lighttpd(Server):
         conf = os.path.join(self.dir, "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(self.config_text())
-        check_config(["lighttpd", "-tt", "-f", conf], "lighttpd -tt")
-        self.spawn(["lighttpd", "-D", "-f", conf],
+        check_config([LIGHTTPD, "-tt", "-f", conf], "lighttpd -tt")
+        self.spawn([LIGHTTPD, "-D", "-f", conf],
                    env=dict(os.environ, **self.CANARY_ENV))
         return self
 

@@ -2,7 +2,8 @@
 secrets for a key hashed with Django's 260 000 PBKDF2 iterations: he may
 make the key's first verification in a process wait its turn in the
 process's slow-hash budget, but never lock its owner out, and a key
-already verified keeps answering while the attack goes on.  The bound on
+already verified keeps answering while the attack goes on.  A hash whose
+turn is too far away is answered 503 to retry, never 401.  The bound on
 the CPU those hashes take is tests/unit/test_slowhash.c's subject.
 
 The server has one FastCGI process, so the per-process budget is the whole
@@ -12,6 +13,7 @@ guess in the web server.
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -95,3 +97,47 @@ def test_a_verified_key_keeps_answering_while_its_prefix_is_attacked(
         th.join(timeout=60)
     assert attack and set(attack) == {401}, set(attack)
     assert all(r.status == 200 for r in owner), owner
+
+
+@pytest.fixture(scope="module")
+def tiny_budget(workdir, app):
+    """A budget of 1000 iterations a second, and hashes over 100 slow: a
+    key of 3000 iterations costs three seconds of it."""
+    srv = start_private(os.path.join(workdir, "tiny-budget"), app,
+                        {"OTAS_THREADS": "4", "OTAS_SLOW_HASH_RATE": "1000",
+                         "OTAS_SLOW_HASH_ITERATIONS": "100"}, max_procs=1)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_a_budget_too_far_behind_answers_503_to_retry_never_401(
+        tiny_budget, keys):
+    key = keys.make(iterations=3000, secret="short-password")
+    answers = []
+
+    def guess(i):
+        answers.append(create_session(tiny_budget, wrong_secret(key, i),
+                                      "{}", timeout=60))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    statuses = sorted(r.status for r in answers)
+    # One hashes at once, one waits its turn, the rest are told to retry.
+    assert statuses.count(401) >= 2 and 503 in statuses, statuses
+    assert set(statuses) <= {401, 503}, statuses
+    for r in answers:
+        if r.status == 503:
+            assert_error(r, 503, "service_unavailable")
+            assert r.header("Retry-After") is not None
+    # The owner, retrying as told, gets in.
+    for _ in range(20):
+        owner = create_session(tiny_budget, key, "{}", timeout=60)
+        if owner.status != 503:
+            break
+        time.sleep(1)
+    assert owner.status == 200, owner

@@ -346,6 +346,7 @@ def test_package_files_are_where_the_readme_says(deployed):
                  "/usr/share/man/man1/otas-admin.1.gz",
                  "/usr/share/man/man8/otas-session.8.gz",
                  "/usr/share/man/man8/otas-authz.8.gz",
+                 "/usr/share/man/man8/otas-echo.8.gz",
                  "/usr/share/doc/otas-fcgi/examples/nginx.conf.example",
                  "/etc/otas-fcgi/otas.conf"):
         assert path in files, path

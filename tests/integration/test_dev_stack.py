@@ -60,6 +60,22 @@ def mount_ns(pid):
         return None
 
 
+def comm(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+
+
+def parent(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def pids_in_ns(ns):
     """Live processes of the mount namespace ns."""
     return sorted(int(p) for p in os.listdir("/proc")
@@ -98,9 +114,16 @@ class DevStack:
         self.log = os.path.join(checkout, "make-run.log")
         self.proc = None
         self.ns = None
+        self.ns_fd = None
 
     def output(self):
         return processes.tail(self.log, 100000)
+
+    def report(self):
+        """For a failure: what make run said, and PostgreSQL's log."""
+        return "%s\n--- var/pg/postgres.log:\n%s" % (
+            self.output()[-3000:], processes.tail(os.path.join(
+                self.checkout, "var", "pg", "postgres.log"), 2000))
 
     def start(self, timeout=120):
         open(self.log, "w").close()
@@ -118,11 +141,28 @@ class DevStack:
         if UP not in self.output():
             return False
         if self.ns is None:
-            own = mount_ns(os.getpid())
-            for pid in processes.tree(self.proc.pid):
-                if mount_ns(pid) not in (None, own):
-                    self.ns = mount_ns(pid)
+            self.ns = self.own_namespace()
         return True
+
+    def own_namespace(self):
+        """The mount namespace the script made for itself: that of the
+        dev-stack process below make whose parent lives in another one.
+        Never init's or ours (anything is killed by it at the end)."""
+        shared = {mount_ns(1), mount_ns(os.getpid()), None}
+        for pid in processes.tree(self.proc.pid):
+            ns = mount_ns(pid)
+            up = mount_ns(parent(pid))
+            if "scripts/dev-stack" in comm(pid) and ns not in shared and \
+                    up is not None and up != ns:
+                # Held open until stop(): a namespace's number is reused
+                # once it is gone, and another stack's must never look
+                # like this one's.
+                self.ns_fd = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY)
+                if mount_ns(pid) == ns:
+                    return ns
+                os.close(self.ns_fd)
+                self.ns_fd = None
+        return None
 
     def exited(self):
         return self.proc.poll() is not None
@@ -146,6 +186,9 @@ class DevStack:
                 processes.stop(self.proc, signal.SIGKILL)
         for pid in self.left_behind():
             os.kill(pid, signal.SIGKILL)
+        if self.ns_fd is not None:
+            os.close(self.ns_fd)
+        self.ns = self.ns_fd = None
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +207,7 @@ def running(private_checkout):
     dev = DevStack(private_checkout, processes.free_port())
     try:
         dev.start()
-        assert dev.up(), dev.output()
+        assert dev.up(), dev.report()
         yield dev
     finally:
         dev.stop()
@@ -260,11 +303,11 @@ def test_ctrl_c_stops_everything_it_started_every_time(private_checkout,
         dev = DevStack(private_checkout, processes.free_port())
         try:
             dev.start()
-            assert dev.up(), dev.output()
+            assert dev.up(), dev.report()
             assert dev.ns and dev.left_behind(), "no namespace found"
             assert dev.ctrl_c() != 0
-            assert dev.left_behind() == [], "attempt %d: %s" % (
-                attempt, dev.output()[-2000:])
+            left = {pid: comm(pid) for pid in dev.left_behind()}
+            assert left == {}, "attempt %d: %s" % (attempt, dev.report())
             this = dev_env(private_checkout)["OTAS_DATABASE_URL"]
             # The database's URL, port included, is the checkout's own.
             assert url in (None, this)
@@ -305,7 +348,7 @@ def test_pg_port_sets_the_dev_database_port_and_is_kept(private_checkout,
         dev = DevStack(private_checkout, processes.free_port(), **env)
         try:
             dev.start()
-            assert dev.up(), dev.output()
+            assert dev.up(), dev.report()
             url = dev_env(private_checkout)["OTAS_DATABASE_URL"]
             assert "@127.0.0.1:%d/" % pg_port in url
         finally:
@@ -320,7 +363,7 @@ def test_make_run_serves_from_a_public_checkout_too():
         checkout = copy_checkout(os.path.join(top, "otas-fcgi"))
         dev = DevStack(checkout, processes.free_port())
         dev.start()
-        assert dev.up(), dev.output()
+        assert dev.up(), dev.report()
         r = bash(checkout, readme_block("## The two commands",
                                         ". var/dev.env"))
         assert '"status_description": "agent_session_created"' in r.stdout

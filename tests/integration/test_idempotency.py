@@ -189,6 +189,35 @@ def test_after_its_lifetime_a_key_makes_a_new_session(lighttpd, pg, keys,
     assert again == later
 
 
+@pytest.fixture(scope="module")
+def one_minute(workdir, app):
+    srv = start_private(os.path.join(workdir, "idem-ttl"), app,
+                        {"OTAS_IDEMPOTENCY_TTL": "60"})
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_the_lifetime_is_otas_idempotency_ttl(lighttpd, one_minute, pg,
+                                              keys, secret):
+    key = keys.make()
+    k = fresh_key()
+    first = token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
+                     secret)
+    pg.query("UPDATE otas_idempotency SET created_at = now()"
+             " - interval '61 seconds' WHERE agent_id = %s",
+             (key.agent_id,))
+    # Still within the default day for one server, past a minute for the
+    # other.
+    assert token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
+                    secret) == first
+    later = token_of(create_session(one_minute, key, BODY, headers=idem(k)),
+                     secret)
+    assert later["agent_session_id"] != first["agent_session_id"]
+    assert sessions_of(pg, key.agent_id) == 2
+
+
 # --- concurrency -----------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,8 @@ def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
     expected |= {p + "/bin/otas-admin",
                  p + "/share/man/man1/otas-admin.1",
                  p + "/share/man/man8/otas-session.8",
-                 p + "/share/man/man8/otas-authz.8"}
+                 p + "/share/man/man8/otas-authz.8",
+                 p + "/share/man/man8/otas-echo.8"}
     expected |= {p + "/share/doc/otas-fcgi/examples/" + n
                  for n in os.listdir(stack.ROOT)
                  if n.endswith(".conf.example")}

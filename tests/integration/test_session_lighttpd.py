@@ -8,6 +8,7 @@ import os
 import pwd
 import time
 
+import examples
 import stack
 
 
@@ -26,12 +27,15 @@ def status_field(pid, field):
 
 
 def test_example_spawns_the_configured_number_of_processes(lighttpd):
-    """Four, for the two paths that share them.  lighttpd may still be
-    spawning them for a moment after it starts listening."""
+    """The example's max-procs, for the two paths that share them.
+    lighttpd may still be spawning them for a moment after it starts
+    listening."""
+    procs = examples.lighttpd_session_procs()
     deadline = time.monotonic() + 10
-    while len(lighttpd.program_pids()) < 4 and time.monotonic() < deadline:
+    while (len(lighttpd.program_pids()) < procs and
+           time.monotonic() < deadline):
         time.sleep(0.1)
-    assert len(lighttpd.program_pids()) == 4
+    assert len(lighttpd.program_pids()) == procs
 
 
 def test_program_runs_as_www_data_not_root(lighttpd):
@@ -58,7 +62,8 @@ def test_program_environment_is_only_what_the_example_gives(lighttpd, app,
 def test_program_listens_on_a_unix_socket_only(lighttpd):
     rundir = os.path.join(lighttpd.dir, "run")
     socks = sorted(n for n in os.listdir(rundir) if n.startswith("session"))
-    assert socks == ["session.sock-%d" % i for i in range(4)], socks
+    assert socks == ["session.sock-%d" % i for i in
+                     range(examples.lighttpd_session_procs())], socks
     # No TCP listener of the program's own: every inet socket it holds is
     # a client connection (to PostgreSQL).
     for pid in lighttpd.program_pids():

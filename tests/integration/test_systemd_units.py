@@ -176,7 +176,7 @@ def lighttpd(workdir, units, echo, pg):
         f.write(lighttpd_pointed_at_sockets(text))
     srv = _Running(d, port)
     try:
-        srv.spawn(["lighttpd", "-D", "-f", conf])
+        srv.spawn([stack.LIGHTTPD, "-D", "-f", conf])
         yield srv
     finally:
         srv.stop()
