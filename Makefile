@@ -103,9 +103,11 @@ test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run
 
+# exec: a SIGTERM make passes on reaches the dev stack itself, which
+# stops what it started (a shell in between would die and leave it).
 run: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/dev-stack
+	@BUILD=$(BUILD) exec scripts/dev-stack
 
 # `make sanitize`: the unit and integration suites with ASan + UBSan builds
 # of every program (own BUILD dir), then valgrind memcheck on a responder

@@ -10,6 +10,7 @@ lives in its own mount namespace (the script makes one), so "nothing is
 left" is checked exactly: no process of that namespace survives a stop.
 """
 
+import collections
 import os
 import re
 import shutil
@@ -17,9 +18,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
+import otas_http
 import processes
 import stack
 
@@ -55,6 +58,22 @@ def mount_ns(pid):
         return os.readlink("/proc/%d/ns/mnt" % pid)
     except OSError:
         return None
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+
+
+def parent(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def pids_in_ns(ns):
@@ -95,9 +114,16 @@ class DevStack:
         self.log = os.path.join(checkout, "make-run.log")
         self.proc = None
         self.ns = None
+        self.ns_fd = None
 
     def output(self):
         return processes.tail(self.log, 100000)
+
+    def report(self):
+        """For a failure: what make run said, and PostgreSQL's log."""
+        return "%s\n--- var/pg/postgres.log:\n%s" % (
+            self.output()[-3000:], processes.tail(os.path.join(
+                self.checkout, "var", "pg", "postgres.log"), 2000))
 
     def start(self, timeout=120):
         open(self.log, "w").close()
@@ -115,11 +141,28 @@ class DevStack:
         if UP not in self.output():
             return False
         if self.ns is None:
-            own = mount_ns(os.getpid())
-            for pid in processes.tree(self.proc.pid):
-                if mount_ns(pid) not in (None, own):
-                    self.ns = mount_ns(pid)
+            self.ns = self.own_namespace()
         return True
+
+    def own_namespace(self):
+        """The mount namespace the script made for itself: that of the
+        dev-stack process below make whose parent lives in another one.
+        Never init's or ours (anything is killed by it at the end)."""
+        shared = {mount_ns(1), mount_ns(os.getpid()), None}
+        for pid in processes.tree(self.proc.pid):
+            ns = mount_ns(pid)
+            up = mount_ns(parent(pid))
+            if "scripts/dev-stack" in comm(pid) and ns not in shared and \
+                    up is not None and up != ns:
+                # Held open until stop(): a namespace's number is reused
+                # once it is gone, and another stack's must never look
+                # like this one's.
+                self.ns_fd = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY)
+                if mount_ns(pid) == ns:
+                    return ns
+                os.close(self.ns_fd)
+                self.ns_fd = None
+        return None
 
     def exited(self):
         return self.proc.poll() is not None
@@ -143,6 +186,9 @@ class DevStack:
                 processes.stop(self.proc, signal.SIGKILL)
         for pid in self.left_behind():
             os.kill(pid, signal.SIGKILL)
+        if self.ns_fd is not None:
+            os.close(self.ns_fd)
+        self.ns = self.ns_fd = None
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +207,7 @@ def running(private_checkout):
     dev = DevStack(private_checkout, processes.free_port())
     try:
         dev.start()
-        assert dev.up(), dev.output()
+        assert dev.up(), dev.report()
         yield dev
     finally:
         dev.stop()
@@ -257,11 +303,11 @@ def test_ctrl_c_stops_everything_it_started_every_time(private_checkout,
         dev = DevStack(private_checkout, processes.free_port())
         try:
             dev.start()
-            assert dev.up(), dev.output()
+            assert dev.up(), dev.report()
             assert dev.ns and dev.left_behind(), "no namespace found"
             assert dev.ctrl_c() != 0
-            assert dev.left_behind() == [], "attempt %d: %s" % (
-                attempt, dev.output()[-2000:])
+            left = {pid: comm(pid) for pid in dev.left_behind()}
+            assert left == {}, "attempt %d: %s" % (attempt, dev.report())
             this = dev_env(private_checkout)["OTAS_DATABASE_URL"]
             # The database's URL, port included, is the checkout's own.
             assert url in (None, this)
@@ -302,7 +348,7 @@ def test_pg_port_sets_the_dev_database_port_and_is_kept(private_checkout,
         dev = DevStack(private_checkout, processes.free_port(), **env)
         try:
             dev.start()
-            assert dev.up(), dev.output()
+            assert dev.up(), dev.report()
             url = dev_env(private_checkout)["OTAS_DATABASE_URL"]
             assert "@127.0.0.1:%d/" % pg_port in url
         finally:
@@ -317,7 +363,7 @@ def test_make_run_serves_from_a_public_checkout_too():
         checkout = copy_checkout(os.path.join(top, "otas-fcgi"))
         dev = DevStack(checkout, processes.free_port())
         dev.start()
-        assert dev.up(), dev.output()
+        assert dev.up(), dev.report()
         r = bash(checkout, readme_block("## The two commands",
                                         ". var/dev.env"))
         assert '"status_description": "agent_session_created"' in r.stdout
@@ -325,3 +371,96 @@ def test_make_run_serves_from_a_public_checkout_too():
         if dev:
             dev.stop()
         shutil.rmtree(top, ignore_errors=True)
+
+
+# --- when its PostgreSQL stops -----------------------------------------------
+
+def create_status(dev):
+    """(HTTP status, status_description) of one session request with the
+    demo key, on a new connection."""
+    key = dev_env(dev.checkout)["OTAS_DEMO_KEY"]
+    server = collections.namedtuple("Server", "host port")("127.0.0.1",
+                                                           dev.port)
+    resp = otas_http.create_session(server, key, "{}", timeout=30)
+    return resp.status, resp.json().get("status_description")
+
+
+def answers_200(dev):
+    """Whether a session request gets 200 now; a connection the program
+    closes while it reconnects counts as not yet."""
+    try:
+        return create_status(dev)[0] == 200
+    except OSError:
+        return False
+
+
+def script_pid(dev):
+    """scripts/dev-stack's own PID (make's child; unshare ran in place)."""
+    for pid in processes.tree(dev.proc.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"scripts/dev-stack") for a in argv[:2]):
+            return pid
+    raise AssertionError("no dev-stack process under make")
+
+
+def wait_for(dev, what, check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "still not %s:\n%s" % (
+            what, dev.output()[-3000:])
+        time.sleep(0.2)
+
+
+def test_make_run_answers_503_while_its_postgresql_is_down_then_recovers(
+        private_checkout, running):
+    running.stop()
+    dev = DevStack(private_checkout, processes.free_port())
+    var = os.path.join(private_checkout, "var")
+    try:
+        dev.start()
+        assert dev.up(), dev.output() + processes.tail(
+            os.path.join(var, "pg", "postgres.log"))
+        assert create_status(dev) == (200, "agent_session_created")
+        with open(os.path.join(var, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        with open(os.path.join(var, "pg-port")) as f:
+            pg_port = int(f.read())
+        # A crash (immediate shutdown); then the port is held, so nobody
+        # can bring PostgreSQL back until the test lets go of it.
+        os.kill(postmaster, signal.SIGQUIT)
+        wait_for(dev, "gone", lambda: not processes.pid_alive(postmaster))
+        with socket.socket() as hold:
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            hold.bind(("127.0.0.1", pg_port))
+            hold.listen()
+            wait_for(dev, "said", lambda: "PostgreSQL stopped" in dev.output())
+            assert create_status(dev) == (503, "service_unavailable")
+            assert dev.proc.poll() is None, dev.output()[-2000:]
+        wait_for(dev, "back", lambda: answers_200(dev))
+        assert dev.left_behind(), "stack gone"
+        os.kill(script_pid(dev), signal.SIGTERM)
+        assert dev.proc.wait(timeout=60) != 0
+        assert dev.left_behind() == [], dev.output()[-2000:]
+    finally:
+        dev.stop()
+
+
+def test_make_run_ends_when_lighttpd_exits(private_checkout, running):
+    running.stop()
+    dev = DevStack(private_checkout, processes.free_port())
+    try:
+        dev.start()
+        assert dev.up(), dev.output()
+        web = [pid for pid, comm in processes.tree(dev.proc.pid).items()
+               if comm == "lighttpd"]
+        assert len(web) == 1, web
+        os.kill(web[0], signal.SIGTERM)
+        assert dev.proc.wait(timeout=60) != 0
+        assert "lighttpd exited" in dev.output()
+        assert dev.left_behind() == [], dev.output()[-2000:]
+    finally:
+        dev.stop()

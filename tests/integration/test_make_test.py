@@ -1,10 +1,12 @@
 """What `make test` (tests/run) tells a developer about the run itself:
 its last line says how many tests were skipped and why, and the web
 servers do not drop out of the run because PATH lacks /usr/sbin (a
-non-root developer's usual PATH)."""
+non-root developer's usual PATH); and the README's multi-word
+PYTEST_ARGS examples reach pytest as the words they mean."""
 
 import os
 import re
+import shlex
 import subprocess
 
 import stack
@@ -30,3 +32,25 @@ def test_web_servers_are_found_without_usr_sbin_on_path(monkeypatch):
     assert "lighttpd" in everywhere
     monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     assert stack.server_kinds() == everywhere
+
+
+def test_readme_pytest_args_examples_reach_pytest_as_meant(tmp_path):
+    with open(os.path.join(stack.ROOT, "README.md")) as f:
+        text = f.read()
+    start = text.index("\n## Tests\n")
+    section = text[start:text.index("\n## ", start + 1)]
+    examples = re.findall(r"`(PYTEST_ARGS=[^`]*?) make test`",
+                          section.replace("\n", " "))
+    assert len(examples) >= 2, examples
+    for example in examples:
+        # As the shell reads the assignment the README shows.
+        (assignment,) = shlex.split(example)
+        value = assignment.partition("=")[2]
+        env = dict(os.environ, BUILD=str(tmp_path),
+                   PYTEST_ARGS=value + " --collect-only -q")
+        r = subprocess.run([RUN], cwd=stack.ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+        # A word split wrongly is a path pytest cannot find: status 4.
+        assert "pytest exited with status" not in r.stdout, (example,
+                                                             r.stdout[-2000:])
+        assert r.stdout.splitlines()[-1] == "0 passed, 0 failed", example
