@@ -123,6 +123,10 @@ def responder_rss(rig, threads, mode):
 
 
 def mode_targets(rig, trips, rss):
+    """Group commit is what the examples and the package ship, so it is
+    the mode held to pgbench's rate and to the CPU budget per request
+    (responder 50 us, PostgreSQL 60 us at 16 connections); unbatched keeps
+    its older, lower bar as a comparison."""
     c16 = rig.knobs.c16
     for server in ("lighttpd", "nginx"):
         r = rig.find("unbatched", server, c16)
@@ -130,17 +134,22 @@ def mode_targets(rig, trips, rss):
             rig.target("  unbatched %s at %d: %.3f x pgbench (target >= "
                        "0.5)" % (server, c16, r["ratio"]),
                        r["ratio"] >= 0.5, r)
-        r = rig.find("group", server, c16)
-        if r:
-            rig.target("  group commit %s at %d: %.3f x pgbench (target "
-                       ">= 1.0)" % (server, c16, r["ratio"]),
-                       r["ratio"] >= 1.0, r)
-    worst = max((r["res"]["resp_us_req"] for r in rig.rows
-                 if "resp_us_req" in r["res"] and r["conns"] == c16
-                 and not r["res"]["void"]), default=None)
-    if worst is not None:
-        rig.target("  responder CPU at %d connections, worst %.0f us per "
-                   "request (target <= 80)" % (c16, worst), worst <= 80)
+        for c in sorted({c16, 64} & set(rig.knobs.conns)):
+            r = rig.find("group", server, c)
+            if r:
+                rig.target("  group commit %s at %d: %.3f x pgbench "
+                           "(target >= 1.0)" % (server, c, r["ratio"]),
+                           r["ratio"] >= 1.0, r)
+    for part, name, budget in (("resp", "responder", 50),
+                               ("pg", "PostgreSQL", 60)):
+        worst = max((r["res"][part + "_us_req"] for r in rig.rows
+                     if part + "_us_req" in r["res"] and r["conns"] == c16
+                     and r["mode"].startswith("group")
+                     and not r["res"]["void"]), default=None)
+        if worst is not None:
+            rig.target("  %s CPU with group commit at %d connections, "
+                       "worst %.0f us per request (target <= %d)" % (
+                           name, c16, worst, budget), worst <= budget)
     if len(rig.knobs.modes) == 1 and 1 in rig.knobs.conns:
         one_connection_targets(rig)
     for mode, before, after, done, bad in rss:
