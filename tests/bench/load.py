@@ -96,6 +96,17 @@ def run_wrk(url, conns, seconds, key):
     return res
 
 
+def series(port, key, n):
+    """n session requests one after another: (seconds of each, in order,
+    and the set of statuses they got)."""
+    times, statuses = [], set()
+    for _ in range(n):
+        t, st = one_request(port, key)
+        times.append(t)
+        statuses.add(st)
+    return times, statuses
+
+
 def one_request(port, key):
     """(seconds, status) of one session request on a new connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

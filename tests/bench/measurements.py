@@ -230,11 +230,7 @@ def key_cache(rig):
         # Connect and prepare with the ordinary key first, so the slow
         # key's first request pays for the hash and nothing else.
         rig.warm(s, 1, 1)
-        times, statuses = [], []
-        for _ in range(51):
-            t, st = load.one_request(s.port, slow["key"])
-            times.append(t)
-            statuses.append(st)
+        times, statuses = load.series(s.port, slow["key"], 51)
     finally:
         rig.stop_server(s)
     rest = sorted(times[1:])
@@ -278,11 +274,7 @@ def shared_hosting(rig):
         try:
             for kname, key in keys:
                 load.one_request(s.port, key["key"])
-                times, statuses = [], set()
-                for _ in range(n):
-                    t, st = load.one_request(s.port, key["key"])
-                    times.append(t)
-                    statuses.add(st)
+                times, statuses = load.series(s.port, key["key"], n)
                 times.sort()
                 p50, p99 = load.pct(times, 50), load.pct(times, 99)
                 rig.out("  %-20s %-24s p50 %8.2f ms  p99 %8.2f ms  "
@@ -307,11 +299,7 @@ def legacy_first_use(rig):
         s = rig.started(stack.SERVERS["apache-cgi"], "first-use-" + rehash,
                         1, env={"OTAS_REHASH": rehash})
         try:
-            times, statuses = [], set()
-            for _ in range(21):
-                t, st = load.one_request(s.port, key["key"])
-                times.append(t)
-                statuses.add(st)
+            times, statuses = load.series(s.port, key["key"], 21)
         finally:
             rig.stop_server(s)
         stored = rig.pg.scalar("SELECT split_part(hashed_key, '$', 2)"

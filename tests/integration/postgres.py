@@ -110,7 +110,7 @@ class Postgres:
         self._make_dir()
         argv = [PG_BIN + "/pg_basebackup", "-D", self.data, "-R",
                 "-X", "stream", "-h", "127.0.0.1", "-p", str(primary.port),
-                "-U", "postgres", "--no-sync"]
+                "-U", "postgres", "--no-sync", "--checkpoint=fast"]
         if slot:
             argv += ["-C", "-S", slot]
         self._as_postgres(argv)
