@@ -210,8 +210,10 @@ args_parse(const struct cmd *c, const char *label, int argc, char **argv,
 			a->pos[a->npos++] = arg;
 			continue;
 		}
+		/* Prefixes of the original backend may begin with '-'. */
 		if (arg[1] != '-')
-			return fail(EXIT_USAGE, "%s: unknown option %s",
+			return fail(EXIT_USAGE, "%s: unknown option %s (an "
+			    "argument that begins with '-' goes after --)",
 			    label, arg);
 		arg += 2;
 		eq = strchr(arg, '=');

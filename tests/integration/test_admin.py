@@ -586,10 +586,19 @@ def test_key_revoke_of_a_shared_prefix_asks_for_the_id(run, pg, keys):
     prefix = stack.original_prefix()
     a = keys.make(prefix=prefix)
     keys.make(prefix=prefix)
-    failed(run("key", "revoke", prefix), 1, ["2 keys share prefix",
-                                              "key id"])
+    # token_urlsafe may begin a prefix with '-': "--" ends the options.
+    failed(run("key", "revoke", "--", prefix), 1, ["2 keys share prefix",
+                                                    "key id"])
     assert key_row(pg, a.key_id)["active"] is True
     ok(run("key", "revoke", a.key_id))
+    assert key_row(pg, a.key_id)["active"] is False
+
+
+def test_key_revoke_of_a_prefix_beginning_with_a_dash(run, pg, keys):
+    a = keys.make(prefix="-" + stack.new_prefix()[:10])
+    failed(run("key", "revoke", a.prefix), 2, ["goes after --"])
+    assert key_row(pg, a.key_id)["active"] is True
+    ok(run("key", "revoke", "--", a.prefix))
     assert key_row(pg, a.key_id)["active"] is False
 
 
@@ -722,7 +731,7 @@ def test_group_help_lists_its_subcommands(run):
     (["agent", "explode"], ["unknown command: agent explode"]),
     (["agent", "list", "extra"], ["unexpected argument"]),
     (["agent", "list", "--bogus"], ["unknown option --bogus"]),
-    (["agent", "list", "-x"], ["unknown option -x"]),
+    (["agent", "list", "-x"], ["unknown option -x", "goes after --"]),
     (["key", "list", str(uuid.uuid4()), str(uuid.uuid4())],
      ["unexpected argument"]),
     (["key", "issue", "--name", "a", "--name", "b", str(uuid.uuid4())],
