@@ -23,6 +23,7 @@
 #include "db.h"
 #include "hash.h"
 #include "health.h"
+#include "hex.h"
 #include "idem.h"
 #include "key.h"
 #include "keycache.h"
@@ -184,19 +185,13 @@ idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
 static enum otas_status
 body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[HASH_SHA256_LEN];
-	size_t i;
 
 	if (hash_sha256(body, len, d) == -1) {
 		o->why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
-	for (i = 0; i < sizeof(d); i++) {
-		a->body_hash[2 * i] = hex[d[i] >> 4];
-		a->body_hash[2 * i + 1] = hex[d[i] & 0xf];
-	}
-	a->body_hash[2 * sizeof(d)] = '\0';
+	hex_encode(d, sizeof(d), a->body_hash);
 	return OTAS_OK;
 }
 
