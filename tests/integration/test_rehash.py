@@ -73,12 +73,9 @@ def test_a_refused_key_is_not_rehashed(lighttpd, pg, keys):
 
 @pytest.fixture(scope="module")
 def no_rehash(workdir, app):
-    srv = start_private(os.path.join(workdir, "no-rehash"), app,
-                        {"OTAS_REHASH": "0"})
-    try:
+    with start_private(os.path.join(workdir, "no-rehash"), app,
+                       {"OTAS_REHASH": "0"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_rehash_0_keeps_every_hash(no_rehash, pg, keys):
