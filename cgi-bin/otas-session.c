@@ -23,6 +23,7 @@
 #include "db.h"
 #include "hash.h"
 #include "health.h"
+#include "hex.h"
 #include "idem.h"
 #include "key.h"
 #include "keycache.h"
@@ -117,9 +118,11 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 
 /*
  * Verifies the key and stores the session.  The token is signed before the
- * insert, so a committed row always gets its 200.  A cached key that the
- * database no longer accepts is forgotten and verified afresh once, which
- * also tells the log why it failed.
+ * insert, so a committed row always gets its 200.  A key whose hash the
+ * insert no longer finds (the cache held an old one, or another process
+ * replaced a legacy hash while this one checked it) is forgotten and
+ * verified afresh once: a rehashed key then passes, and a revoked one fails
+ * with the reason in the log.
  */
 static enum otas_status
 store(struct app *app, const struct req *rq, const struct key_parts *kp,
@@ -128,15 +131,16 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	char session_id[UUID_STR_LEN + 1];
 	struct token_claims tc;
 	enum otas_status st = OTAS_ERR_KEY;
-	int attempt, cached;
+	int attempt;
 
-	if (uuid7_make(session_id) == -1) {
-		o->why = "no random bytes for the session id";
-		return OTAS_ERR_SERVER;
-	}
 	for (attempt = 0; attempt < 2; attempt++) {
+		/* A new id for each try: the first may be stored after all. */
+		if (uuid7_make(session_id) == -1) {
+			o->why = "no random bytes for the session id";
+			return OTAS_ERR_SERVER;
+		}
 		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
-		    &o->key, &cached, o->rehash, &o->why);
+		    &o->key, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
 		claims(app, session_id, o, &tc);
@@ -152,8 +156,6 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		if (st != OTAS_ERR_KEY)
 			return st;
 		verify_forget(&o->key);
-		if (!cached)
-			return st;
 	}
 	return st;
 }
@@ -183,19 +185,13 @@ idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
 static enum otas_status
 body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[HASH_SHA256_LEN];
-	size_t i;
 
 	if (hash_sha256(body, len, d) == -1) {
 		o->why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
-	for (i = 0; i < sizeof(d); i++) {
-		a->body_hash[2 * i] = hex[d[i] >> 4];
-		a->body_hash[2 * i + 1] = hex[d[i] & 0xf];
-	}
-	a->body_hash[2 * sizeof(d)] = '\0';
+	hex_encode(d, sizeof(d), a->body_hash);
 	return OTAS_OK;
 }
 

@@ -1,11 +1,12 @@
 /*
- * hex — digit by digit, any case, exactly four of them: a short or
- * non-hex escape is -1, never a partial value.
+ * hex — read digit by digit, any case, exactly four of them: a short or
+ * non-hex escape is -1, never a partial value.  Written lowercase only, as
+ * RFC 9562 spells uuid text and PostgreSQL's encode(..., 'hex') writes.
  */
 #include "hex.h"
 
-static int
-digit(unsigned char c)
+int
+hex_digit(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -25,9 +26,22 @@ hex_u16(const unsigned char *p, size_t n)
 	if (n < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		if ((d = digit(p[i])) < 0)
+		if ((d = hex_digit(p[i])) < 0)
 			return -1;
 		v = v * 16 + d;
 	}
 	return v;
+}
+
+void
+hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
 }

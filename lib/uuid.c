@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "uuid.h"
 
 #define COUNTER_BITS	42
@@ -116,19 +117,20 @@ uuid_random(unsigned char *out, size_t n)
 	return 0;
 }
 
+/* 8-4-4-4-12 digits; each group's NUL is overwritten by the next dash. */
 static void
 uuid_format(const unsigned char b[16], char out[UUID_STR_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t		 i, o = 0;
+	static const size_t group[] = { 4, 2, 2, 2, 6 };	/* bytes */
+	size_t		 g, i = 0, o = 0;
 
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
+	for (g = 0; g < sizeof(group) / sizeof(group[0]); g++) {
+		if (g > 0)
 			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 0xf];
+		hex_encode(b + i, group[g], out + o);
+		i += group[g];
+		o += 2 * group[g];
 	}
-	out[o] = '\0';
 }
 
 int
@@ -171,13 +173,6 @@ uuid7_make(char out[UUID_STR_LEN + 1])
 	return 0;
 }
 
-static int
-uuid_is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
 int
 uuid_valid(const char *s, size_t len)
 {
@@ -189,7 +184,7 @@ uuid_valid(const char *s, size_t len)
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return 0;
-		} else if (!uuid_is_hex(s[i]))
+		} else if (hex_digit((unsigned char)s[i]) < 0)
 			return 0;
 	}
 	return 1;

@@ -117,3 +117,47 @@ def test_group_commit_with_its_answer_lost_is_200_for_each_row_once(
     sids = sorted(token_session(r, secret) for r in answers)
     assert len(set(sids)) == 8
     assert session_ids(pg, key) == sorted(before + sids)
+
+
+# A legacy key's first use also replaces its slow hash in the statement
+# whose answer is lost: the retry finds the key under the new hash.
+
+LEGACY = 260000     # the original backend's PBKDF2 iterations
+
+
+def stored_hash(pg, key):
+    return pg.scalar("SELECT hashed_key FROM agent_key WHERE id = %s",
+                     (key.key_id,))
+
+
+def lose_first_answer(srv, proxy, key, headers=()):
+    cuts = proxy.cuts_done
+    proxy.set_mode("cut_insert")
+    resp = create_session(srv, key, "{}", headers=headers,
+                          timeout=CLIENT_TIMEOUT)
+    assert proxy.cuts_done == cuts + 1, "the proxy never cut"
+    return resp
+
+
+def test_answer_lost_as_a_legacy_key_is_rehashed_is_200_with_one_row(
+        one_thread, healthy, pg, keys, secret):
+    key = keys.make(iterations=LEGACY)
+    old = stored_hash(pg, key)
+    sid = token_session(lose_first_answer(one_thread, healthy, key), secret)
+    assert session_ids(pg, key) == [sid]
+    assert stored_hash(pg, key) != old
+
+
+def test_answer_lost_as_a_legacy_key_is_rehashed_with_an_idempotency_key(
+        one_thread, healthy, pg, keys, secret):
+    key = keys.make(iterations=LEGACY)
+    old = stored_hash(pg, key)
+    header = [("Idempotency-Key", '"lost-answer-rehash"')]
+    sid = token_session(lose_first_answer(one_thread, healthy, key, header),
+                        secret)
+    assert session_ids(pg, key) == [sid]
+    assert stored_hash(pg, key) != old
+    again = create_session(one_thread, key, "{}", headers=header,
+                           timeout=CLIENT_TIMEOUT)
+    assert token_session(again, secret) == sid
+    assert session_ids(pg, key) == [sid]
