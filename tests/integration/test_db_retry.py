@@ -17,51 +17,27 @@ import threading
 import jwt
 import pytest
 
-import postgres
-
-from fault_proxy import FaultProxy
 from otas_http import create_session
 from private_server import start_private
 
 CLIENT_TIMEOUT = 20
 
 
-@pytest.fixture(scope="module")
-def proxy(pg):
-    with FaultProxy(pg.port) as p:
-        yield p
-
-
-def start(workdir, app, proxy, name, threads):
-    return start_private(os.path.join(workdir, name), app, {
-        "OTAS_DATABASE_URL": proxy.url(user=postgres.RUNTIME_ROLE),
-        "OTAS_THREADS": str(threads),
-    }, max_procs=1)
+def start(workdir, proxied_app, name, threads):
+    return start_private(os.path.join(workdir, name), proxied_app,
+                         {"OTAS_THREADS": str(threads)}, max_procs=1)
 
 
 @pytest.fixture(scope="module")
-def one_thread(workdir, app, proxy):
-    srv = start(workdir, app, proxy, "retry-1", 1)
-    try:
+def one_thread(workdir, proxied_app):
+    with start(workdir, proxied_app, "retry-1", 1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
-def group_commit(workdir, app, proxy):
-    srv = start(workdir, app, proxy, "retry-8", 8)
-    try:
+def group_commit(workdir, proxied_app):
+    with start(workdir, proxied_app, "retry-8", 8) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def healthy(proxy):
-    proxy.set_mode("pass")
-    yield proxy
-    proxy.set_mode("pass")
 
 
 def session_ids(pg, key):

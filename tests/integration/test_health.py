@@ -151,9 +151,9 @@ def schema_questions_by_backend(pg, mark):
 @pytest.mark.parametrize("kind", PERSISTENT_KINDS)
 def test_health_asks_the_database_at_most_once_a_second_per_process(
         kind, workdir, app, pg, logged_runtime_role):
-    srv = stack.start_private(stack.SERVERS[kind],
-                              os.path.join(workdir, "health-" + kind), app)
-    try:
+    with stack.start_private(stack.SERVERS[kind],
+                             os.path.join(workdir, "health-" + kind),
+                             app) as srv:
         mark = log_size(pg)
         polls = 0
         t0 = time.monotonic()
@@ -164,8 +164,6 @@ def test_health_asks_the_database_at_most_once_a_second_per_process(
         elapsed = time.monotonic() - t0
         time.sleep(0.3)     # the last statement's log line
         counts = schema_questions_by_backend(pg, mark)
-    finally:
-        srv.stop()
     assert counts, "no readiness question reached the database"
     # A process asks when its remembered answer is a second old: over
     # `elapsed` seconds that is at most ceil(elapsed) + 1 times.

@@ -12,9 +12,6 @@ import threading
 
 import pytest
 
-import postgres
-
-from fault_proxy import FaultProxy
 from otas_http import assert_error, create_session
 from private_server import start_private
 from stack import django_check, django_pbkdf2
@@ -76,12 +73,9 @@ def test_a_refused_key_is_not_rehashed(lighttpd, pg, keys):
 
 @pytest.fixture(scope="module")
 def no_rehash(workdir, app):
-    srv = start_private(os.path.join(workdir, "no-rehash"), app,
-                        {"OTAS_REHASH": "0"})
-    try:
+    with start_private(os.path.join(workdir, "no-rehash"), app,
+                       {"OTAS_REHASH": "0"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_rehash_0_keeps_every_hash(no_rehash, pg, keys):
@@ -151,15 +145,10 @@ def session_count(pg, key):
 
 
 @pytest.fixture(scope="module")
-def held(workdir, app, pg):
-    with FaultProxy(pg.port) as proxy:
-        srv = start_private(os.path.join(workdir, "rehash-held"), app, {
-            "OTAS_DATABASE_URL": proxy.url(user=postgres.RUNTIME_ROLE),
-        }, max_procs=1)
-        try:
-            yield proxy, srv
-        finally:
-            srv.stop()
+def held(workdir, proxied_app, proxy):
+    with start_private(os.path.join(workdir, "rehash-held"), proxied_app,
+                       max_procs=1) as srv:
+        yield proxy, srv
 
 
 def changed_before_insert(held, pg, key, change):
