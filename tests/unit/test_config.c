@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "site.h"
 
 #define SECRET40 "0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
@@ -631,50 +632,6 @@ session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 }
 
 /* ------------------------------------------------ the settings file */
-
-/* A private directory holding "otas.conf" (mode 0600) with text. */
-struct site {
-	char	dir[64];
-	char	conf[128];
-};
-
-static void
-site_file(const struct site *s, const char *name, const char *text,
-    mode_t mode)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-site_make(struct site *s, const char *conf)
-{
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test_config.XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(s->conf, sizeof(s->conf), "%s/otas.conf", s->dir);
-	if (conf != NULL)
-		site_file(s, "otas.conf", conf, 0600);
-}
-
-static void
-site_remove(struct site *s)
-{
-	const char *names[] = { "otas.conf", "jwt-secret" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->dir, names[i]);
-		unlink(path);
-	}
-	assert_int_equal(rmdir(s->dir), 0);
-}
 
 /* Loads with OTAS_CONFIG naming the site's file; returns config_load's. */
 static int

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "settings_file.h"
+#include "site.h"
 
 static char start_dir[PATH_MAX], start_path[4096];
 
@@ -35,51 +36,7 @@ reset(void **state)
 	return chdir(start_dir);
 }
 
-/* ------------------------------------------------------- a site */
-
-/* A private directory; its otas.conf (mode 0600) holds text when given. */
-struct site {
-	char	dir[64];
-	char	conf[128];
-};
-
-static void
-site_file(const struct site *s, const char *name, const char *text,
-    size_t len, mode_t mode)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-site_make(struct site *s, const char *conf)
-{
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test_settings_file.XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(s->conf, sizeof(s->conf), "%s/otas.conf", s->dir);
-	if (conf != NULL)
-		site_file(s, "otas.conf", conf, strlen(conf), 0600);
-}
-
-static void
-site_remove(struct site *s)
-{
-	const char *names[] = { "otas.conf", "otas-session", "fifo" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->dir, names[i]);
-		unlink(path);
-	}
-	assert_int_equal(rmdir(s->dir), 0);
-}
+/* ------------------------------------------- what open must do */
 
 /* settings_file_open must find the site's file and read text from it. */
 static void
@@ -190,7 +147,7 @@ file_found_in_the_working_directory_for_a_bare_name(void **state)
 	struct site s;
 
 	site_make(&s, "OTAS_TOKEN_LEEWAY=6\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 13, 0700);
+	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
 	assert_int_equal(chdir(s.dir), 0);
 	setenv("PATH", "/usr/bin:/bin", 1);
 	assert_found(&s, "otas-session", "OTAS_TOKEN_LEEWAY=6\n");
@@ -218,7 +175,7 @@ file_found_beside_a_program_run_from_path(void **state)
 	char path[128];
 
 	site_make(&s, "OTAS_TOKEN_LEEWAY=8\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 13, 0700);
+	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
 	snprintf(path, sizeof(path), "/nonexistent:%s:/bin", s.dir);
 	setenv("PATH", path, 1);
 	assert_int_equal(chdir("/"), 0);
@@ -269,13 +226,13 @@ file_larger_than_64_kib_is_refused_and_at_64_kib_read(void **state)
 	assert_non_null(big = malloc(n + 1));
 	memset(big, '#', n + 1);
 	site_make(&s, NULL);
-	site_file(&s, "otas.conf", big, n, 0600);
+	site_write(&s, "otas.conf", big, n, 0600);
 	setenv("OTAS_CONFIG", s.conf, 1);
 	assert_int_equal(settings_file_open(&f, NULL, err, sizeof(err)), 1);
 	assert_int_equal(f.len, n);
 	settings_file_close(&f);
 	free(f.path);
-	site_file(&s, "otas.conf", big, n + 1, 0600);
+	site_write(&s, "otas.conf", big, n + 1, 0600);
 	free(big);
 	assert_open_refused(NULL, s.conf, "larger than 65536 bytes");
 	site_remove(&s);
@@ -289,7 +246,7 @@ file_mode_is_reported_for_the_privacy_rule(void **state)
 	char err[512];
 
 	site_make(&s, NULL);
-	site_file(&s, "otas.conf", "#\n", 2, 0644);
+	site_file(&s, "otas.conf", "#\n", 0644);
 	setenv("OTAS_CONFIG", s.conf, 1);
 	assert_int_equal(settings_file_open(&f, NULL, err, sizeof(err)), 1);
 	assert_int_equal(f.mode & 0777, 0644);
@@ -309,7 +266,7 @@ read_stops_one_byte_past_the_limit(void **state)
 	site_make(&s, "0123456789abcdef");
 	assert_int_equal(settings_file_read(s.conf, buf, 8, NULL), 9);
 	assert_memory_equal(buf, "012345678", 9);
-	site_file(&s, "otas.conf", "01234567", 8, 0600);
+	site_file(&s, "otas.conf", "01234567", 0600);
 	assert_int_equal(settings_file_read(s.conf, buf, 8, NULL), 8);
 	assert_memory_equal(buf, "01234567", 8);
 	site_remove(&s);
