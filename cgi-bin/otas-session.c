@@ -118,9 +118,11 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 
 /*
  * Verifies the key and stores the session.  The token is signed before the
- * insert, so a committed row always gets its 200.  A cached key that the
- * database no longer accepts is forgotten and verified afresh once, which
- * also tells the log why it failed.
+ * insert, so a committed row always gets its 200.  A key whose hash the
+ * insert no longer finds (the cache held an old one, or another process
+ * replaced a legacy hash while this one checked it) is forgotten and
+ * verified afresh once: a rehashed key then passes, and a revoked one fails
+ * with the reason in the log.
  */
 static enum otas_status
 store(struct app *app, const struct req *rq, const struct key_parts *kp,
@@ -129,15 +131,16 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 	char session_id[UUID_STR_LEN + 1];
 	struct token_claims tc;
 	enum otas_status st = OTAS_ERR_KEY;
-	int attempt, cached;
+	int attempt;
 
-	if (uuid7_make(session_id) == -1) {
-		o->why = "no random bytes for the session id";
-		return OTAS_ERR_SERVER;
-	}
 	for (attempt = 0; attempt < 2; attempt++) {
+		/* A new id for each try: the first may be stored after all. */
+		if (uuid7_make(session_id) == -1) {
+			o->why = "no random bytes for the session id";
+			return OTAS_ERR_SERVER;
+		}
 		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
-		    &o->key, &cached, o->rehash, &o->why);
+		    &o->key, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
 		claims(app, session_id, o, &tc);
@@ -153,8 +156,6 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 		if (st != OTAS_ERR_KEY)
 			return st;
 		verify_forget(&o->key);
-		if (!cached)
-			return st;
 	}
 	return st;
 }

@@ -24,18 +24,21 @@
 
 /*
  * The parts both statements share.  i: the rows of the batch, one array
- * per column.  k: the rows whose key still has the hash that was verified
- * and is usable, so a revocation takes effect on the very next request and
- * a row whose key fails is not inserted (not returned) while the others
- * are.  touched: last_used_at at most once a minute, and a legacy hash
- * replaced by the fast one verified alongside it (rh, '' for none) only
- * while the row still holds the old one and is usable: compare-and-set, so
- * a rotation, revocation or other rehash that races it wins.
+ * per column.  k: the rows whose key is usable and still has the hash that
+ * was verified, or the rehash the row brings (made from the same secret;
+ * found when this request's own first attempt committed it and then lost
+ * its answer), so a revocation takes effect on the very next request and a
+ * row whose key fails is not inserted (not returned) while the others are.
+ * touched: last_used_at at most once a minute, and a legacy hash replaced
+ * by the fast one verified alongside it (rh, '' for none) only while the
+ * row still holds the old one and is usable: compare-and-set, so a
+ * rotation, revocation or other rehash that races it wins.
  */
 #define ROWS_CHECKED \
 	"), k AS (" \
 	"  SELECT i.*, k.agent_id FROM i" \
-	"  JOIN agent_key k ON k.id = i.kid AND k.hashed_key = i.hk" \
+	"  JOIN agent_key k ON k.id = i.kid" \
+	"  AND (k.hashed_key = i.hk OR k.hashed_key = NULLIF(i.rh, ''))" \
 	"  JOIN agent a ON a.id = k.agent_id" \
 	"  WHERE k.active AND k.revoked_at IS NULL" \
 	"  AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.is_active" \

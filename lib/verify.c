@@ -152,24 +152,21 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 enum otas_status
 verify_key(struct db *db, const struct otas_config *cfg, const char *key,
     size_t len, const struct key_parts *parts, struct keycache_entry *out,
-    int *cached, char rehash[HASH_ENCODED_MAX], const char **why)
+    char rehash[HASH_ENCODED_MAX], const char **why)
 {
 	struct agent_key_row rows[AGENT_KEY_MAX_ROWS];
 	enum otas_status st;
 	int n;
 
 	memset(out, 0, sizeof(*out));
-	*cached = 0;
 	rehash[0] = '\0';
 	memcpy(out->prefix, parts->prefix[0], sizeof(out->prefix));
 	if (hash_sha256(key, len, out->digest) == -1) {
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
-	if (keycache_get(out->digest, out)) {
-		*cached = 1;
+	if (keycache_get(out->digest, out))
 		return OTAS_OK;
-	}
 	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
 	st = check_rows(cfg, key, len, rows, n, out, rehash, why);

@@ -20,18 +20,18 @@
 #define VERIFY_REHASH_MIN_SECRET 32
 
 /*
- * OTAS_OK with *out filled (and *cached set when no database work was
- * needed), and rehash holding a fast encoding of the key when the stored
- * hash was slow and should be replaced ("" otherwise); OTAS_ERR_KEY with
- * *why saying which of unknown, wrong secret, inactive, revoked, expired,
- * agent inactive; OTAS_ERR_UNAVAILABLE (database, or the slow-hash budget
- * too far behind) / OTAS_ERR_SERVER.  out->prefix is
- * set for the log whenever a prefix is known.
+ * OTAS_OK with *out filled (from the cache when it holds the key), and
+ * rehash holding a fast encoding of the key when the stored hash was slow
+ * and should be replaced ("" otherwise); OTAS_ERR_KEY with *why saying
+ * which of unknown, wrong secret, inactive, revoked, expired, agent
+ * inactive; OTAS_ERR_UNAVAILABLE (database, or the slow-hash budget too far
+ * behind) / OTAS_ERR_SERVER.  out->prefix is set for the log whenever a
+ * prefix is known.
  */
 enum otas_status verify_key(struct db *db, const struct otas_config *cfg,
 		    const char *key, size_t len, const struct key_parts *parts,
-		    struct keycache_entry *out, int *cached,
-		    char rehash[HASH_ENCODED_MAX], const char **why);
+		    struct keycache_entry *out, char rehash[HASH_ENCODED_MAX],
+		    const char **why);
 
 /*
  * The database no longer accepts k (its row changed since it was

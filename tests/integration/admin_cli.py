@@ -88,3 +88,31 @@ class FreshDb:
     def versions(self):
         return [v for (v,) in self.query(
             "SELECT version FROM otas_schema_migrations ORDER BY version")]
+
+
+class OneUserDb(FreshDb):
+    """An empty database owned by a login role of its own that is no
+    superuser and may create no role: what a shared host gives a customer
+    (one database user).  url connects as that user; drop() removes the
+    database, then the role."""
+
+    def __init__(self, pg):
+        super().__init__(pg)
+        self.user = self.name + "_user"
+        password = uuid.uuid4().hex
+        # Loopback is trust in the suite's cluster: the password is there
+        # because the URL a host gives always has one.
+        self.url = "postgresql://%s:%s@127.0.0.1:%d/%s" % (
+            self.user, password, pg.port, self.name)
+        with pg.connect("postgres") as conn:
+            cur = conn.cursor()
+            cur.execute("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEROLE"
+                        " NOCREATEDB PASSWORD %%s" % self.user, (password,))
+            # PostgreSQL 15: the database's owner owns its public schema.
+            cur.execute("ALTER DATABASE %s OWNER TO %s" % (self.name,
+                                                           self.user))
+
+    def drop(self):
+        super().drop()
+        with self.pg.connect("postgres") as conn:
+            conn.cursor().execute("DROP ROLE IF EXISTS %s" % self.user)

@@ -18,6 +18,13 @@ Fixtures:
   run        run(*args, url=..., env={...}, user=...): otas-admin as a
              process (admin_cli.run_admin), against pg unless url
   fresh_db   admin_cli.FreshDb: an empty database, dropped afterwards
+  pair       replication.Pair: a primary and its synchronous standby,
+             migrated, one per test module (a module may crash, promote
+             or pause them)
+  proxy      fault_proxy.FaultProxy in front of pg, one per test module
+  healthy    proxy passing everything with no connection left open, at
+             the start and at the end of the test
+  proxied_app  app with the runtime role's URL through proxy
 
 Tests that hold for every server take `server`; one contract, many servers.
 """
@@ -31,7 +38,9 @@ from dataclasses import dataclass
 import pytest
 
 import admin_cli
+import fault_proxy
 import postgres
+import replication
 import stack
 import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
 import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
@@ -192,3 +201,34 @@ def fresh_db(pg):
     db = admin_cli.FreshDb(pg)
     yield db
     db.drop()
+
+
+@pytest.fixture(scope="module")
+def pair(request, workdir, build_dir):
+    p = replication.Pair(os.path.join(workdir,
+                                      "pair-" + request.module.__name__))
+    try:
+        yield p.start(build_dir)
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(pg):
+    with fault_proxy.FaultProxy(pg.port) as p:
+        yield p
+
+
+@pytest.fixture
+def healthy(proxy):
+    proxy.set_mode("pass")
+    proxy.drop_all()
+    yield proxy
+    proxy.set_mode("pass")
+    proxy.drop_all()
+
+
+@pytest.fixture(scope="module")
+def proxied_app(app, proxy):
+    return stack.App(app.build, dict(
+        app.env, OTAS_DATABASE_URL=proxy.url(user=postgres.RUNTIME_ROLE)))

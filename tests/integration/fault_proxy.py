@@ -19,6 +19,11 @@ Modes (set_mode, applied at once to every connection, open or new):
               CommandComplete and the ReadyForQuery after it, once the
               transaction has committed, close both sides before the
               client sees the confirmation; then back to pass (cuts times)
+  hold_insert forward, but keep back the client's message that runs the
+              session insert (and what follows it) until the mode changes;
+              insert_held is set once one is kept back: the moment between
+              a request's key check and its insert, made as long as a test
+              needs
 
 The client must not ask for TLS (url adds sslmode=disable): the proxy
 reads the server's bytes as plain protocol messages.  Each connection is
@@ -50,6 +55,7 @@ class FaultProxy:
         self.cuts_left = 0
         self.accepted = 0       # connections accepted, ever
         self.cuts_done = 0
+        self.insert_held = threading.Event()
         self.generation = 0     # bumped by drop_all()
         self.stopping = threading.Event()
         self.threads = []
@@ -68,8 +74,11 @@ class FaultProxy:
         return self
 
     def set_mode(self, mode, cuts=1):
-        assert mode in ("pass", "silent", "freeze", "cut_insert"), mode
+        assert mode in ("pass", "silent", "freeze", "cut_insert",
+                        "hold_insert"), mode
         with self.lock:
+            if mode == "hold_insert":
+                self.insert_held.clear()
             self.mode = mode
             self.cuts_left = cuts if mode == "cut_insert" else 0
 
@@ -146,6 +155,7 @@ class _Conn:
         self.pending = b""          # server bytes not yet forwarded
         self.held = b""             # the insert's confirmation, held back
         self.armed = False          # the client ran the insert
+        self.to_server = b""        # client bytes kept back (hold_insert)
 
     def close(self):
         for s in (self.client, self.server):
@@ -161,6 +171,12 @@ class _Conn:
             return False
         if mode == "silent":
             return not self.ready_seen
+        return True
+
+    def holding(self):
+        if self.proxy.mode != "hold_insert" or not self.armed:
+            return False
+        self.proxy.insert_held.set()
         return True
 
     def run(self):
@@ -185,7 +201,10 @@ class _Conn:
                     return
                 if any(m in data for m in INSERT_MARKERS):
                     self.armed = True
-                self.server.sendall(data)
+                self.to_server += data
+            if self.to_server and not self.holding():
+                self.server.sendall(self.to_server)
+                self.to_server = b""
             if self.server in r:
                 data = self.server.recv(65536)
                 if not data:

@@ -114,3 +114,16 @@ def assert_error(resp, status, code):
                                                                resp)
     assert_common_headers(resp)
     assert resp.json() == {"status": 0, "status_description": code}, resp
+
+
+UNROUTED_PATH = "/no/such/path/"
+
+
+def assert_unrouted(server, resp):
+    """resp is the server's answer to a path no example routes: what it
+    answers /no/such/path/ (404; Apache's example 403, its <Directory />
+    is Require all denied), never a redirect or an answer of a program."""
+    other = request(server, method="GET", path=UNROUTED_PATH)
+    assert other.status in (403, 404), other
+    assert resp.status == other.status, "%r, where %s answers %r" % (
+        resp, UNROUTED_PATH, other)

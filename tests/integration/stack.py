@@ -276,6 +276,13 @@ class Server:
             while self.backends:
                 self.backends.pop().stop()
 
+    # `with start_private(...) as srv:` stops it however the block ends.
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def program_pids(self, name="otas-session"):
         """PIDs of the running copies of a program under this server: its
         process, its backends and everything below them, by name."""

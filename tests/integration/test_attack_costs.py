@@ -26,12 +26,9 @@ GUESSES = 8
 
 @pytest.fixture(scope="module")
 def one_proc(workdir, app):
-    srv = start_private(os.path.join(workdir, "attack"), app,
-                        {"OTAS_THREADS": "2"}, max_procs=1)
-    try:
+    with start_private(os.path.join(workdir, "attack"), app,
+                       {"OTAS_THREADS": "2"}, max_procs=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def wrong_secret(key, i):
@@ -103,13 +100,11 @@ def test_a_verified_key_keeps_answering_while_its_prefix_is_attacked(
 def tiny_budget(workdir, app):
     """A budget of 1000 iterations a second, and hashes over 100 slow: a
     key of 3000 iterations costs three seconds of it."""
-    srv = start_private(os.path.join(workdir, "tiny-budget"), app,
-                        {"OTAS_THREADS": "4", "OTAS_SLOW_HASH_RATE": "1000",
-                         "OTAS_SLOW_HASH_ITERATIONS": "100"}, max_procs=1)
-    try:
+    with start_private(os.path.join(workdir, "tiny-budget"), app,
+                       {"OTAS_THREADS": "4", "OTAS_SLOW_HASH_RATE": "1000",
+                        "OTAS_SLOW_HASH_ITERATIONS": "100"},
+                       max_procs=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_budget_too_far_behind_answers_503_to_retry_never_401(

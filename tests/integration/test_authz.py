@@ -122,12 +122,9 @@ def authz(request, servers, workdir, app):
     if kind in ("lighttpd", "apache-fcgid"):
         yield servers.get(kind)
         return
-    srv = authz_servers.start_private(
-        kind, os.path.join(workdir, "authz-" + kind), app)
-    try:
+    with authz_servers.start_private(
+            kind, os.path.join(workdir, "authz-" + kind), app) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 # --- tokens that pass ----------------------------------------------------

@@ -12,7 +12,6 @@ import uuid
 import jwt
 import pytest
 
-import replication
 import stack
 from otas_http import assert_error, create_session, request
 from private_server import start_private
@@ -22,27 +21,15 @@ CLIENT_TIMEOUT = 20
 
 
 @pytest.fixture(scope="module")
-def pair(workdir, build_dir):
-    p = replication.Pair(os.path.join(workdir, "standby-reads"))
-    try:
-        yield p.start(build_dir)
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
 def served(workdir, app, pair):
-    srv = start_private(os.path.join(workdir, "standby-reads-web"), app, {
+    with start_private(os.path.join(workdir, "standby-reads-web"), app, {
         "OTAS_DATABASE_URL": pair.primary.runtime_url,
         "OTAS_AUTHZ_DATABASE_URL": pair.url(attrs="prefer-standby",
                                             first="standby"),
         "OTAS_AUTHZ_CHECK_DB": "1",
         "OTAS_AUTHZ_CACHE_SECONDS": "0",
-    }, max_procs=1)
-    try:
+    }, max_procs=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ import time
 
 import pytest
 
-import postgres
 import processes
-from fault_proxy import FaultProxy
 from otas_http import assert_error, create_session, request
 from private_server import start_private
 
@@ -33,35 +31,15 @@ PROTECTED = "/api/some/v1/endpoint/"
 
 
 @pytest.fixture(scope="module")
-def proxy(pg):
-    with FaultProxy(pg.port) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def single(workdir, app, proxy):
-    srv = start_private(os.path.join(workdir, "deadlines"), app, {
-        "OTAS_DATABASE_URL": proxy.url(user=postgres.RUNTIME_ROLE),
+def single(workdir, proxied_app):
+    with start_private(os.path.join(workdir, "deadlines"), proxied_app, {
         "OTAS_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
         "OTAS_DB_DEADLINE_MS": str(DEADLINE_MS),
         "OTAS_CONNECT_TIMEOUT": "1",
         "OTAS_AUTHZ_CHECK_DB": "1",
         "OTAS_AUTHZ_CACHE_SECONDS": "0",
-    }, max_procs=1)
-    try:
+    }, max_procs=1) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def healthy(proxy):
-    """Each test starts and ends with the proxy passing everything."""
-    proxy.set_mode("pass")
-    proxy.drop_all()
-    yield proxy
-    proxy.set_mode("pass")
-    proxy.drop_all()
 
 
 def rows_of(pg, key):

@@ -13,7 +13,6 @@ import time
 import jwt
 import pytest
 
-import replication
 import stack
 from otas_http import create_session
 from private_server import Load, start_private
@@ -23,25 +22,13 @@ CLIENT_TIMEOUT = 20
 
 
 @pytest.fixture(scope="module")
-def pair(workdir, build_dir):
-    p = replication.Pair(os.path.join(workdir, "failover"))
-    try:
-        yield p.start(build_dir)
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
 def served(workdir, app, pair):
-    srv = start_private(os.path.join(workdir, "failover-web"), app, {
+    with start_private(os.path.join(workdir, "failover-web"), app, {
         "OTAS_DATABASE_URL": pair.url(attrs="read-write"),
         "OTAS_STATEMENT_TIMEOUT_MS": "1000",
         "OTAS_CONNECT_TIMEOUT": "1",
-    })
-    try:
+    }) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def session_id(token):

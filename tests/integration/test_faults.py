@@ -35,14 +35,11 @@ THREADS = 4
 
 @pytest.fixture(scope="module")
 def faulty(workdir, app):
-    srv = start_private(os.path.join(workdir, "faults"), app, {
+    with start_private(os.path.join(workdir, "faults"), app, {
         "OTAS_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
         "OTAS_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
-    })
-    try:
+    }) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def rows_of(pg, key):

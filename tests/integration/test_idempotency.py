@@ -191,12 +191,9 @@ def test_after_its_lifetime_a_key_makes_a_new_session(lighttpd, pg, keys,
 
 @pytest.fixture(scope="module")
 def one_minute(workdir, app):
-    srv = start_private(os.path.join(workdir, "idem-ttl"), app,
-                        {"OTAS_IDEMPOTENCY_TTL": "60"})
-    try:
+    with start_private(os.path.join(workdir, "idem-ttl"), app,
+                       {"OTAS_IDEMPOTENCY_TTL": "60"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_the_lifetime_is_otas_idempotency_ttl(lighttpd, one_minute, pg,
@@ -223,12 +220,9 @@ def test_the_lifetime_is_otas_idempotency_ttl(lighttpd, one_minute, pg,
 @pytest.fixture(scope="module")
 def grouped(workdir, app):
     """One process, eight threads: parallel requests share a statement."""
-    srv = start_private(os.path.join(workdir, "idem-group"), app,
-                        {"OTAS_THREADS": "8"}, max_procs=1)
-    try:
+    with start_private(os.path.join(workdir, "idem-group"), app,
+                       {"OTAS_THREADS": "8"}, max_procs=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def parallel(server, key, k, n):
@@ -318,12 +312,9 @@ def test_a_repeat_waits_for_the_first_and_answers_its_session(
 
 @pytest.fixture(scope="module")
 def short_timeout(workdir, app):
-    srv = start_private(os.path.join(workdir, "idem-timeout"), app,
-                        {"OTAS_STATEMENT_TIMEOUT_MS": "300"})
-    try:
+    with start_private(os.path.join(workdir, "idem-timeout"), app,
+                       {"OTAS_STATEMENT_TIMEOUT_MS": "300"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_first_request_that_holds_the_key_too_long_is_409(

@@ -73,12 +73,9 @@ def test_a_refused_key_is_not_rehashed(lighttpd, pg, keys):
 
 @pytest.fixture(scope="module")
 def no_rehash(workdir, app):
-    srv = start_private(os.path.join(workdir, "no-rehash"), app,
-                        {"OTAS_REHASH": "0"})
-    try:
+    with start_private(os.path.join(workdir, "no-rehash"), app,
+                       {"OTAS_REHASH": "0"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_rehash_0_keeps_every_hash(no_rehash, pg, keys):
@@ -135,3 +132,60 @@ def test_a_hash_changed_under_the_rehash_is_kept(lighttpd, pg, keys):
     assert stored_hash(pg, key) == theirs
     assert create_session(lighttpd, key, "{}").status == 200
     assert stored_hash(pg, key) == theirs
+
+
+# --- a change between the key check and the insert ----------------------
+# Another process may replace a legacy hash (its own first use of the same
+# key) while this one is still checking the old one.  A fault proxy holds
+# the insert back so the test can make that change at exactly that moment.
+
+def session_count(pg, key):
+    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
+                     (key.agent_id,))
+
+
+@pytest.fixture(scope="module")
+def held(workdir, proxied_app, proxy):
+    with start_private(os.path.join(workdir, "rehash-held"), proxied_app,
+                       max_procs=1) as srv:
+        yield proxy, srv
+
+
+def changed_before_insert(held, pg, key, change):
+    """Runs change (SQL on key's row) once the request has checked the key
+    and before its insert reaches PostgreSQL; returns the answer."""
+    proxy, srv = held
+    answer = []
+    proxy.set_mode("hold_insert")
+    th = threading.Thread(target=lambda: answer.append(
+        create_session(srv, key, "{}", timeout=30)))
+    th.start()
+    try:
+        assert proxy.insert_held.wait(20), "the insert never came"
+        pg.query(change, (key.key_id,))
+    finally:
+        proxy.set_mode("pass")
+        th.join(timeout=30)
+    assert answer, "the request did not finish"
+    return answer[0]
+
+
+def test_a_legacy_hash_replaced_by_another_process_mid_check_passes(
+        held, pg, keys):
+    key = keys.make(iterations=LEGACY)
+    theirs = django_pbkdf2(key.full, "OtherProcessSalt1234", NEW_KEYS)
+    resp = changed_before_insert(
+        held, pg, key,
+        "UPDATE agent_key SET hashed_key = '%s' WHERE id = %%s" % theirs)
+    assert resp.status == 200, resp
+    assert session_count(pg, key) == 1
+    assert stored_hash(pg, key) == theirs
+
+
+def test_a_key_revoked_mid_check_is_refused_with_no_row(held, pg, keys):
+    key = keys.make(iterations=LEGACY)
+    resp = changed_before_insert(
+        held, pg, key,
+        "UPDATE agent_key SET revoked_at = now() WHERE id = %s")
+    assert_error(resp, 401, "invalid_agent_key")
+    assert session_count(pg, key) == 0

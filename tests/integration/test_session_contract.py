@@ -15,8 +15,9 @@ import jwt
 import pytest
 
 from conftest import TOKEN_TTL_DEFAULT
-from otas_http import (assert_common_headers, assert_error, create_session,
-                       request)
+from otas_http import (assert_common_headers, assert_error, assert_unrouted,
+                       create_session, request)
+from stack import SESSION_PATH
 
 SEED_CURL = """curl --request POST \\
   --url http://localhost:8000/api/agent/v1/session/create/ \\
@@ -192,6 +193,34 @@ def test_seed_curl_example_works_literally(server, pg, key, secret):
                         algorithms=["HS256"])
     assert stored(pg, claims["agent_session_id"])[2] == \
         '{"task": "summarize", "input_length": 512}'
+
+
+# --- only the exact path ---------------------------------------------------
+
+NEAR_PATHS = {
+    "below": SESSION_PATH + "anything",
+    "below_with_slash": SESSION_PATH + "anything/",
+    "no_trailing_slash": SESSION_PATH.rstrip("/"),
+}
+
+
+@pytest.mark.parametrize("path", list(NEAR_PATHS.values()),
+                         ids=list(NEAR_PATHS))
+def test_paths_near_the_endpoint_are_not_found_and_make_no_session(
+        server, pg, key, path):
+    """Every example routes the one path exactly (lighttpd's fastcgi.server
+    keys alone would be prefixes, nginx would redirect the path without
+    its slash): a valid key anywhere else gets the server's not-found."""
+    assert_unrouted(server, create_session(server, key, "{}", path=path))
+    assert pg.scalar("SELECT count(*) FROM agent_session WHERE"
+                     " agent_key_id = %s", (key.key_id,)) == 0
+
+
+def test_endpoint_with_a_query_string_still_creates(server, pg, key, secret):
+    _, claims = assert_created(
+        create_session(server, key, "{}", path=SESSION_PATH + "?via=query"),
+        secret)
+    assert stored(pg, claims["agent_session_id"])[1] == key.key_id
 
 
 # --- 405 -------------------------------------------------------------------

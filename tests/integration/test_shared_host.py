@@ -19,6 +19,7 @@ import subprocess
 
 import pytest
 
+import admin_cli
 import shared_host
 import stack
 
@@ -42,13 +43,14 @@ def settings(url, **more):
     return "\n".join(lines) + "\n"
 
 
-def upload_site(host, programs, pg, suffix):
-    """What the README's steps leave in the web space."""
+def upload_site(host, programs, url, suffix, **more):
+    """What the README's steps leave in the web space, with settings(url,
+    **more) as otas.conf."""
     for name in ("otas-session", "otas-authz", "otas-echo"):
         host.upload(os.path.join(programs, name), name + suffix)
     host.upload(os.path.join(programs, "otas-admin"), "otas-admin",
                 mode=0o700)
-    host.write("otas.conf", settings(pg.runtime_url), mode=0o600)
+    host.write("otas.conf", settings(url, **more), mode=0o600)
     host.write(".htaccess", host.htaccess_text())
 
 
@@ -56,7 +58,8 @@ def start_host(workdir, programs, pg, fcgid, suexec):
     host = shared_host.SharedHost(workdir, fcgid=fcgid, suexec=suexec)
     host.start()
     try:
-        upload_site(host, programs, pg, ".fcgi" if fcgid else ".cgi")
+        upload_site(host, programs, pg.runtime_url,
+                    ".fcgi" if fcgid else ".cgi")
     except BaseException:
         host.stop()
         raise
@@ -98,14 +101,14 @@ def seed_curl(host, key):
                 '"input_length": 512}}')
 
 
-def assert_session_created(pg, key, answer):
+def assert_session_created(pg, agent_id, answer):
     status, _, body = answer
     assert status == 200, body
     doc = json.loads(body)
     assert doc["status_description"] == "agent_session_created"
     assert pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s"
                      " AND meta->>'task' = 'summarize'",
-                     (key.agent_id,)) == 1
+                     (agent_id,)) == 1
     return doc["response"]["jwt_token"]
 
 
@@ -136,12 +139,14 @@ def fill(block, values):
 def test_seed_curl_gets_200_and_a_session_row_under_mod_fcgid_and_suexec(
         fcgid_host, pg, keys):
     key = keys.make()
-    assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+    assert_session_created(pg, key.agent_id,
+                           seed_curl(fcgid_host, key.full))
 
 
 def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
     key = keys.make()
-    assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+    assert_session_created(pg, key.agent_id,
+                           seed_curl(fcgid_host, key.full))
     # mod_fcgid keeps the FastCGI process for the next request.
     assert fcgid_host.program_uids("otas-session.fcgi") == \
         {fcgid_host.user_pw.pw_uid}
@@ -150,7 +155,8 @@ def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
 def test_authorizer_lets_a_valid_token_reach_the_protected_program(
         fcgid_host, pg, keys):
     key = keys.make()
-    token = assert_session_created(pg, key, seed_curl(fcgid_host, key.full))
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(fcgid_host, key.full))
     status, headers, body = curl(
         fcgid_host.url + "/api/some/v1/endpoint/", "--request", "POST",
         "--header", "X-OTAS-AGENT-SESSION-TOKEN: " + token,
@@ -188,7 +194,8 @@ def test_web_server_user_cannot_read_the_settings_file(fcgid_host):
 def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
         cgi_host, pg, keys):
     key = keys.make()
-    assert_session_created(pg, key, seed_curl(cgi_host, key.full))
+    assert_session_created(pg, key.agent_id,
+                           seed_curl(cgi_host, key.full))
 
 
 def test_without_an_authorizer_the_protected_url_is_refused_under_mod_cgi(
@@ -259,6 +266,51 @@ def test_otas_admin_adopts_tables_applied_with_the_readmes_psql(
     assert fresh_db.versions() == migration_versions()
 
 
+# --- one database user: owner and runtime role ----------------------------
+
+@pytest.fixture
+def one_user_db(pg):
+    db = admin_cli.OneUserDb(pg)
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def one_user_site(workdir, programs, one_user_db):
+    """A fresh account whose otas.conf names the host's one database user
+    in OTAS_DATABASE_URL and as OTAS_RUNTIME_ROLE, as the README says;
+    nothing migrated yet."""
+    host = shared_host.SharedHost(workdir, fcgid=True, suexec=True)
+    host.start()
+    try:
+        upload_sql(host)
+        upload_site(host, programs, one_user_db.url, ".fcgi",
+                    OTAS_RUNTIME_ROLE=one_user_db.user,
+                    OTAS_SQL_DIR="../sql")
+        yield host
+    finally:
+        host.stop()
+
+
+def test_one_database_user_migrates_as_runtime_role_and_seed_curl_gets_200(
+        one_user_site, one_user_db):
+    host, db = one_user_site, one_user_db
+    r = host.as_user(["./otas-admin", "migrate"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "runtime role %s has the programs' rights" % db.user in r.stdout
+    assert db.versions() == migration_versions()
+    r = host.as_user(["./otas-admin", "--json", "agent", "create", "--name",
+                      "my-agent"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    made = json.loads(r.stdout)
+    assert_session_created(db, made["agent_id"],
+                           seed_curl(host, made["key"]))
+    # mod_fcgid keeps otas-session's connection: it is the one user's.
+    assert db.query("SELECT DISTINCT usename FROM pg_stat_activity"
+                    " WHERE datname = %s AND application_name = "
+                    "'otas-session'", (db.name,)) == [(db.user,)]
+
+
 # --- without suEXEC: what the README says -----------------------------------
 
 @pytest.fixture
@@ -266,7 +318,7 @@ def plain_host(workdir, programs, pg):
     host = shared_host.SharedHost(workdir, fcgid=False, suexec=False)
     host.start()
     try:
-        upload_site(host, programs, pg, ".cgi")
+        upload_site(host, programs, pg.runtime_url, ".cgi")
         yield host
     finally:
         host.stop()
@@ -298,7 +350,8 @@ def test_without_suexec_any_cgi_reads_what_the_programs_can_read(
                      "OTAS_JWT_SECRET_FILE=../jwt-secret\n" % pg.runtime_url,
                      mode=0o644)
     key = keys.make()
-    assert_session_created(pg, key, seed_curl(plain_host, key.full))
+    assert_session_created(pg, key.agent_id,
+                           seed_curl(plain_host, key.full))
     # A script on the same host reads it over HTTP: without suEXEC it runs
     # as the web server's user whoever uploaded it (here root, standing
     # for any other customer).

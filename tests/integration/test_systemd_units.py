@@ -141,13 +141,10 @@ def nginx(workdir, units, echo):
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(examples.nginx(port, run, logs))
-    srv = _Running(d, port)
-    try:
+    with _Running(d, port) as srv:
         srv.spawn([san.NGINX, "-p", d + "/", "-c", conf, "-g",
                    "daemon off;"])
         yield srv
-    finally:
-        srv.stop()
 
 
 def lighttpd_pointed_at_sockets(text):
@@ -174,12 +171,9 @@ def lighttpd(workdir, units, echo, pg):
     conf = os.path.join(d, "lighttpd.conf")
     with open(conf, "w") as f:
         f.write(lighttpd_pointed_at_sockets(text))
-    srv = _Running(d, port)
-    try:
+    with _Running(d, port) as srv:
         srv.spawn([stack.LIGHTTPD, "-D", "-f", conf])
         yield srv
-    finally:
-        srv.stop()
 
 
 class _Running(stack.Server):

@@ -61,12 +61,9 @@ def vg(workdir, app, build_dir):
         if (name.startswith("otas-") and name != "otas-session"
                 and os.path.isfile(path) and os.access(path, os.X_OK)):
             os.symlink(path, os.path.join(libexec, name))
-    srv = stack.Lighttpd(base, stack.App(libexec, dict(app.env)))
-    try:
+    with stack.Lighttpd(base, stack.App(libexec, dict(app.env))) as srv:
         srv.start()
         yield srv, logdir
-    finally:
-        srv.stop()
 
 
 def wait_until_served(server, key, timeout=120):
