@@ -254,8 +254,8 @@ name_printable(const char *s, size_t len)
 
 /* One line, NUL-terminated in place: blank, "# comment" or NAME=value. */
 static int
-file_line(char *p, size_t len, int (*set)(void *, const char *, size_t,
-    const char *), void *arg, const char **why)
+file_line(char *p, size_t len, settings_file_set *set, void *arg,
+    const char **why)
 {
 	char *eq;
 	size_t i = 0;
@@ -279,8 +279,8 @@ file_line(char *p, size_t len, int (*set)(void *, const char *, size_t,
 }
 
 int
-settings_file_parse(struct settings_file *f, int (*set)(void *, const char *,
-    size_t, const char *), void *arg, const char **why)
+settings_file_parse(struct settings_file *f, settings_file_set *set,
+    void *arg, const char **why)
 {
 	char *text = f->text, *p = text, *nl;
 	size_t n, len = f->len;

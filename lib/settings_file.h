@@ -36,6 +36,10 @@ struct settings_file {
 int	settings_file_open(struct settings_file *f, const char *argv0,
 	    char *err, size_t errlen);
 
+/* What settings_file_parse hands each line to; 0 goes on, -1 stops. */
+typedef int settings_file_set(void *arg, const char *name, size_t name_len,
+    const char *value);
+
 /*
  * Calls set(arg, name, name_len, value) for each NAME=value line in order,
  * with f->line its line.  Blank lines and lines whose first non-blank is
@@ -43,11 +47,10 @@ int	settings_file_open(struct settings_file *f, const char *argv0,
  * SETTINGS_FILE_NAME_MAX of [A-Za-z0-9_] (safe to quote back); value is
  * the rest of the line, NUL-terminated, "" for "NAME=".  Returns 0, or -1:
  * when set returned -1 (*why NULL: set said why), or when line f->line is
- * not of that grammar (*why: a static sentence saying so).
+ * not of that grammar or holds a NUL byte (*why: a static sentence).
  */
-int	settings_file_parse(struct settings_file *f,
-	    int (*set)(void *arg, const char *name, size_t name_len,
-	    const char *value), void *arg, const char **why);
+int	settings_file_parse(struct settings_file *f, settings_file_set *set,
+	    void *arg, const char **why);
 
 /* Wipes and frees f->text (a file may hold secrets); f->path stays. */
 void	settings_file_close(struct settings_file *f);
