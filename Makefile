@@ -255,7 +255,7 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # make's settings (BUILD above all, which its `make clean` would remove)
 # may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
-            debian $(EXAMPLES) $(MAN1) $(MAN8)
+            debian tests/unit tests/oracle $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
 deb: deps
@@ -267,7 +267,7 @@ $(DEB): $(shell find $(DEB_SRC) -type f)
 	says $$v, VERSION says $(VERSION)" >&2; exit 1; }
 	rm -rf $(BUILD)/deb/src
 	mkdir -p $(BUILD)/deb/src/otas-fcgi-$(VERSION)
-	cp -a $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
+	cp -a --parents $(DEB_SRC) $(BUILD)/deb/src/otas-fcgi-$(VERSION)/
 	cd $(BUILD)/deb/src/otas-fcgi-$(VERSION) && \
 	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX \
 	    -u DESTDIR dpkg-buildpackage -b -uc -us -j2 >../build.log 2>&1 || \

@@ -1,27 +1,21 @@
 /*
  * config — read every OTAS_* setting once, at start, from the settings file
- * and then the environment (which wins), and refuse a bad one with a
- * sentence that names it (and the file and line it came from).
+ * (settings_file.c finds and splits it) and then the environment (which
+ * wins), and refuse a bad one with a sentence that names it (and the file
+ * and line it came from).
  *
  * Shape: one table, one row per setting (name, kind, field, default and
  * range), so reading, checking, defaults and documentation cannot drift
- * apart.  The settings file exists for hosts where the environment cannot
- * reach the program: suEXEC clears it, mod_fcgid takes FcgidInitialEnv only
- * from the server configuration.  So the file is found without any
- * environment — beside the program, from argv[0] or the working directory
- * (suEXEC and mod_cgi chdir to the script's directory), never via /proc,
- * which a chroot may lack.  A file holding a secret must be private, as
- * libpq demands of .pgpass.  Secrets are wiped on release.
+ * apart.  A settings file holding a secret must be private, as libpq
+ * demands of .pgpass.  Secrets are wiped on release.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
@@ -30,10 +24,9 @@
 #include "config.h"
 #include "decimal.h"
 #include "duration.h"
+#include "settings_file.h"
 
 #define SECRET_FILE_MAX		4096
-#define SETTINGS_FILE_MAX	(64 * 1024)
-#define NAME_SHOWN_MAX		64	/* longest unknown name quoted back */
 
 enum kind {
 	NUMBER,		/* long, decimal in [min, max] */
@@ -112,9 +105,7 @@ struct load {
 	struct otas_config *c;
 	char		*err;
 	size_t		 errlen;
-	const char	*file;		/* settings file, while reading it */
-	char		 dir[PATH_MAX];	/* its directory */
-	unsigned	 line;		/* line being read */
+	const struct settings_file *file; /* the settings file, while parsed */
 	enum source	 src[NSETTINGS];
 	unsigned	 lineno[NSETTINGS]; /* line of a setting from the file */
 	const char	*secret;	/* a setting holding a secret in the file */
@@ -135,7 +126,7 @@ fail(struct load *ld, int row, const char *fmt, ...)
 {
 	char msg[512], *p;
 	va_list ap;
-	unsigned line = ld->line;
+	unsigned line = ld->file != NULL ? ld->file->line : 0;
 	int from_file = ld->file != NULL && row < 0;
 
 	if (row >= 0 && ld->src[row] == FROM_FILE) {
@@ -298,7 +289,7 @@ path_set(struct load *ld, int row, char **f, const char *v)
 
 	if (ld->file == NULL || v[0] == '/')
 		return text_set(ld, row, f, v);
-	n = snprintf(buf, sizeof(buf), "%s/%s", ld->dir, v);
+	n = snprintf(buf, sizeof(buf), "%s/%s", ld->file->dir, v);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return fail(ld, row, "%s: the path is too long",
 		    settings[row].name);
@@ -394,286 +385,50 @@ value_set(struct load *ld, int row, const char *v)
 
 /* ---------------------------------------------------- the settings file */
 
-/* A name worth quoting back: letters, digits, '_' only (no log injection). */
+/* One NAME=value line of the file, read through the table like a variable. */
 static int
-name_printable(const char *s, size_t len)
+file_setting(void *arg, const char *name, size_t len, const char *value)
 {
-	size_t i;
-
-	if (len == 0 || len > NAME_SHOWN_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
-		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-/* One line, NUL-terminated in place: blank, "# comment" or NAME=value. */
-static int
-file_line(struct load *ld, char *p, size_t len)
-{
-	char *eq;
-	size_t i = 0;
+	struct load *ld = arg;
 	int row;
 
-	if (len > 0 && p[len - 1] == '\r')	/* uploaded from Windows */
-		p[--len] = '\0';
-	if (memchr(p, '\0', len) != NULL)
-		return fail(ld, -1, "the line holds a NUL byte");
-	while (i < len && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	if (i == len || p[i] == '#')
-		return 0;
-	if ((eq = memchr(p + i, '=', len - i)) == NULL ||
-	    !name_printable(p + i, (size_t)(eq - (p + i))))
-		return fail(ld, -1, "expected NAME=value (no blanks around "
-		    "'=', no quotes)");
-	if ((row = row_find(p + i, (size_t)(eq - (p + i)))) == -1)
+	if ((row = row_find(name, len)) == -1)
 		return fail(ld, -1, "unknown setting %.*s (see "
-		    "otas.conf.example)", (int)(eq - (p + i)), p + i);
+		    "otas.conf.example)", (int)len, name);
 	if (ld->src[row] == FROM_FILE)
 		return fail(ld, -1, "%s is set twice (first on line %u)",
 		    settings[row].name, ld->lineno[row]);
 	ld->src[row] = FROM_FILE;
-	ld->lineno[row] = ld->line;
-	if (eq[1] == '\0')
+	ld->lineno[row] = ld->file->line;
+	if (value[0] == '\0')
 		return 0;		/* NAME= : as good as absent */
-	return value_set(ld, row, eq + 1);
-}
-
-static int
-file_parse(struct load *ld, char *text, size_t len)
-{
-	char *p = text, *nl;
-	size_t n;
-
-	for (ld->line = 1; p < text + len; ld->line++) {
-		nl = memchr(p, '\n', (size_t)(text + len - p));
-		n = nl != NULL ? (size_t)(nl - p) : (size_t)(text + len - p);
-		p[n] = '\0';	/* text has room for one byte past len */
-		if (file_line(ld, p, n) == -1)
-			return -1;
-		p += n + 1;
-	}
-	return 0;
-}
-
-/*
- * Opens a file that must be a regular one: O_NONBLOCK so a FIFO or a
- * device named by mistake cannot hang the start.  Returns the descriptor or
- * -1 with errno set.
- */
-static int
-open_regular(const char *path, struct stat *st)
-{
-	int fd, e;
-
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
-		e = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads at most max bytes (plus one to notice more); buf has max + 1. */
-static ssize_t
-read_all(int fd, char *buf, size_t max)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n <= max) {
-		r = read(fd, buf + n, max + 1 - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? (ssize_t)n : -1;
-		n += (size_t)r;
-	}
-	return (ssize_t)n;
-}
-
-/*
- * ld->dir = the absolute directory of path, and the file's name from there
- * in c->settings_file, so messages in a log say which file wherever the
- * program was started.
- */
-static int
-file_dir(struct load *ld, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	const char *base = slash != NULL ? slash + 1 : path;
-	char cwd[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
-	int n;
-
-	if (slash == path + 1 && path[0] == '.')	/* "./otas.conf" */
-		slash = NULL;
-	if (slash == path)
-		n = snprintf(ld->dir, sizeof(ld->dir), "/");
-	else if (slash != NULL && path[0] == '/')
-		n = snprintf(ld->dir, sizeof(ld->dir), "%.*s",
-		    (int)(slash - path), path);
-	else if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return fail(ld, -1, "cannot find the working directory: %s",
-		    strerror(errno));
-	else if (slash == NULL)
-		n = snprintf(ld->dir, sizeof(ld->dir), "%s", cwd);
-	else
-		n = snprintf(ld->dir, sizeof(ld->dir), "%s/%.*s", cwd,
-		    (int)(slash - path), path);
-	if (n < 0 || (size_t)n >= sizeof(ld->dir))
-		return fail(ld, -1, "%s: the path is too long", path);
-	n = snprintf(full, sizeof(full), "%s%s%s", ld->dir,
-	    strcmp(ld->dir, "/") == 0 ? "" : "/", base);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return fail(ld, -1, "%s: the path is too long", path);
-	if ((ld->c->settings_file = strdup(full)) == NULL)
-		return fail(ld, -1, "out of memory");
-	return 0;
-}
-
-/* The file's text and mode; *text NULL (and 0) when optional and absent. */
-static int
-file_read(struct load *ld, const char *path, int optional, char **text,
-    size_t *len, mode_t *mode)
-{
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	*text = NULL;
-	if ((fd = open_regular(path, &st)) == -1) {
-		if (optional && errno == ENOENT)
-			return 0;
-		return fail(ld, -1, "cannot read the settings file %s: %s",
-		    path, strerror(errno));
-	}
-	*mode = st.st_mode;
-	if ((*text = malloc(SETTINGS_FILE_MAX + 2)) == NULL) {
-		close(fd);
-		return fail(ld, -1, "out of memory");
-	}
-	n = read_all(fd, *text, SETTINGS_FILE_MAX);
-	close(fd);
-	if (n < 0)
-		return fail(ld, -1, "cannot read the settings file %s: %s",
-		    path, strerror(errno));
-	if (n > SETTINGS_FILE_MAX)
-		return fail(ld, -1, "the settings file %s is larger than %d "
-		    "bytes", path, SETTINGS_FILE_MAX);
-	*len = (size_t)n;
-	return 0;
-}
-
-static int
-file_load(struct load *ld, const char *path, int optional)
-{
-	char *text;
-	size_t len = 0;
-	mode_t mode = 0;
-	int rc;
-
-	rc = file_read(ld, path, optional, &text, &len, &mode);
-	if (rc == 0 && text != NULL && (rc = file_dir(ld, path)) == 0) {
-		ld->file = ld->c->settings_file;
-		rc = file_parse(ld, text, len);
-		ld->file = NULL;
-	}
-	/* libpq's rule for .pgpass: a secret is for its owner's eyes only. */
-	if (rc == 0 && ld->secret != NULL && (mode & (S_IRWXG | S_IRWXO)))
-		rc = fail(ld, -1, "the settings file %s holds %s%s but group or "
-		    "others have access to it: chmod 600 it",
-		    ld->c->settings_file, ld->secret_password ? "a password in " :
-		    "", ld->secret);
-	if (text != NULL) {
-		OPENSSL_cleanse(text, SETTINGS_FILE_MAX + 2);
-		free(text);
-	}
-	return rc;
-}
-
-/* ------------------------------------------- where the program lives */
-
-/* dir = the part of path before its last '/' ("/" for "/x"). */
-static int
-dir_of(const char *path, const char *slash, char *dir, size_t cap)
-{
-	int n;
-
-	if (slash == path)
-		n = snprintf(dir, cap, "/");
-	else
-		n = snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-	return n < 0 || (size_t)n >= cap ? -1 : 1;
-}
-
-/* The directory of the first PATH entry holding name; 0: none does. */
-static int
-path_search(const char *name, char *dir, size_t cap)
-{
-	const char *p = getenv("PATH"), *colon;
-	char cand[PATH_MAX];
-	size_t n;
-	int w;
-
-	while (p != NULL && *p != '\0') {
-		colon = strchr(p, ':');
-		n = colon != NULL ? (size_t)(colon - p) : strlen(p);
-		w = snprintf(cand, sizeof(cand), "%.*s/%s", n > 0 ? (int)n : 1,
-		    n > 0 ? p : ".", name);
-		if (w > 0 && (size_t)w < sizeof(cand) &&
-		    access(cand, X_OK) == 0)
-			return dir_of(cand, strrchr(cand, '/'), dir, cap);
-		p = colon != NULL ? colon + 1 : NULL;
-	}
-	return 0;
-}
-
-/*
- * The program's directory, without /proc: argv[0] when it holds a '/'
- * (mod_fcgid, lighttpd, a shell); else SCRIPT_FILENAME (plain CGI); else
- * the working directory when the program is there (suEXEC execs the bare
- * name after a chdir); else the PATH entry a shell found it in.  Returns
- * 1 with dir, 0 when none applies, -1 when too long.
- */
-static int
-program_dir(const char *argv0, char *dir, size_t cap)
-{
-	const char *sf = getenv("SCRIPT_FILENAME"), *slash;
-
-	if (argv0 == NULL || argv0[0] == '\0')
-		return 0;
-	if ((slash = strrchr(argv0, '/')) != NULL)
-		return dir_of(argv0, slash, dir, cap);
-	if (sf != NULL && (slash = strrchr(sf, '/')) != NULL)
-		return dir_of(sf, slash, dir, cap);
-	if (access(argv0, F_OK) == 0)
-		return snprintf(dir, cap, ".") == 1 ? 1 : -1;
-	return path_search(argv0, dir, cap);
+	return value_set(ld, row, value);
 }
 
 static int
 load_file(struct load *ld, const char *argv0)
 {
-	const char *named = getenv("OTAS_CONFIG");
-	char dir[PATH_MAX], path[PATH_MAX + sizeof(CONFIG_FILE_NAME) + 1];
-	int rc, n;
+	struct settings_file sf;
+	char msg[512];
+	const char *why;
+	int rc;
 
-	if (named != NULL && named[0] != '\0')
-		return file_load(ld, named, 0);
-	if ((rc = program_dir(argv0, dir, sizeof(dir))) == 0)
-		return 0;
-	n = snprintf(path, sizeof(path), "%s/%s", dir, CONFIG_FILE_NAME);
-	if (rc == -1 || n < 0 || (size_t)n >= sizeof(path))
-		return fail(ld, -1, "the program's path is too long to find "
-		    "%s beside it", CONFIG_FILE_NAME);
-	return file_load(ld, path, 1);
+	if ((rc = settings_file_open(&sf, argv0, msg, sizeof(msg))) <= 0)
+		return rc == 0 ? 0 : fail(ld, -1, "%s", msg);
+	ld->c->settings_file = sf.path;
+	ld->file = &sf;
+	if ((rc = settings_file_parse(&sf, file_setting, ld, &why)) == -1 &&
+	    why != NULL)
+		fail(ld, -1, "%s", why);
+	ld->file = NULL;
+	/* libpq's rule for .pgpass: a secret is for its owner's eyes only. */
+	if (rc == 0 && ld->secret != NULL && (sf.mode & (S_IRWXG | S_IRWXO)))
+		rc = fail(ld, -1, "the settings file %s holds %s%s but group or "
+		    "others have access to it: chmod 600 it",
+		    ld->c->settings_file, ld->secret_password ? "a password in " :
+		    "", ld->secret);
+	settings_file_close(&sf);
+	return rc;
 }
 
 /* ------------------------------------------------------- environment */
@@ -702,16 +457,10 @@ secret_from_file(struct load *ld, int row, struct otas_secret *s,
     const char *path)
 {
 	char buf[SECRET_FILE_MAX + 1];
-	struct stat st;
 	ssize_t n;
-	int fd, rc;
+	int rc;
 
-	if ((fd = open_regular(path, &st)) == -1)
-		return fail(ld, row, "%s: cannot read %s: %s",
-		    settings[row].name, path, strerror(errno));
-	n = read_all(fd, buf, SECRET_FILE_MAX);
-	close(fd);
-	if (n < 0)
+	if ((n = settings_file_read(path, buf, SECRET_FILE_MAX, NULL)) < 0)
 		return fail(ld, row, "%s: cannot read %s: %s",
 		    settings[row].name, path, strerror(errno));
 	if (n > SECRET_FILE_MAX)

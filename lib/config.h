@@ -15,7 +15,6 @@
 #include <stddef.h>
 
 #define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
-#define CONFIG_FILE_NAME "otas.conf"	/* looked for beside the program */
 #define CONFIG_ROLE_MAX 63	/* PostgreSQL's NAMEDATALEN - 1 */
 
 struct otas_secret {

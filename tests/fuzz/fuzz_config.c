@@ -1,15 +1,16 @@
 /*
- * fuzz_config — libFuzzer target for the settings file (lib/config.h), the
- * one parser of a file a shared host's user uploads by hand.
+ * fuzz_config — libFuzzer target for the settings file (lib/settings_file.c
+ * finds, reads and splits it, lib/config.c judges each setting), the one
+ * parser of a file a shared host's user uploads by hand.
  *
  * The input is written as the whole settings file (mode 0600, in a private
  * directory made once) and loaded through OTAS_CONFIG, so the real path
  * runs: open, read, line split, every setting's check, relative paths.
- * Checked against what config.h promises: a refusal is one printable line
- * naming the file; a file holding a NUL byte, or a line that is neither
- * blank, a comment nor NAME=value, is never accepted; an acceptance is
- * released without a leak.  No OTAS_* variable is set, so only the file
- * counts.
+ * Checked against what config.h and settings_file.h promise: a refusal is
+ * one printable line naming the file; a file holding a NUL byte, or a line
+ * that is neither blank, a comment nor NAME=value, is never accepted; an
+ * acceptance is released without a leak.  No OTAS_* variable is set, so
+ * only the file counts.
  */
 #include <fcntl.h>
 #include <stdint.h>

@@ -12,6 +12,7 @@ purge the machine's own installation.
 
 import email.utils
 import fcntl
+import glob
 import grp
 import json
 import os
@@ -95,9 +96,9 @@ def user_exists(name=USER):
         return False
 
 
-def make_deb(src, build, *args):
+def make_deb(src, build, *args, env=None):
     run(["make", "--no-print-directory", "BUILD=" + build, "deb"] +
-        list(args), cwd=src)
+        list(args), cwd=src, env=dict(os.environ, **(env or {})))
     debs = [n for n in os.listdir(os.path.join(build, "deb"))
             if n.endswith(".deb")]
     assert len(debs) == 1, debs
@@ -140,9 +141,35 @@ def debs(one_at_a_time, tmp_path_factory):
         f.write("%s (%s) bookworm; urgency=medium\n\n  * Test upgrade.\n\n"
                 " -- Test <test@example.org>  %s\n\n%s" % (PKG, new, stamp,
                                                            old))
-    # lintian judged the first; the second differs in its version only.
-    second = make_deb(copy, os.path.join(copy, "build"), "LINTIAN=true")
+    # lintian judged the first; the second differs in its version only,
+    # and is built the way a nocheck build is asked for.
+    second = make_deb(copy, os.path.join(copy, "build"), "LINTIAN=true",
+                      env={"DEB_BUILD_OPTIONS": "nocheck"})
     return first, second, new
+
+
+def build_log(deb):
+    """What dpkg-buildpackage printed while `make deb` built deb."""
+    with open(os.path.join(os.path.dirname(deb), "src", "build.log")) as f:
+        return f.read()
+
+
+def test_package_build_runs_every_unit_test_and_all_pass(debs):
+    log = build_log(debs[0])
+    units = glob.glob(os.path.join(stack.ROOT, "tests", "unit", "test_*.c"))
+    assert units
+    assert log.count("[  PASSED  ]") == len(units), log[-3000:]
+    assert "[  FAILED  ]" not in log
+
+
+def test_nocheck_package_build_runs_no_test_and_links_no_test_library(
+        debs):
+    """With nocheck no unit test is built or run, so nothing links cmocka
+    or libjwt: the build dependencies debian/control marks <!nocheck>."""
+    log = build_log(debs[1])
+    assert "dh_builddeb" in log, log[-3000:]
+    assert "[  PASSED  ]" not in log
+    assert "-lcmocka" not in log and "-ljwt" not in log
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,13 @@
  * test_config — config_load from the environment and the settings file:
  * defaults, every number refusing junk and out-of-range values with a
  * sentence naming the variable, JWT secrets from a file or the variable, a
- * database URL checked at start without being echoed; the settings file
- * found beside the program without /proc, its lines, its errors naming
- * file and line, its permissions, the environment winning over it; and
- * otas.conf.example listing every setting with its default.  Every test
- * starts from an environment with no OTAS_* variable set (the setup clears
- * them) in the directory it started in.
+ * database URL checked at start without being echoed; the settings file's
+ * settings, its errors naming file and line, its permissions, the
+ * environment winning over it; and otas.conf.example listing every setting
+ * with its default.  Where the file is found and how its lines split is
+ * test_settings_file's.  Every test starts from an environment with no
+ * OTAS_* variable set (the setup clears them) in the directory it started
+ * in.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "site.h"
 
 #define SECRET40 "0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
@@ -631,50 +633,6 @@ session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 
 /* ------------------------------------------------ the settings file */
 
-/* A private directory holding "otas.conf" (mode 0600) with text. */
-struct site {
-	char	dir[64];
-	char	conf[128];
-};
-
-static void
-site_file(const struct site *s, const char *name, const char *text,
-    mode_t mode)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-site_make(struct site *s, const char *conf)
-{
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test_config.XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(s->conf, sizeof(s->conf), "%s/otas.conf", s->dir);
-	if (conf != NULL)
-		site_file(s, "otas.conf", conf, 0600);
-}
-
-static void
-site_remove(struct site *s)
-{
-	const char *names[] = { "otas.conf", "otas-session", "jwt-secret" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->dir, names[i]);
-		unlink(path);
-	}
-	assert_int_equal(rmdir(s->dir), 0);
-}
-
 /* Loads with OTAS_CONFIG naming the site's file; returns config_load's. */
 static int
 load_site(const struct site *s, struct otas_config *c, unsigned need,
@@ -824,80 +782,6 @@ settings_file_found_beside_the_program_from_argv0(void **state)
 	site_remove(&s);
 }
 
-/* "./otas-admin" in a shell: the file is named by its absolute path. */
-static void
-settings_file_beside_a_relative_argv0_is_named_absolutely(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512];
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=4\n");
-	assert_int_equal(chdir(s.dir), 0);
-	assert_int_equal(config_load(&c, "./otas-admin", 0, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.token_leeway, 4);
-	assert_string_equal(c.settings_file, s.conf);
-	config_free(&c);
-	site_remove(&s);
-}
-
-/* suEXEC and mod_cgi: chdir to the script's directory, exec the bare name. */
-static void
-settings_file_found_in_the_working_directory_for_a_bare_name(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512];
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=6\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
-	assert_int_equal(chdir(s.dir), 0);
-	setenv("PATH", "/usr/bin:/bin", 1);
-	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.token_leeway, 6);
-	config_free(&c);
-	site_remove(&s);
-}
-
-static void
-settings_file_found_beside_script_filename(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512], script[128];
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=7\n");
-	snprintf(script, sizeof(script), "%s/otas-session", s.dir);
-	setenv("SCRIPT_FILENAME", script, 1);
-	assert_int_equal(chdir("/"), 0);
-	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.token_leeway, 7);
-	config_free(&c);
-	site_remove(&s);
-}
-
-static void
-settings_file_found_beside_a_program_run_from_path(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512], path[128];
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=8\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
-	snprintf(path, sizeof(path), "/nonexistent:%s:/bin", s.dir);
-	setenv("PATH", path, 1);
-	assert_int_equal(chdir("/"), 0);
-	assert_int_equal(config_load(&c, "otas-session", 0, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.token_leeway, 8);
-	config_free(&c);
-	site_remove(&s);
-}
-
 static void
 no_settings_file_beside_the_program_is_fine(void **state)
 {
@@ -912,23 +796,6 @@ no_settings_file_beside_the_program_is_fine(void **state)
 	assert_int_equal(c.token_leeway, 9);
 	assert_null(c.settings_file);
 	config_free(&c);
-	site_remove(&s);
-}
-
-static void
-unreadable_settings_file_beside_the_program_is_an_error(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512], argv0[128];
-
-	/* A directory where the file should be: there, but not readable. */
-	site_make(&s, NULL);
-	assert_int_equal(mkdir(s.conf, 0700), 0);
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
-	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, s.conf));
-	assert_int_equal(rmdir(s.conf), 0);
 	site_remove(&s);
 }
 
@@ -1005,24 +872,6 @@ nul_byte_in_a_line_is_refused(void **state)
 	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":2: "));
 	assert_non_null(strstr(err, "NUL"));
-	site_remove(&s);
-}
-
-static void
-settings_file_larger_than_64_kib_is_refused(void **state)
-{
-	struct site s;
-	struct otas_config c;
-	char err[512], *big;
-	const size_t n = 64 * 1024 + 1;
-
-	assert_non_null(big = malloc(n + 1));
-	memset(big, '#', n);
-	big[n] = '\0';
-	site_make(&s, big);
-	free(big);
-	assert_int_equal(load_site(&s, &c, 0, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "larger"));
 	site_remove(&s);
 }
 
@@ -1158,19 +1007,13 @@ main(void)
 		T(relative_secret_file_is_beside_the_settings_file),
 		T(named_settings_file_that_is_missing_is_an_error),
 		T(settings_file_found_beside_the_program_from_argv0),
-		T(settings_file_beside_a_relative_argv0_is_named_absolutely),
-		T(settings_file_found_in_the_working_directory_for_a_bare_name),
-		T(settings_file_found_beside_script_filename),
-		T(settings_file_found_beside_a_program_run_from_path),
 		T(no_settings_file_beside_the_program_is_fine),
-		T(unreadable_settings_file_beside_the_program_is_an_error),
 		T(unknown_setting_is_refused_naming_file_and_line),
 		T(bad_value_is_refused_naming_file_line_and_setting_not_value),
 		T(a_bad_value_in_the_file_stops_even_when_the_environment_overrides),
 		T(lines_that_are_not_name_equals_value_are_refused),
 		T(setting_twice_in_the_file_is_refused),
 		T(nul_byte_in_a_line_is_refused),
-		T(settings_file_larger_than_64_kib_is_refused),
 		T(secret_in_a_file_others_can_read_is_refused),
 		T(file_without_secrets_may_be_readable_by_others),
 		T(empty_value_in_the_file_is_as_good_as_absent),
