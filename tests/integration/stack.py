@@ -3,7 +3,9 @@
 The key factory that writes agents and keys straight into the database
 (as the original Django backend would have), the settings of the program
 under test (App), and the registry of web servers that run otas-session,
-with lighttpd, the reference server, defined here.  Other kinds register
+with lighttpd, the reference server, defined here; and the CGI
+environment of a session request (session_cgi_env), for tests that run
+a program as plain CGI.  Other kinds register
 from servers_apache_nginx.py and pgbouncer_server.py.  Processes are
 started and stopped by processes.py, PostgreSQL is postgres.py, and every
 configuration is a shipped example rendered by examples.py; fixtures in
@@ -385,6 +387,22 @@ def server_kinds():
     if wanted:
         return [k.strip() for k in wanted.split(",") if k.strip()]
     return [k for k, cls in SERVERS.items() if cls.available()]
+
+
+def session_cgi_env(key):
+    """A web server's CGI environment for a POST of the two bytes {} to
+    the session endpoint with key in X-OTAS-AGENT-KEY; no OTAS_* setting
+    (the caller adds what the test is about)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": SESSION_PATH,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "2",
+        "HTTP_X_OTAS_AGENT_KEY": key,
+    }
 
 
 def write_secret(path, value, owner=SERVER_USER):

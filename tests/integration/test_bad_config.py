@@ -38,16 +38,7 @@ def files(workdir):
 def cgi_env(app, **overrides):
     """A complete CGI request for the session endpoint plus the program's
     settings; an override of None removes the variable."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REQUEST_METHOD": "POST",
-        "SCRIPT_NAME": stack.SESSION_PATH,
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": "2",
-        "HTTP_X_OTAS_AGENT_KEY": "not a key",
-    }
+    env = stack.session_cgi_env("not a key")
     env.update(app.env)
     for name, value in overrides.items():
         if value is None:

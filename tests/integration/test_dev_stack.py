@@ -23,6 +23,7 @@ import time
 import pytest
 
 import otas_http
+import postgres
 import processes
 import stack
 
@@ -268,13 +269,26 @@ def test_dev_env_exports_what_otas_admin_and_psql_need(running):
     assert int(r.stdout) >= 1
 
 
+def test_make_run_programs_connect_as_the_runtime_role(running):
+    bash(running.checkout, readme_block("## The two commands",
+                                        ". var/dev.env"))
+    # The owner's URL in dev.env sees every connection; otas-session
+    # keeps the one it created the session on.
+    r = bash(running.checkout, '. var/dev.env && psql -X -A -t '
+             '"$OTAS_DATABASE_URL" -c "SELECT DISTINCT usename FROM '
+             "pg_stat_activity WHERE application_name = 'otas-session'\"")
+    assert r.stdout.split() == [postgres.RUNTIME_ROLE], r.stdout
+
+
 # --- what other local users cannot do ----------------------------------------
 
-def test_another_local_user_cannot_log_in_to_the_dev_database(running):
+@pytest.mark.parametrize("role", ["postgres", postgres.RUNTIME_ROLE])
+def test_another_local_user_cannot_log_in_to_the_dev_database(running,
+                                                              role):
     url = dev_env(running.checkout)["OTAS_DATABASE_URL"]
     port = re.search(r"@127\.0\.0\.1:(\d+)/", url).group(1)
-    r = bash("/", "psql -X -w -h 127.0.0.1 -p %s -U postgres -d otas "
-             "-c 'SELECT 1'" % port, user="nobody", check=False)
+    r = bash("/", "psql -X -w -h 127.0.0.1 -p %s -U %s -d otas "
+             "-c 'SELECT 1'" % (port, role), user="nobody", check=False)
     assert r.returncode != 0
     assert "password" in r.stderr, r.stderr
 
@@ -282,7 +296,8 @@ def test_another_local_user_cannot_log_in_to_the_dev_database(running):
 def test_another_local_user_reads_no_secret_and_no_request_log(running):
     var = os.path.join(running.checkout, "var")
     # As if the checkout were public: the files' own modes decide.
-    for name in ("dev.env", "pg-password", "jwt-secret",
+    for name in ("dev.env", "pg-password", "pg-runtime-password",
+                 "jwt-secret",
                  "lighttpd/lighttpd.conf", "lighttpd/log/otas-fcgi.log"):
         path = os.path.join(var, name)
         assert os.path.exists(path), path

@@ -50,16 +50,7 @@ def good_conf(pg, secret):
 
 def run(site, key, bare_name):
     """One CGI request; no OTAS_* and no SCRIPT_FILENAME in the env."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REQUEST_METHOD": "POST",
-        "SCRIPT_NAME": stack.SESSION_PATH,
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": "2",
-        "HTTP_X_OTAS_AGENT_KEY": key,
-    }
+    env = stack.session_cgi_env(key)
     prog = "otas-session" if bare_name else os.path.join(site,
                                                           "otas-session")
     return subprocess.run([prog], executable=os.path.join(site,
