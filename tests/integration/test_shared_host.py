@@ -134,6 +134,23 @@ def fill(block, values):
     return block
 
 
+def assert_only_the_endpoint_makes_sessions(host, pg, keys, suffix):
+    """A valid key at a URL naming the program file, or near the endpoint,
+    gets 404 and makes no row: only the rewritten path runs the program."""
+    for path in ("/otas-session" + suffix,
+                 "/otas-session" + suffix + stack.SESSION_PATH,
+                 stack.SESSION_PATH + "anything",
+                 stack.SESSION_PATH.rstrip("/")):
+        key = keys.make()
+        status, _, body = curl(
+            host.url + path, "--request", "POST",
+            "--header", "X-OTAS-AGENT-KEY: " + key.full,
+            "--header", "Content-Type: application/json", "--data", "{}")
+        assert status == 404, (path, status, body)
+        assert pg.scalar("SELECT count(*) FROM agent_session"
+                         " WHERE agent_id = %s", (key.agent_id,)) == 0, path
+
+
 # --- suEXEC + mod_fcgid --------------------------------------------------
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_fcgid_and_suexec(
@@ -189,6 +206,11 @@ def test_web_server_user_cannot_read_the_settings_file(fcgid_host):
     assert status == 403 and JWT_SECRET.encode() not in body
 
 
+def test_only_the_endpoint_url_makes_a_session_under_mod_fcgid(
+        fcgid_host, pg, keys):
+    assert_only_the_endpoint_makes_sessions(fcgid_host, pg, keys, ".fcgi")
+
+
 # --- suEXEC + mod_cgi ----------------------------------------------------
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
@@ -208,6 +230,11 @@ def test_without_an_authorizer_the_protected_url_is_refused_under_mod_cgi(
 def test_settings_file_is_not_served_under_mod_cgi(cgi_host):
     status, _, body = curl(cgi_host.url + "/otas.conf")
     assert status == 403 and JWT_SECRET.encode() not in body
+
+
+def test_only_the_endpoint_url_makes_a_session_under_mod_cgi(
+        cgi_host, pg, keys):
+    assert_only_the_endpoint_makes_sessions(cgi_host, pg, keys, ".cgi")
 
 
 # --- otas-admin from the web space -----------------------------------------
