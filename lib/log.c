@@ -1,8 +1,12 @@
 /*
  * log — each line is formatted whole and written with one write(2), so lines
  * from concurrent processes and threads do not interleave.  Logged strings
- * are filtered to printable ASCII without quotes: a field can never forge a
- * second line or a second field.
+ * are filtered to printable ASCII, so nothing can forge a second line, and
+ * then by where they stand, so nothing can forge a second field: a field
+ * ended by a space holds no space or quote; in the quoted field (why="...")
+ * a quote or backslash gets a backslash before it; free text to the end of
+ * the line (database messages: connection to server at "127.0.0.1", ...)
+ * ends no field, so its quotes stay as they are, readable.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,18 +52,45 @@ timestamp(char *buf, size_t cap)
 	snprintf(buf, cap, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
 }
 
-/* Copies s into out, replacing anything but printable ASCII sans '"'. */
-static const char *
-clean(const char *s, char *out, size_t cap)
+/* Where a logged string sits in its line. */
+enum place {
+	TEXT,		/* free text to the end of the line: all printable */
+	WORD,		/* a field ended by a space: no space, no quote */
+	QUOTED,		/* inside "...": '"' and '\\' escaped */
+};
+
+static char
+shown(char c, enum place at)
 {
-	size_t i;
+	if (c < 0x20 || c >= 0x7f)
+		return '?';
+	if (at == WORD && (c == ' ' || c == '"'))
+		return '?';
+	return c;
+}
+
+/*
+ * Copies s into out (cap bytes) as it may appear at its place; any byte
+ * that may not is shown as '?'.  An escape is never cut in two by the end
+ * of out.
+ */
+static const char *
+clean(const char *s, enum place at, char *out, size_t cap)
+{
+	size_t i, o = 0;
+	int esc;
 
 	if (s == NULL)
 		return "-";
-	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
-		out[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ?
-		    s[i] : '?';
-	out[i] = '\0';
+	for (i = 0; s[i] != '\0'; i++) {
+		esc = at == QUOTED && (s[i] == '"' || s[i] == '\\');
+		if (o + 1 + (size_t)esc >= cap)
+			break;
+		if (esc)
+			out[o++] = '\\';
+		out[o++] = shown(s[i], at);
+	}
+	out[o] = '\0';
 	return out;
 }
 
@@ -86,10 +117,10 @@ log_request(const struct log_req *l)
 	timestamp(ts, sizeof(ts));
 	n = snprintf(line, sizeof(line), "%s %s[%ld] id=%s status=%d "
 	    "code=%s agent=%s prefix=%s us=%lld why=\"%s\"\n", ts, prog_name,
-	    prog_pid, clean(l->id, id, sizeof(id)), l->http, l->code,
-	    clean(l->agent_id, agent, sizeof(agent)),
-	    clean(l->prefix, prefix, sizeof(prefix)), l->usec,
-	    clean(l->why, why, sizeof(why)));
+	    prog_pid, clean(l->id, WORD, id, sizeof(id)), l->http, l->code,
+	    clean(l->agent_id, WORD, agent, sizeof(agent)),
+	    clean(l->prefix, WORD, prefix, sizeof(prefix)), l->usec,
+	    clean(l->why, QUOTED, why, sizeof(why)));
 	emit(line, n);
 }
 
@@ -106,7 +137,7 @@ log_msg(const char *fmt, ...)
 	va_end(ap);
 	timestamp(ts, sizeof(ts));
 	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
-	    prog_pid, clean(msg, safe, sizeof(safe)));
+	    prog_pid, clean(msg, TEXT, safe, sizeof(safe)));
 	emit(line, n);
 }
 

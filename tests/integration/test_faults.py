@@ -12,7 +12,9 @@ client and an operator would see:
   - when the database is back, requests succeed again within 2 s, with
     nothing restarted by hand;
   - the rows stored match the 200s answered: none acknowledged and lost,
-    none stored unacknowledged beyond the requests in flight at a fault.
+    none stored unacknowledged beyond the requests in flight at a fault;
+  - a database that refuses connections is named in the log in libpq's
+    own words, quotes and all.
 """
 
 import os
@@ -20,6 +22,7 @@ import time
 
 import pytest
 
+import processes
 from otas_http import assert_error, create_session
 from private_server import Load, start_private
 
@@ -168,3 +171,17 @@ def test_requests_before_the_database_still_answer_while_it_is_down(
         assert time.monotonic() - t0 <= BOUND
     finally:
         pg.start()
+
+
+def test_log_names_a_refusing_database_as_libpq_does(workdir, app, keys):
+    port = processes.free_port()
+    url = "postgresql://otas_runtime@127.0.0.1:%d/otas" % port
+    with start_private(os.path.join(workdir, "faults-refused"), app, {
+            "OTAS_DATABASE_URL": url,
+            "OTAS_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}) as srv:
+        mark = srv.log_mark()
+        assert_error(create_session(srv, keys.make(), "{}"), 503,
+                     "service_unavailable")
+        log = srv.log_since(mark)
+    assert ('database: connect: connection to server at "127.0.0.1", '
+            'port %d failed: Connection refused' % port) in log, log
