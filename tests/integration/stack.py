@@ -389,6 +389,12 @@ def server_kinds():
     return [k for k, cls in SERVERS.items() if cls.available()]
 
 
+def sessions_of(pg, agent_id):
+    """How many sessions the agent has in pg's database."""
+    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
+                     (agent_id,))
+
+
 def session_cgi_env(key):
     """A web server's CGI environment for a POST of the two bytes {} to
     the session endpoint with key in X-OTAS-AGENT-KEY; no OTAS_* setting

@@ -21,6 +21,7 @@ import pytest
 import processes
 from otas_http import assert_error, create_session, request
 from private_server import start_private
+from stack import sessions_of
 
 DEADLINE_MS = 1500
 STATEMENT_TIMEOUT_MS = 1000
@@ -40,11 +41,6 @@ def single(workdir, proxied_app):
         "OTAS_AUTHZ_CACHE_SECONDS": "0",
     }, max_procs=1) as srv:
         yield srv
-
-
-def rows_of(pg, key):
-    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
-                     (key.agent_id,))
 
 
 def timed(fn, *args, **kw):
@@ -86,7 +82,7 @@ def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
         single, healthy, pg, keys):
     key = keys.make()
     warm(single, key)
-    before = rows_of(pg, key)
+    before = sessions_of(pg, key.agent_id)
     healthy.set_mode("silent")
     healthy.drop_all()
     first = in_thread(create_session, single, key, "{}",
@@ -103,14 +99,14 @@ def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
     resp = create_session(single, key, "{}", timeout=CLIENT_TIMEOUT)
     assert resp.status == 200, resp
     # The two 503s left no row behind, the 200 exactly one.
-    assert rows_of(pg, key) == before + 1
+    assert sessions_of(pg, key.agent_id) == before + 1
 
 
 def test_frozen_database_is_503_after_one_wait_without_a_reconnect(
         single, healthy, pg, keys):
     key = keys.make()
     warm(single, key)
-    before = rows_of(pg, key)
+    before = sessions_of(pg, key.agent_id)
     healthy.set_mode("freeze")
     accepted = healthy.accepted
     resp, seconds = timed(create_session, single, key, "{}",
@@ -126,7 +122,7 @@ def test_frozen_database_is_503_after_one_wait_without_a_reconnect(
     healthy.drop_all()
     resp = create_session(single, key, "{}", timeout=CLIENT_TIMEOUT)
     assert resp.status == 200, resp
-    assert rows_of(pg, key) == before + 1
+    assert sessions_of(pg, key.agent_id) == before + 1
 
 
 def test_sigterm_ends_a_process_waiting_on_a_silent_database(

@@ -25,6 +25,7 @@ import pytest
 import processes
 from otas_http import assert_error, create_session
 from private_server import Load, start_private
+from stack import sessions_of
 
 STATEMENT_TIMEOUT_MS = 500
 CONNECT_TIMEOUT = 1
@@ -43,11 +44,6 @@ def faulty(workdir, app):
         "OTAS_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
     }) as srv:
         yield srv
-
-
-def rows_of(pg, key):
-    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
-                     (key.agent_id,))
 
 
 def warm(server, key):
@@ -76,7 +72,7 @@ def assert_within_bound(load):
 def assert_rows_match(pg, key, before, load):
     """Nothing acknowledged lost; nothing stored unacknowledged beyond one
     request in flight per client thread at the fault."""
-    stored = rows_of(pg, key) - before
+    stored = sessions_of(pg, key.agent_id) - before
     acknowledged = load.count(200)
     assert stored >= acknowledged, (stored, acknowledged)
     assert stored - acknowledged <= THREADS, (stored, acknowledged)
@@ -100,7 +96,7 @@ def test_database_stopped_under_load_is_503_then_200_without_restart(
     warm(faulty, key)
     pids = set(faulty.program_pids())
     assert pids
-    before = rows_of(pg, key)
+    before = sessions_of(pg, key.agent_id)
     with Load(faulty, key, THREADS) as load:
         time.sleep(1)
         pg.stop()
@@ -128,7 +124,7 @@ def test_lock_past_statement_timeout_is_503_within_the_bound(faulty, pg,
     key = keys.make()
     warm(faulty, key)
     pids = set(faulty.program_pids())
-    before = rows_of(pg, key)
+    before = sessions_of(pg, key.agent_id)
     with pg.connect(autocommit=False) as conn:
         with Load(faulty, key, THREADS) as load:
             time.sleep(0.5)

@@ -21,17 +21,13 @@ import pytest
 
 from otas_http import assert_error, create_session
 from private_server import start_private
+from stack import sessions_of
 
 BODY = '{"meta": {"task": "summarize"}}'
 
 
 def idem(value):
     return [("Idempotency-Key", value)]
-
-
-def sessions_of(pg, agent_id):
-    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
-                     (agent_id,))
 
 
 def token_of(resp, secret):

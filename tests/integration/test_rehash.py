@@ -14,7 +14,7 @@ import pytest
 
 from otas_http import assert_error, create_session
 from private_server import start_private
-from stack import django_check, django_pbkdf2
+from stack import django_check, django_pbkdf2, sessions_of
 
 LEGACY = 260000
 NEW_KEYS = 1000     # OTAS_KEY_ITERATIONS' default
@@ -139,11 +139,6 @@ def test_a_hash_changed_under_the_rehash_is_kept(lighttpd, pg, keys):
 # key) while this one is still checking the old one.  A fault proxy holds
 # the insert back so the test can make that change at exactly that moment.
 
-def session_count(pg, key):
-    return pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
-                     (key.agent_id,))
-
-
 @pytest.fixture(scope="module")
 def held(workdir, proxied_app, proxy):
     with start_private(os.path.join(workdir, "rehash-held"), proxied_app,
@@ -178,7 +173,7 @@ def test_a_legacy_hash_replaced_by_another_process_mid_check_passes(
         held, pg, key,
         "UPDATE agent_key SET hashed_key = '%s' WHERE id = %%s" % theirs)
     assert resp.status == 200, resp
-    assert session_count(pg, key) == 1
+    assert sessions_of(pg, key.agent_id) == 1
     assert stored_hash(pg, key) == theirs
 
 
@@ -188,4 +183,4 @@ def test_a_key_revoked_mid_check_is_refused_with_no_row(held, pg, keys):
         held, pg, key,
         "UPDATE agent_key SET revoked_at = now() WHERE id = %s")
     assert_error(resp, 401, "invalid_agent_key")
-    assert session_count(pg, key) == 0
+    assert sessions_of(pg, key.agent_id) == 0

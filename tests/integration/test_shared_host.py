@@ -4,11 +4,13 @@
 documentation's curl gets its 200 — under suEXEC with mod_fcgid and with
 mod_cgi.  The authorizer protects a program of the same web space, the
 web server's user cannot read otas.conf, and otas-admin migrates from the
-web space with nothing but the settings file.  Without suEXEC, what the
-README warns about is shown to be true: a secret the programs can read,
-any other customer's CGI can read too.  And the README's steps, run as
-written (its shell blocks, with only its placeholders filled in) on a
-fresh account, give the 200 it promises.
+web space with nothing but the settings file — also when the host gives
+one database user, owner of the tables and the programs' role at once.
+Without suEXEC, what the README warns about is shown to be true: a secret
+the programs can read, any other customer's CGI can read too.  And the
+README's steps, run as written (its shell blocks, with only its
+placeholders filled in) on a fresh account with one database user, give
+the 200 it promises.
 """
 
 import glob
@@ -409,7 +411,7 @@ def empty_account(workdir):
 
 
 def test_readme_shared_hosting_steps_run_as_written_give_200(
-        empty_account, dist_tarball, fresh_db):
+        empty_account, dist_tarball, one_user_db):
     host = empty_account
     steps, request = readme_shell_blocks()[:2]
     host.upload(dist_tarball, os.path.basename(dist_tarball), mode=0o644,
@@ -417,8 +419,8 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
     env = {"PATH": "/usr/bin:/bin", "HOME": host.home}
     r = host.as_user(["sh", "-e", "-c", fill(steps, {
         "postgresql://DBUSER:DBPASSWORD@127.0.0.1:5432/DBNAME":
-            fresh_db.url,
-        "OTAS_RUNTIME_ROLE=DBUSER": "OTAS_RUNTIME_ROLE=postgres"})],
+            one_user_db.url,
+        "OTAS_RUNTIME_ROLE=DBUSER": "OTAS_RUNTIME_ROLE=" + one_user_db.user})],
         cwd=host.home, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     # agent create prints the key alone on its line.
@@ -430,4 +432,4 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
     assert r.stdout.startswith("{"), r.stdout + host.error_log()[-2000:]
     doc = json.loads(r.stdout)
     assert doc["status_description"] == "agent_session_created", r.stdout
-    assert fresh_db.scalar("SELECT count(*) FROM agent_session") == 1
+    assert one_user_db.scalar("SELECT count(*) FROM agent_session") == 1
