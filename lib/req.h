@@ -34,8 +34,9 @@ struct req {
 /*
  * The readiness check: /api/agent/v1/health/, recognised by this segment
  * anywhere in REQUEST_URI's path (the query cut off), so a front proxy
- * may add a prefix, and so no path below it — lighttpd routes by prefix
- * — is ever taken for the session endpoint.
+ * may add a prefix, and a path below it that a server sends here anyway
+ * is never taken for the session endpoint (the examples route only the
+ * exact path).
  */
 #define REQ_HEALTH_SEGMENT "/health/"
 

@@ -220,7 +220,7 @@ health_path_is_recognised_with_a_query_a_prefix_or_below_it(void **state)
 	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/"));
 	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/?probe=lb"));
 	assert_true(is_health("REQUEST_URI=/otas/api/agent/v1/health/"));
-	/* Below it (lighttpd routes by prefix): never the session endpoint. */
+	/* Below it (should a server route it here): never the endpoint. */
 	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/x"));
 }
 
