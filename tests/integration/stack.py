@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import examples
 import processes
-from examples import ROOT, SESSION_PATH  # noqa: F401  (stack.SESSION_PATH)
+from examples import ROOT, SESSION_PATH
 
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"
