@@ -10,7 +10,9 @@
  * connection — PostgreSQL restarted, pooler recycled, a failover — is
  * retried once on a fresh one if the deadline leaves time; a second
  * failure, the deadline or a refused connection is 503 for that request
- * only, and the next request connects again.
+ * only, and the next request connects again.  A URL naming several hosts
+ * is tried one host at a time, each with a share of the deadline, since
+ * libpq's own walk of the list lets a silent host use up all of it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,12 +24,21 @@
 
 #include "db.h"
 #include "log.h"
+#include "pghosts.h"
+
+/*
+ * Parameters of one host's connection: the URL's (libpq knows about 40
+ * keywords) and the few every connection gets.
+ */
+#define DB_MAX_PARAMS	72
 
 struct db {
 	pthread_mutex_t	 lock;		/* one statement at a time */
 	const struct otas_config *cfg;
 	const char	*app_name;
 	const char	*url;		/* NULL: libpq's PG* defaults */
+	struct pghosts	 hosts;		/* .n 0: the URL names one host */
+	int		 first;		/* host tried first: the last to answer */
 	PGconn		*conn;
 	const struct db_stmt *prepared[DB_MAX_STMTS];	/* on conn */
 	int		 nprepared;
@@ -54,6 +65,10 @@ db_new_at(const struct otas_config *cfg, const char *url,
 
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return NULL;
+	if (pghosts_parse(&db->hosts, url) == -1) {
+		free(db);
+		return NULL;
+	}
 	pthread_mutex_init(&db->lock, NULL);
 	db->cfg = cfg;
 	db->url = url;
@@ -81,6 +96,7 @@ db_free(struct db *db)
 	if (db == NULL)
 		return;
 	drop(db);
+	pghosts_free(&db->hosts);
 	pthread_mutex_destroy(&db->lock);
 	free(db);
 }
@@ -131,22 +147,22 @@ wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-/* The connection parameters; options[] and timeout[] are the caller's. */
+/*
+ * Ends kw/val, whose first n entries say where to connect, with what every
+ * connection gets; options[] and timeout[] are the caller's.  The entries
+ * come after the URL's, so they win over the same ones in it.
+ */
 static int
-conn_params(const struct db *db, const char *kw[6], const char *val[6],
-    char timeout[16], char options[64])
+common_params(const struct db *db, const char **kw, const char **val,
+    int n, int cap, char timeout[16], char options[64])
 {
-	int n = 0, w1, w2;
+	int w1, w2;
 
 	w1 = snprintf(timeout, 16, "%ld", db->cfg->connect_timeout);
 	w2 = snprintf(options, 64, "-c statement_timeout=%ld",
 	    db->cfg->statement_timeout_ms);
-	if (w1 < 0 || w1 >= 16 || w2 < 0 || w2 >= 64)
+	if (w1 < 0 || w1 >= 16 || w2 < 0 || w2 >= 64 || n < 0 || n + 4 > cap)
 		return -1;
-	if (db->url != NULL) {
-		kw[n] = "dbname";
-		val[n++] = db->url;
-	}
 	/* Only for libpq's own blocking paths; ours is the deadline below. */
 	kw[n] = "connect_timeout";
 	val[n++] = timeout;
@@ -162,40 +178,38 @@ conn_params(const struct db *db, const char *kw[6], const char *val[6],
 	return 0;
 }
 
+/* How one connection attempt ended. */
+enum opened {
+	OPENED,		/* connected, authenticated, non-blocking */
+	FAILED,		/* refused, or libpq gave up (its message logged) */
+	SILENT,		/* no answer by the limit */
+};
+
 /*
- * Connects and authenticates by the deadline, or by connect_timeout if
- * that comes first.  With a list of hosts libpq tries the next one when a
- * host refuses or fails target_session_attrs; a host that stays silent
- * uses up the time.
+ * Connects with kw/val and authenticates by limit.  what starts the log
+ * line ("connect", or which host), late says what passing limit means.
  */
-static int
-db_connect(struct db *db, long long deadline, const char **why)
+static enum opened
+open_conn(struct db *db, const char *const *kw, const char *const *val,
+    int expand, long long limit, const char *what, const char *late,
+    const char **why)
 {
-	const char *kw[6], *val[6];
-	char timeout[16], options[64];
-	long long limit = now_ms() + db->cfg->connect_timeout * 1000;
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	int r;
 
-	if (conn_params(db, kw, val, timeout, options) == -1) {
-		*why = "connection settings do not fit";
-		return -1;
-	}
-	if (limit > deadline)
-		limit = deadline;
-	db->conn = PQconnectStartParams(kw, val, 1);
+	db->conn = PQconnectStartParams(kw, val, expand);
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD)
 		ps = PGRES_POLLING_FAILED;
 	while (ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
 		r = wait_fd(PQsocket(db->conn), ps == PGRES_POLLING_READING ?
 		    POLLIN : POLLOUT, limit);
 		if (r <= 0) {
-			log_msg("database: connect: %s", r == 0 ?
-			    "no answer before the deadline" : strerror(errno));
+			log_msg("database: %s: %s", what, r == 0 ? late :
+			    strerror(errno));
 			*why = r == 0 ? "database connection past the deadline" :
 			    "cannot connect to the database";
 			drop(db);
-			return -1;
+			return SILENT;
 		}
 		ps = PQconnectPoll(db->conn);
 	}
@@ -205,12 +219,131 @@ db_connect(struct db *db, long long deadline, const char **why)
 	 * towards a server that reads nothing, and so would PQfinish.
 	 */
 	if (ps == PGRES_POLLING_FAILED || PQsetnonblocking(db->conn, 1) == -1) {
-		log_pq("connect", db->conn);
+		log_pq(what, db->conn);
 		*why = "cannot connect to the database";
 		drop(db);
+		return FAILED;
+	}
+	return OPENED;
+}
+
+/*
+ * The URL names one host (or none): libpq is given it whole, and the
+ * connection has until the deadline, or connect_timeout if that comes
+ * first.  A host list libpq could not match also comes here: libpq's
+ * message says what is wrong with it.
+ */
+static int
+connect_url(struct db *db, long long deadline, const char **why)
+{
+	const char *kw[6], *val[6];
+	char timeout[16], options[64];
+	long long limit = now_ms() + db->cfg->connect_timeout * 1000;
+	int n = 0;
+
+	if (db->url != NULL) {
+		kw[n] = "dbname";
+		val[n++] = db->url;
+	}
+	if (common_params(db, kw, val, n, 6, timeout, options) == -1) {
+		*why = "connection settings do not fit";
 		return -1;
 	}
-	return 0;
+	if (limit > deadline)
+		limit = deadline;
+	return open_conn(db, kw, val, 1, limit, "connect",
+	    "no answer before the deadline", why) == OPENED ? 0 : -1;
+}
+
+/*
+ * One host i of the list, given limit, as libpq would try it (attrs, when
+ * not NULL, for the URL's target_session_attrs).
+ */
+static enum opened
+connect_host(struct db *db, int i, const char *attrs, long long limit,
+    const char **why)
+{
+	const char *kw[DB_MAX_PARAMS], *val[DB_MAX_PARAMS];
+	char timeout[16], options[64], what[160], name[128];
+	int n, w;
+
+	pghosts_name(&db->hosts, i, name, sizeof name);
+	w = snprintf(what, sizeof what, "connect to %s (host %d of %d)", name,
+	    i + 1, db->hosts.n);
+	n = pghosts_params(&db->hosts, i, attrs, kw, val, DB_MAX_PARAMS);
+	if (w < 0 || (size_t)w >= sizeof what ||
+	    common_params(db, kw, val, n, DB_MAX_PARAMS, timeout, options)) {
+		log_msg("database: host %d: connection settings do not fit",
+		    i + 1);
+		*why = "connection settings do not fit";
+		return FAILED;
+	}
+	return open_conn(db, kw, val, 0, limit, what,
+	    "no answer within its share of the deadline", why);
+}
+
+/*
+ * One pass over the hosts in *worth (a bit per host), from the one that
+ * answered last.  Each has an equal share of what is left of the deadline
+ * among the tries that may still follow (later: those of a further pass),
+ * at most connect_timeout as libpq gives each host; a host that stays
+ * silent leaves *worth.  0 connected, -1 not.
+ */
+static int
+connect_pass(struct db *db, const char *attrs, long long deadline,
+    unsigned *worth, int later, const char **why)
+{
+	long long share, cap = db->cfg->connect_timeout * 1000LL;
+	int k, i, tries = __builtin_popcount(*worth);
+	enum opened o;
+
+	for (k = 0; k < db->hosts.n; k++) {
+		i = (db->first + k) % db->hosts.n;
+		if (!(*worth & 1u << i))
+			continue;
+		if ((share = deadline - now_ms()) <= 0) {
+			*why = "database connection past the deadline";
+			return -1;
+		}
+		share /= tries + later;
+		tries--;
+		if ((o = connect_host(db, i, attrs, now_ms() +
+		    (share < cap ? share : cap), why)) == OPENED) {
+			db->first = i;
+			return 0;
+		}
+		if (o == SILENT)
+			*worth &= ~(1u << i);
+	}
+	return -1;
+}
+
+/*
+ * A URL naming several hosts: libpq would give a host that accepts and
+ * never answers the whole deadline, so each is tried alone (see
+ * connect_pass).  prefer-standby is libpq's two passes, made here: a
+ * standby among all hosts, then any host that answered the first.
+ */
+static int
+connect_hosts(struct db *db, long long deadline, const char **why)
+{
+	const char *attrs = pghosts_attrs(&db->hosts);
+	unsigned worth = (1u << db->hosts.n) - 1;
+
+	if (attrs == NULL || strcmp(attrs, "prefer-standby") != 0)
+		return connect_pass(db, NULL, deadline, &worth, 0, why);
+	if (connect_pass(db, "standby", deadline, &worth, db->hosts.n,
+	    why) == 0)
+		return 0;
+	return connect_pass(db, "any", deadline, &worth, 0, why);
+}
+
+static int
+db_connect(struct db *db, long long deadline, const char **why)
+{
+	if (db->hosts.n == 0)
+		return connect_url(db, deadline, why);
+	return connect_hosts(db, deadline, why);
 }
 
 /*

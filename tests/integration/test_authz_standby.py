@@ -82,3 +82,32 @@ def test_session_unknown_to_standby_and_primary_is_refused(
     token = mint(secret.value, agent_session_id=str(uuid.uuid4()),
                  agent_id=key.agent_id)
     assert_error(check(served, token), 401, "invalid_session_token")
+
+
+PRIMARY_FIRST = "otas-authz-primary-first"
+
+
+@pytest.fixture(scope="module")
+def primary_first(workdir, app, pair):
+    """otas-authz given the primary first in its prefer-standby list, under
+    an application_name of its own so its connections can be told apart."""
+    url = pair.url(attrs="prefer-standby", first="primary") + \
+        "&application_name=" + PRIMARY_FIRST
+    with start_private(os.path.join(workdir, "standby-reads-2-web"), app, {
+        "OTAS_DATABASE_URL": pair.primary.runtime_url,
+        "OTAS_AUTHZ_DATABASE_URL": url,
+        "OTAS_AUTHZ_CHECK_DB": "1",
+        "OTAS_AUTHZ_CACHE_SECONDS": "0",
+    }, max_procs=1) as srv:
+        yield srv
+
+def test_prefer_standby_reads_from_the_standby_listed_after_the_primary(
+        pair, primary_first):
+    key = stack.KeyFactory(pair.primary).make()
+    token = new_token(primary_first, key)
+    pair.wait_synchronous()
+    assert check(primary_first, token).status == 200
+    count = ("SELECT count(*) FROM pg_stat_activity"
+             " WHERE application_name = %s")
+    assert pair.standby.scalar(count, (PRIMARY_FIRST,)) == 1
+    assert pair.primary.scalar(count, (PRIMARY_FIRST,)) == 0
