@@ -124,16 +124,33 @@ log_request(const struct log_req *l)
 	emit(line, n);
 }
 
+/*
+ * msg (cap bytes) = the formatted message; one too long for it ends in
+ * LOG_MSG_CUT instead of stopping mid-word as if it were whole.
+ */
+static void
+message(char *msg, size_t cap, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(msg, cap, fmt, ap);
+
+	if (n < 0)
+		snprintf(msg, cap, "(a message could not be formatted: %s)",
+		    fmt);
+	else if ((size_t)n >= cap)
+		memcpy(msg + cap - sizeof(LOG_MSG_CUT), LOG_MSG_CUT,
+		    sizeof(LOG_MSG_CUT));
+}
+
 void
 log_msg(const char *fmt, ...)
 {
-	char line[LINE_MAX_LEN], ts[40], msg[LINE_MAX_LEN / 2];
-	char safe[LINE_MAX_LEN / 2];
+	char line[LINE_MAX_LEN], ts[40], msg[LOG_MSG_MAX + 1];
+	char safe[LOG_MSG_MAX + 1];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	message(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	timestamp(ts, sizeof(ts));
 	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
@@ -144,7 +161,7 @@ log_msg(const char *fmt, ...)
 void
 log_start(const struct otas_config *c)
 {
-	char desc[LINE_MAX_LEN / 2 - 64];	/* with the prefix, fits msg */
+	char desc[LOG_MSG_MAX + 1 - 64];	/* with the prefix, fits msg */
 
 	if (c == NULL)
 		log_msg("start version=%s", version_string());

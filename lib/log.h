@@ -26,7 +26,13 @@ void	log_init(const char *prog);
  */
 void	log_start(const struct otas_config *c);
 void	log_request(const struct log_req *l);
-/* A free-form line: start-up failures, database trouble. */
+/*
+ * A free-form line: start-up failures, database trouble.  A message longer
+ * than LOG_MSG_MAX bytes keeps its first bytes and ends in LOG_MSG_CUT, so
+ * a reader knows it is not whole; the line still ends once.
+ */
+#define LOG_MSG_MAX	511
+#define LOG_MSG_CUT	" [cut]"
 void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Microseconds on a monotonic clock, for request timing. */

@@ -450,30 +450,42 @@ out:
  * check --as: whether the role this user's connection ends up as looks
  * like the runtime role — it may insert sessions and read the schema
  * version (as the programs and their readiness check do) and may not
- * delete sessions (so it is neither the owner nor a superuser).  Fills
- * role; returns 1 or 0 with *why, or -1 after printing a failed query.
+ * delete sessions (so it is neither the owner nor a superuser).  One
+ * exception: the owner that is also OTAS_RUNTIME_ROLE is a host's single
+ * database user (README "Shared hosting"), the best such a host allows, so
+ * it passes with a note.  Fills role; returns 1 (*why NULL, or the note)
+ * or 0 with *why, or -1 after printing a failed query.
  */
 static int
-check_rights(PGconn *conn, char *role, size_t cap, const char **why)
+check_rights(PGconn *conn, const char *runtime_role, char *role,
+    size_t cap, const char **why)
 {
+	const char	*p[1] = { runtime_role };
 	PGresult	*res;
-	int		 can, excess;
+	int		 can, excess, single;
 
 	if ((res = admin_query(conn, "SELECT current_user,"
 	    " has_table_privilege('agent_session', 'INSERT')"
 	    " AND has_table_privilege('otas_schema_migrations', 'SELECT'),"
-	    " has_table_privilege('agent_session', 'DELETE')", 0,
-	    NULL)) == NULL)
+	    " has_table_privilege('agent_session', 'DELETE'),"
+	    " current_user = $1 AND NOT (SELECT rolsuper FROM pg_roles"
+	    "   WHERE rolname = current_user)"
+	    " AND (SELECT pg_get_userbyid(relowner) FROM pg_class"
+	    "   WHERE oid = 'agent_session'::regclass) = current_user", 1,
+	    p)) == NULL)
 		return -1;
 	snprintf(role, cap, "%s", PQgetvalue(res, 0, 0));
 	can = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	excess = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	single = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
 	*why = !can ? "lacks the programs' rights (run otas-admin migrate "
-	    "with OTAS_RUNTIME_ROLE set to it)" : excess ? "may delete "
-	    "sessions: connect the programs as the runtime role, not the "
-	    "owner" : NULL;
-	return !can || excess ? 0 : 1;
+	    "with OTAS_RUNTIME_ROLE set to it)" : !excess ? NULL : single ?
+	    "owns the tables and is OTAS_RUNTIME_ROLE, a single database "
+	    "user: a separate runtime role, unable to delete sessions, "
+	    "would be safer" : "may delete sessions: connect the programs "
+	    "as the runtime role, not the owner";
+	return can && (!excess || single) ? 1 : 0;
 }
 
 /*
@@ -516,8 +528,8 @@ cmd_check(struct ctx *c, struct args *a)
 			ok_schema = 0;
 	}
 	if (c->as != NULL && ok_db)
-		ok_rights = check_rights(conn, role, sizeof role,
-		    &rights_why) == 1;
+		ok_rights = check_rights(conn, c->cfg.runtime_role, role,
+		    sizeof role, &rights_why) == 1;
 	if (!ok_config)
 		failed[nfail++] = "config";
 	if (ok_config && !ok_db)	/* not checked without settings */
@@ -548,6 +560,9 @@ cmd_check(struct ctx *c, struct args *a)
 			    NULL : json_object_new_boolean(ok_rights == 1));
 			json_object_object_add(o, "role", role[0] == '\0' ?
 			    NULL : json_object_new_string(role));
+			json_object_object_add(o, "rights_note", ok_rights != 1
+			    || rights_why == NULL ? NULL :
+			    json_object_new_string(rights_why));
 		}
 		json_print(o);
 	} else {
@@ -574,7 +589,10 @@ cmd_check(struct ctx *c, struct args *a)
 			    json_object_array_length(pending),
 			    json_object_get_string(json_object_array_get_idx(
 			    pending, 0)));
-		if (c->as != NULL && ok_rights == 1)
+		if (c->as != NULL && ok_rights == 1 && rights_why != NULL)
+			printf("rights    ok (role %s; note: it %s)\n", role,
+			    rights_why);
+		else if (c->as != NULL && ok_rights == 1)
 			printf("rights    ok (role %s)\n", role);
 		else if (c->as != NULL && ok_rights == 0)
 			printf("rights    FAILED: role %s %s\n", role,

@@ -18,6 +18,9 @@ Fixtures:
   run        run(*args, url=..., env={...}, user=...): otas-admin as a
              process (admin_cli.run_admin), against pg unless url
   fresh_db   admin_cli.FreshDb: an empty database, dropped afterwards
+  one_user_db  admin_cli.OneUserDb: an empty database owned by a login role
+             of its own (.user, .url), as a shared host gives; dropped
+             afterwards with its role
   pair       replication.Pair: a primary and its synchronous standby,
              migrated, one per test module (a module may crash, promote
              or pause them)
@@ -199,6 +202,13 @@ def run(admin_bin, pg):
 @pytest.fixture
 def fresh_db(pg):
     db = admin_cli.FreshDb(pg)
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def one_user_db(pg):
+    db = admin_cli.OneUserDb(pg)
     yield db
     db.drop()
 

@@ -1,9 +1,12 @@
 """`otas-admin check --as USER`: root runs the checks as the web server's
 user would see them — that user's view of the settings and the JWT secret
 file, and the role its database connection ends up as, which must have
-the programs' rights and no more.  Anyone but root is refused.
+the programs' rights and no more — unless it is a shared host's one
+database user, owner and OTAS_RUNTIME_ROLE at once, which passes with a
+note.  Anyone but root is refused.
 """
 
+import json
 import os
 
 import postgres
@@ -70,6 +73,67 @@ def test_as_www_data_connecting_as_the_owner_fails_the_rights(run, pg,
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "rights    FAILED: role postgres may delete sessions" in r.stdout
     assert "check failed: rights" in r.stderr
+
+
+def migrated_by_its_one_user(run, db):
+    """The README's shared-hosting setup: the host's one database user
+    migrates with itself as OTAS_RUNTIME_ROLE."""
+    ok(run("migrate", url=db.url, env={"OTAS_RUNTIME_ROLE": db.user}))
+    return db
+
+
+def test_as_www_data_as_the_one_database_user_passes_with_a_note(
+        run, one_user_db, secret):
+    """Owner and runtime role are one user, as OTAS_RUNTIME_ROLE says: the
+    documented single-user host passes, told a separate role is safer."""
+    db = migrated_by_its_one_user(run, one_user_db)
+    env = {"OTAS_JWT_SECRET_FILE": secret.path, "OTAS_RUNTIME_ROLE": db.user}
+    out = ok_json(run("check", "--as", stack.SERVER_USER, "--json",
+                      url=db.url, env=env))
+    assert out["ok"] is True and out["rights"] is True
+    assert out["role"] == db.user
+    assert "separate runtime role" in out["rights_note"]
+    r = ok(run("check", "--as", stack.SERVER_USER, url=db.url, env=env))
+    assert "rights    ok (role %s; note: it owns the tables and is " \
+        "OTAS_RUNTIME_ROLE" % db.user in r.stdout
+    assert "separate runtime role" in r.stdout
+
+
+def test_as_www_data_runtime_role_with_no_note(run, pg, secret):
+    out = ok_json(run("check", "--as", stack.SERVER_USER, "--json",
+                      url=pg.runtime_url,
+                      env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert out["rights"] is True and out["rights_note"] is None
+
+
+def test_as_www_data_as_the_owner_fails_when_another_runtime_role_is_set(
+        run, one_user_db, secret):
+    """The same owner, but the settings name the default runtime role: the
+    programs are connecting as the wrong role."""
+    db = migrated_by_its_one_user(run, one_user_db)
+    out = run("check", "--as", stack.SERVER_USER, "--json", url=db.url,
+              env={"OTAS_JWT_SECRET_FILE": secret.path})
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    out = json.loads(out.stdout)
+    assert out["ok"] is False and out["rights"] is False
+    assert out["rights_note"] is None
+    r = run("check", "--as", stack.SERVER_USER, url=db.url,
+            env={"OTAS_JWT_SECRET_FILE": secret.path})
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "rights    FAILED: role %s may delete sessions" % db.user \
+        in r.stdout
+    assert "check failed: rights" in r.stderr
+
+
+def test_as_www_data_as_a_superuser_named_runtime_role_still_fails(
+        run, pg, secret):
+    """A superuser owning the tables is no single-user host's database
+    user, whatever OTAS_RUNTIME_ROLE says."""
+    r = run("check", "--as", stack.SERVER_USER, url=pg.url,
+            env={"OTAS_JWT_SECRET_FILE": secret.path,
+                 "OTAS_RUNTIME_ROLE": "postgres"})
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "rights    FAILED: role postgres may delete sessions" in r.stdout
 
 
 def test_as_a_role_without_the_rights_fails_naming_it(run, pg, secret):

@@ -298,13 +298,6 @@ def test_otas_admin_adopts_tables_applied_with_the_readmes_psql(
 # --- one database user: owner and runtime role ----------------------------
 
 @pytest.fixture
-def one_user_db(pg):
-    db = admin_cli.OneUserDb(pg)
-    yield db
-    db.drop()
-
-
-@pytest.fixture
 def one_user_site(workdir, programs, one_user_db):
     """A fresh account whose otas.conf names the host's one database user
     in OTAS_DATABASE_URL and as OTAS_RUNTIME_ROLE, as the README says;

@@ -3,7 +3,8 @@
  * message keeps its quotes; control characters and bytes outside ASCII
  * become '?' and a line ends once; in why="..." quotes and backslashes are
  * escaped, so the field ends where the line says even when it is cut; a
- * field ended by a space cannot hold a space or a quote.
+ * field ended by a space cannot hold a space or a quote; a message too long
+ * for its line says it was cut.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,6 +118,56 @@ control_and_non_ascii_bytes_become_question_marks_in_one_line(
 	assert_non_null(strstr(line, ": a?b?c?d?[1me???\n"));
 }
 
+/* The message of a log_msg line: what follows "] ", less its newline. */
+static const char *
+message_of(const char *line, char *out, size_t cap)
+{
+	const char *p = strstr(line, "] ");
+	size_t n;
+
+	assert_non_null(p);
+	p += 2;
+	n = strlen(p);
+	assert_true(n > 0 && n < cap && p[n - 1] == '\n');
+	memcpy(out, p, n - 1);
+	out[n - 1] = '\0';
+	return out;
+}
+
+static void
+message_of_the_longest_length_is_kept_whole(void **state)
+{
+	char line[LINE_CAP], text[LOG_MSG_MAX + 1], msg[LINE_CAP];
+
+	memset(text, 'x', LOG_MSG_MAX);
+	text[LOG_MSG_MAX] = '\0';
+	capture();
+	log_msg("%s", text);
+	captured(line, sizeof(line));
+	assert_one_line(line);
+	assert_string_equal(message_of(line, msg, sizeof(msg)), text);
+}
+
+static void
+longer_message_ends_in_the_cut_mark_on_its_one_line(void **state)
+{
+	char line[LINE_CAP], text[3 * LOG_MSG_MAX], msg[LINE_CAP];
+	size_t kept = LOG_MSG_MAX - strlen(LOG_MSG_CUT), n;
+
+	for (n = LOG_MSG_MAX + 1; n < sizeof(text); n += LOG_MSG_MAX) {
+		memset(text, 'y', n);
+		text[n] = '\0';
+		capture();
+		log_msg("%s", text);
+		captured(line, sizeof(line));
+		assert_one_line(line);
+		message_of(line, msg, sizeof(msg));
+		assert_int_equal(strlen(msg), LOG_MSG_MAX);
+		assert_memory_equal(msg, text, kept);
+		assert_string_equal(msg + kept, LOG_MSG_CUT);
+	}
+}
+
 static void
 why_escapes_quotes_and_backslashes(void **state)
 {
@@ -186,6 +237,9 @@ main(void)
 		cmocka_unit_test(database_message_keeps_its_quotes_readable),
 		cmocka_unit_test(
 		    control_and_non_ascii_bytes_become_question_marks_in_one_line),
+		cmocka_unit_test(message_of_the_longest_length_is_kept_whole),
+		cmocka_unit_test(
+		    longer_message_ends_in_the_cut_mark_on_its_one_line),
 		cmocka_unit_test(why_escapes_quotes_and_backslashes),
 		cmocka_unit_test(why_ends_where_the_line_says_even_when_cut),
 		cmocka_unit_test(word_fields_hold_no_space_or_quote),
