@@ -175,7 +175,7 @@ static void
 too_few_entries_for_the_parameters_is_refused(void **st)
 {
 	struct pghosts h;
-	const char *kw[3], *val[3];
+	const char *kw[4], *val[4];
 
 	assert_int_equal(pghosts_parse(&h, "host=a,b dbname=otas user=u"), 1);
 	assert_int_equal(pghosts_params(&h, 0, NULL, kw, val, 3), -1);
