@@ -16,8 +16,8 @@ enum list { HOST, HOSTADDR, PORT, NLISTS };
 
 static const char *const list_keyword[NLISTS] = { "host", "hostaddr", "port" };
 
-static const char *
-option(const struct pghosts *h, const char *keyword)
+const char *
+pghosts_option(const struct pghosts *h, const char *keyword)
 {
 	const PQconninfoOption *o;
 
@@ -35,7 +35,7 @@ option(const struct pghosts *h, const char *keyword)
 static int
 split(struct pghosts *h, enum list k)
 {
-	const char *v = option(h, list_keyword[k]);
+	const char *v = pghosts_option(h, list_keyword[k]);
 	char *s;
 	int n = 1;
 
@@ -138,7 +138,7 @@ pghosts_params(const struct pghosts *h, int i, const char *attrs,
 const char *
 pghosts_attrs(const struct pghosts *h)
 {
-	const char *v = option(h, "target_session_attrs");
+	const char *v = pghosts_option(h, "target_session_attrs");
 
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }

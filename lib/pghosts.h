@@ -43,6 +43,9 @@ int	pghosts_parse(struct pghosts *h, const char *url);
 int	pghosts_params(const struct pghosts *h, int i, const char *attrs,
 	    const char **kw, const char **val, int cap);
 
+/* The URL's value of keyword as libpq parsed it, or NULL: not set. */
+const char *pghosts_option(const struct pghosts *h, const char *keyword);
+
 /* The URL's target_session_attrs, or NULL when it sets none. */
 const char *pghosts_attrs(const struct pghosts *h);
 

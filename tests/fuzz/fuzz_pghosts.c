@@ -18,17 +18,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *
-option(const struct pghosts *h, const char *keyword)
-{
-	const PQconninfoOption *o;
-
-	for (o = h->opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, keyword) == 0)
-			return o->val;
-	return NULL;
-}
-
 /* Field i of list s (all of s when it has no comma), as length. */
 static int
 field(const char *s, int i, const char **start, size_t *len)
@@ -58,7 +47,7 @@ check_list(const struct pghosts *h, int i, const char *kw[], const char
 	size_t len = 0;
 	int j, has;
 
-	has = field(option(h, keyword), i, &want, &len);
+	has = field(pghosts_option(h, keyword), i, &want, &len);
 	for (j = 0; j < n; j++)
 		if (strcmp(kw[j], keyword) == 0)
 			got = val[j];
