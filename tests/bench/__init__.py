@@ -9,7 +9,8 @@ One run, on this machine, everything private and on 127.0.0.1:
     OTAS_THREADS=N (group commit):
       - lighttpd from lighttpd.conf.example, spawning the responders,
       - nginx from nginx.conf.example in front of the example's spawn-fcgi
-        command (several responders under multiwatch, as it says),
+        command under multiwatch, as it says, with as many responders as
+        lighttpd spawns (BENCH_GC_PROCS x N, BENCH_PROCS x 1),
       - alternating at each concurrency: pgbench running the responder's own
         hot statement (-M prepared), wrk against lighttpd, wrk against nginx;
       - database statements and commits per request (pg_stat_statements);

@@ -5,8 +5,8 @@ production durability and pg_stat_statements), a JWT secret, a key issued
 by otas-admin, the pgbench script of the hot statement, and web servers
 started from the shipped examples through the harness's own classes:
 lighttpd from lighttpd.conf.example (max-procs changed), nginx from
-nginx.conf.example with the example's spawn-fcgi command (more than one
-responder under multiwatch, as the example says).  Every server started
+nginx.conf.example with the example's spawn-fcgi command (under
+multiwatch, as the example says, with lighttpd's number of responders).  Every server started
 is stopped at the end, whatever happened.
 
 A measurement asks the rig for a stack, measures with measured_wrk() or
