@@ -395,6 +395,12 @@ def sessions_of(pg, agent_id):
                      (agent_id,))
 
 
+def stored_hash(pg, key):
+    """The hash the key's row holds now."""
+    return pg.scalar("SELECT hashed_key FROM agent_key WHERE id = %s",
+                     (key.key_id,))
+
+
 def session_cgi_env(key):
     """A web server's CGI environment for a POST of the two bytes {} to
     the session endpoint with key in X-OTAS-AGENT-KEY; no OTAS_* setting

@@ -19,6 +19,7 @@ import pytest
 
 from otas_http import create_session
 from private_server import start_private
+from stack import stored_hash
 
 CLIENT_TIMEOUT = 20
 
@@ -53,16 +54,22 @@ def token_session(resp, secret):
                       algorithms=["HS256"])["agent_session_id"]
 
 
+def lose_first_answer(srv, proxy, key, body="{}", headers=()):
+    """One request whose insert commits and whose answer the proxy cuts."""
+    cuts = proxy.cuts_done
+    proxy.set_mode("cut_insert")
+    resp = create_session(srv, key, body, headers=headers,
+                          timeout=CLIENT_TIMEOUT)
+    assert proxy.cuts_done == cuts + 1, "the proxy never cut"
+    return resp
+
+
 def test_insert_committed_but_answer_lost_is_200_with_that_one_row(
         one_thread, healthy, pg, keys, secret):
     key = keys.make()
     assert create_session(one_thread, key, "{}").status == 200
     before = session_ids(pg, key)
-    cuts = healthy.cuts_done
-    healthy.set_mode("cut_insert")
-    resp = create_session(one_thread, key, '{"meta": {"n": 1}}',
-                          timeout=CLIENT_TIMEOUT)
-    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
+    resp = lose_first_answer(one_thread, healthy, key, '{"meta": {"n": 1}}')
     sid = token_session(resp, secret)
     after = session_ids(pg, key)
     assert len(after) == len(before) + 1
@@ -77,12 +84,8 @@ def test_answer_lost_with_an_idempotency_key_is_200_once_and_replays(
     assert create_session(one_thread, key, "{}").status == 200
     before = session_ids(pg, key)
     header = [("Idempotency-Key", '"lost-answer-1"')]
-    cuts = healthy.cuts_done
-    healthy.set_mode("cut_insert")
-    first = create_session(one_thread, key, "{}", headers=header,
-                           timeout=CLIENT_TIMEOUT)
-    assert healthy.cuts_done == cuts + 1, "the proxy never cut"
-    sid = token_session(first, secret)
+    sid = token_session(lose_first_answer(one_thread, healthy, key,
+                                          headers=header), secret)
     assert session_ids(pg, key) == sorted(before + [sid])
     # The key's record names that session: a repeat answers it again.
     again = create_session(one_thread, key, "{}", headers=header,
@@ -125,20 +128,6 @@ def test_group_commit_with_its_answer_lost_is_200_for_each_row_once(
 LEGACY = 260000     # the original backend's PBKDF2 iterations
 
 
-def stored_hash(pg, key):
-    return pg.scalar("SELECT hashed_key FROM agent_key WHERE id = %s",
-                     (key.key_id,))
-
-
-def lose_first_answer(srv, proxy, key, headers=()):
-    cuts = proxy.cuts_done
-    proxy.set_mode("cut_insert")
-    resp = create_session(srv, key, "{}", headers=headers,
-                          timeout=CLIENT_TIMEOUT)
-    assert proxy.cuts_done == cuts + 1, "the proxy never cut"
-    return resp
-
-
 def test_answer_lost_as_a_legacy_key_is_rehashed_is_200_with_one_row(
         one_thread, healthy, pg, keys, secret):
     key = keys.make(iterations=LEGACY)
@@ -153,8 +142,8 @@ def test_answer_lost_as_a_legacy_key_is_rehashed_with_an_idempotency_key(
     key = keys.make(iterations=LEGACY)
     old = stored_hash(pg, key)
     header = [("Idempotency-Key", '"lost-answer-rehash"')]
-    sid = token_session(lose_first_answer(one_thread, healthy, key, header),
-                        secret)
+    sid = token_session(lose_first_answer(one_thread, healthy, key,
+                                          headers=header), secret)
     assert session_ids(pg, key) == [sid]
     assert stored_hash(pg, key) != old
     again = create_session(one_thread, key, "{}", headers=header,

@@ -14,15 +14,10 @@ import pytest
 
 from otas_http import assert_error, create_session
 from private_server import start_private
-from stack import django_check, django_pbkdf2, sessions_of
+from stack import django_check, django_pbkdf2, sessions_of, stored_hash
 
 LEGACY = 260000
 NEW_KEYS = 1000     # OTAS_KEY_ITERATIONS' default
-
-
-def stored_hash(pg, key):
-    return pg.scalar("SELECT hashed_key FROM agent_key WHERE id = %s",
-                     (key.key_id,))
 
 
 def iterations(encoded):
