@@ -193,8 +193,26 @@ def admin_bin(build_dir):
 
 
 @pytest.fixture(scope="session")
-def run(admin_bin, pg):
+def sql_dir(workdir):
+    """The migrations where www-data can read them (check --as reads them
+    as that user): the checkout's, or a copy when it is out of reach, as
+    with the programs."""
+    probe = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-r",
+                            os.path.join(admin_cli.SQL_DIR, "grants.sql")])
+    if probe.returncode == 0:
+        return admin_cli.SQL_DIR
+    copy = os.path.join(workdir, "sql")
+    shutil.copytree(admin_cli.SQL_DIR, copy)
+    os.chmod(copy, 0o755)
+    for name in os.listdir(copy):
+        os.chmod(os.path.join(copy, name), 0o644)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def run(admin_bin, pg, sql_dir):
     def _run(*args, **kw):
+        kw.setdefault("sql_dir", sql_dir)
         return admin_cli.run_admin(admin_bin, pg.url, *args, **kw)
     return _run
 
