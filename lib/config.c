@@ -208,7 +208,9 @@ url_check(const char *url, int *has_password)
 	}
 	*has_password = 0;
 	for (o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		/* sslpassword unlocks the client key: as secret as password. */
+		if ((strcmp(o->keyword, "password") == 0 ||
+		    strcmp(o->keyword, "sslpassword") == 0) && o->val != NULL &&
 		    o->val[0] != '\0')
 			*has_password = 1;
 	PQconninfoFree(opts);
@@ -409,7 +411,7 @@ static int
 load_file(struct load *ld, const char *argv0)
 {
 	struct settings_file sf;
-	char msg[512];
+	char msg[512], holds[96];
 	const char *why;
 	int rc;
 
@@ -421,12 +423,14 @@ load_file(struct load *ld, const char *argv0)
 	    why != NULL)
 		fail(ld, -1, "%s", why);
 	ld->file = NULL;
-	/* libpq's rule for .pgpass: a secret is for its owner's eyes only. */
-	if (rc == 0 && ld->secret != NULL && (sf.mode & (S_IRWXG | S_IRWXO)))
-		rc = fail(ld, -1, "the settings file %s holds %s%s but group or "
-		    "others have access to it: chmod 600 it",
-		    ld->c->settings_file, ld->secret_password ? "a password in " :
-		    "", ld->secret);
+	/* A secret is for its owner's eyes only (settings_file_private). */
+	if (rc == 0 && ld->secret != NULL) {
+		snprintf(holds, sizeof(holds), "%s%s", ld->secret_password ?
+		    "a password in " : "", ld->secret);
+		if (settings_file_private(ld->c->settings_file, &sf.st,
+		    "the settings file", holds, msg, sizeof(msg)) == -1)
+			rc = fail(ld, -1, "%s", msg);
+	}
 	settings_file_close(&sf);
 	return rc;
 }
@@ -456,14 +460,24 @@ static int
 secret_from_file(struct load *ld, int row, struct otas_secret *s,
     const char *path)
 {
-	char buf[SECRET_FILE_MAX + 1];
+	char buf[SECRET_FILE_MAX + 1], msg[512];
+	struct stat st;
 	ssize_t n;
 	int rc;
 
-	if ((n = settings_file_read(path, buf, SECRET_FILE_MAX, NULL)) < 0)
+	if ((n = settings_file_read(path, buf, SECRET_FILE_MAX, &st)) < 0)
 		return fail(ld, row, "%s: cannot read %s: %s",
 		    settings[row].name, path, strerror(errno));
-	if (n > SECRET_FILE_MAX)
+	/*
+	 * As private as a settings file holding it would have to be: a
+	 * secret file in a web space, readable by the web server, is served
+	 * to anyone who guesses its name.  Who owns it matters less than for
+	 * the settings file: its owner can read it anyway.
+	 */
+	if (settings_file_private(path, &st, "the JWT secret file",
+	    "a JWT secret", msg, sizeof(msg)) == -1)
+		rc = fail(ld, row, "%s: %s", settings[row].name, msg);
+	else if (n > SECRET_FILE_MAX)
 		rc = fail(ld, row, "%s: %s is larger than %d bytes",
 		    settings[row].name, path, SECRET_FILE_MAX);
 	else if ((rc = secret_set(s, buf, (size_t)n)) == -1)

@@ -41,8 +41,21 @@ refuse(char *err, size_t errlen, const char *fmt, ...)
 
 /* ------------------------------------------------------------ reading */
 
+/* dir = the part of path before its last '/' ("/" for "/x"). */
+static int
+dir_of(const char *path, const char *slash, char *dir, size_t cap)
+{
+	int n;
+
+	if (slash == path)
+		n = snprintf(dir, cap, "/");
+	else
+		n = snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+	return n < 0 || (size_t)n >= cap ? -1 : 1;
+}
+
 ssize_t
-settings_file_read(const char *path, char *buf, size_t max, mode_t *mode)
+settings_file_read(const char *path, char *buf, size_t max, struct stat *stp)
 {
 	struct stat st;
 	size_t n = 0;
@@ -57,8 +70,8 @@ settings_file_read(const char *path, char *buf, size_t max, mode_t *mode)
 		errno = e;
 		return -1;
 	}
-	if (mode != NULL)
-		*mode = st.st_mode;
+	if (stp != NULL)
+		*stp = st;
 	while (n <= max) {
 		r = read(fd, buf + n, max + 1 - n);
 		if (r == -1 && errno == EINTR)
@@ -123,7 +136,7 @@ file_open(struct settings_file *f, const char *path, int optional,
 	/* One byte past the limit to notice more, one for the NUL. */
 	if ((f->text = malloc(SETTINGS_FILE_MAX + 2)) == NULL)
 		return refuse(err, errlen, "out of memory");
-	n = settings_file_read(path, f->text, SETTINGS_FILE_MAX, &f->mode);
+	n = settings_file_read(path, f->text, SETTINGS_FILE_MAX, &f->st);
 	if (n == -1 && optional && errno == ENOENT) {
 		settings_file_close(f);
 		return 0;
@@ -134,7 +147,8 @@ file_open(struct settings_file *f, const char *path, int optional,
 	else if (n > SETTINGS_FILE_MAX)
 		refuse(err, errlen, "the settings file %s is larger than %d "
 		    "bytes", path, SETTINGS_FILE_MAX);
-	else if (file_dir(f, path, err, errlen) == 0) {
+	else if (settings_file_owned(path, &f->st, "the settings file", err,
+	    errlen) == 0 && file_dir(f, path, err, errlen) == 0) {
 		f->len = (size_t)n;
 		f->text[f->len] = '\0';
 		return 1;
@@ -143,20 +157,72 @@ file_open(struct settings_file *f, const char *path, int optional,
 	return -1;
 }
 
-/* ------------------------------------------- where the program lives */
+/* ------------------------------------------------------------- trust */
 
-/* dir = the part of path before its last '/' ("/" for "/x"). */
-static int
-dir_of(const char *path, const char *slash, char *dir, size_t cap)
+/*
+ * ssh's StrictModes: whoever may replace a file decides what the program
+ * does, so the file must be the running user's or root's, in a directory
+ * that is too, and that nobody else may write to (unless it is sticky, as
+ * /tmp, where nobody can rename another's file).  Only the file's own
+ * directory is checked: its parents are the host's, not the user's.
+ */
+int
+settings_file_owned(const char *path, const struct stat *st,
+    const char *what, char *err, size_t errlen)
 {
-	int n;
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat ds;
+	uid_t me = geteuid();
 
-	if (slash == path)
-		n = snprintf(dir, cap, "/");
-	else
-		n = snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-	return n < 0 || (size_t)n >= cap ? -1 : 1;
+	if (st->st_uid != me && st->st_uid != 0)
+		return refuse(err, errlen, "%s %s belongs to uid %lu, not to "
+		    "the user the program runs as (uid %lu) or root: chown "
+		    "it", what, path, (unsigned long)st->st_uid,
+		    (unsigned long)me);
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (dir_of(path, slash, dir, sizeof(dir)) == -1)
+		return refuse(err, errlen, "%s: the path is too long", path);
+	if (stat(dir, &ds) == -1)
+		return refuse(err, errlen, "cannot check the directory of %s "
+		    "%s: %s", what, path, strerror(errno));
+	if (ds.st_uid != me && ds.st_uid != 0)
+		return refuse(err, errlen, "%s %s is in a directory of uid "
+		    "%lu, not of the user the program runs as (uid %lu) or "
+		    "root, who could replace it", what, path,
+		    (unsigned long)ds.st_uid, (unsigned long)me);
+	if ((ds.st_mode & (S_IWGRP | S_IWOTH)) && !(ds.st_mode & S_ISVTX))
+		return refuse(err, errlen, "%s %s is in a directory that group "
+		    "or others may write to, so they could replace it: chmod "
+		    "go-w the directory", what, path);
+	return 0;
 }
+
+/*
+ * libpq's rule for .pgpass, PostgreSQL's for its key file: a file holding
+ * a secret is for its owner's eyes only.  One exception, also
+ * PostgreSQL's: a file root owns may be read (not written) by its group,
+ * for root chose that group (root:www-data 0640 in the web-server
+ * examples); a user's own file readable by a group on a shared host may be
+ * readable by the web server, and so by every other customer.
+ */
+int
+settings_file_private(const char *path, const struct stat *st,
+    const char *what, const char *holds, char *err, size_t errlen)
+{
+	mode_t deny = S_IRWXO | S_IWGRP | S_IXGRP;
+
+	if (st->st_uid != 0)
+		deny |= S_IRGRP;
+	if ((st->st_mode & deny) == 0)
+		return 0;
+	return refuse(err, errlen, "%s %s holds %s but group or others have "
+	    "access to it: chmod 600 it%s", what, path, holds,
+	    st->st_uid == 0 ? " (or 640, root owning it)" : "");
+}
+
+/* ------------------------------------------- where the program lives */
 
 /* The directory of the first PATH entry holding name; 0: none does. */
 static int

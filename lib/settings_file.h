@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define SETTINGS_FILE_NAME	"otas.conf"	/* looked for beside the program */
@@ -20,7 +21,7 @@ struct settings_file {
 	char		 dir[PATH_MAX];	/* its directory, for relative paths */
 	char		*text;		/* its bytes and a NUL; parsed in place */
 	size_t		 len;
-	mode_t		 mode;		/* for the caller's privacy rule */
+	struct stat	 st;		/* for the caller's privacy rule */
 	unsigned	 line;		/* the line being parsed, from 1 */
 };
 
@@ -61,9 +62,29 @@ void	settings_file_close(struct settings_file *f);
  * mistake cannot hang the start.  Reads at most max + 1 bytes into buf
  * (which has that room) and returns the count: max + 1 means the file is
  * larger than max.  -1 with errno when it cannot (EISDIR, EINVAL: not a
- * regular file).  mode, when not NULL, gets the file's st_mode.
+ * regular file).  st, when not NULL, gets the file's fstat.
  */
 ssize_t	settings_file_read(const char *path, char *buf, size_t max,
-	    mode_t *mode);
+	    struct stat *st);
+
+/*
+ * ssh's StrictModes for a file the settings come from (st: its stat; what:
+ * "the settings file", "the JWT secret file"): it and its directory must
+ * belong to the running user or root, and the directory must not be
+ * writable by group or others unless sticky.  0, or -1 with one sentence
+ * in err naming what and path.  settings_file_open applies it itself.
+ */
+int	settings_file_owned(const char *path, const struct stat *st,
+	    const char *what, char *err, size_t errlen);
+
+/*
+ * The one privacy rule of a file holding a secret (holds: what it holds,
+ * for the message), the settings file's and the JWT secret files': no
+ * access for others, none for the group either, except read access to a
+ * file root owns (PostgreSQL's rule for its key file).  0, or -1 with one
+ * sentence in err ("... group or others have access to it: chmod 600 it").
+ */
+int	settings_file_private(const char *path, const struct stat *st,
+	    const char *what, const char *holds, char *err, size_t errlen);
 
 #endif

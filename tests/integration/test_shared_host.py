@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import re
+import secrets
 import subprocess
 
 import pytest
@@ -213,6 +214,97 @@ def test_only_the_endpoint_url_makes_a_session_under_mod_fcgid(
     assert_only_the_endpoint_makes_sessions(fcgid_host, pg, keys, ".fcgi")
 
 
+# --- deny by default: nothing of the web space is served but the programs --
+
+# What a customer's web space may hold besides the programs: the secret
+# files and their rotation names, an editor's and a copy's leftovers of
+# otas.conf, SQL, and any other file.  Each is written with a marker that
+# must never come back.
+LEFTOVERS = ("jwt-secret", "jwt-secret.old", "otas.conf~", "otas.conf.bak",
+             "otas.conf.swp", ".otas.conf.swp", "otas.conf.orig",
+             "schema.sql", "001_agent_tables.sql", "notes.txt",
+             "random-%s.html" % secrets.token_hex(4))
+# Already there: the programs' own files, the settings and this one.
+SITE_FILES = ("otas.conf", "otas-admin", ".htaccess")
+
+
+def assert_nothing_but_the_programs_is_served(host, pg, keys, suffix):
+    marker = "leftover-" + secrets.token_hex(8)
+    written = [host.write(name, "%s %s\n" % (marker, JWT_SECRET),
+                          mode=0o644) for name in LEFTOVERS]
+    try:
+        for name in LEFTOVERS + SITE_FILES + ("otas-authz" + suffix, ""):
+            for method in ("GET", "HEAD"):
+                status, _, body = curl(host.url + "/" + name,
+                                       "--request", method)
+                assert status in (403, 404), (name, method, status, body)
+                assert marker.encode() not in body, name
+                assert JWT_SECRET.encode() not in body, name
+        # ...while the documentation's curl and the readiness check work.
+        key = keys.make()
+        assert_session_created(pg, key.agent_id,
+                               seed_curl(host, key.full))
+        status, _, body = curl(host.url + "/api/agent/v1/health/")
+        assert status == 200, body
+        assert json.loads(body)["status_description"] == "ready"
+    finally:
+        for path in written:
+            os.unlink(path)
+
+
+def test_nothing_but_the_program_urls_is_served_under_mod_fcgid(
+        fcgid_host, pg, keys):
+    assert_nothing_but_the_programs_is_served(fcgid_host, pg, keys, ".fcgi")
+
+
+def test_nothing_but_the_program_urls_is_served_under_mod_cgi(
+        cgi_host, pg, keys):
+    assert_nothing_but_the_programs_is_served(cgi_host, pg, keys, ".cgi")
+
+
+@pytest.fixture
+def secret_file_site(cgi_host, pg):
+    """The web space's otas.conf naming a secret file outside it, as
+    otas.conf.example suggests; put back afterwards.  mod_cgi starts a
+    process per request, so each request reads the files again."""
+    host = cgi_host
+    conf = os.path.join(host.webspace, "otas.conf")
+    with open(conf) as f:
+        before = f.read()
+    host.write("otas.conf", "OTAS_DATABASE_URL=%s\n"
+               "OTAS_JWT_SECRET_FILE=../jwt-secret\n" % pg.runtime_url,
+               mode=0o600)
+    secret = host.write("jwt-secret", JWT_SECRET + "\n", mode=0o600,
+                        where=host.home)
+    yield host, secret
+    host.write("otas.conf", before, 0o600)
+    os.unlink(secret)
+
+
+def test_a_secret_file_others_can_read_stops_the_program_and_check_says_so(
+        secret_file_site, pg, keys):
+    host, secret = secret_file_site
+    key = keys.make()
+    assert_session_created(pg, key.agent_id, seed_curl(host, key.full))
+    os.chmod(secret, 0o644)
+    status, _, body = seed_curl(host, keys.make().full)
+    assert status == 500, body
+    # The path as the programs resolve it: beside the settings file.
+    line = ("OTAS_JWT_SECRET_FILE: the JWT secret file %s/../jwt-secret "
+            "holds a JWT secret but group or others have access to it: "
+            "chmod 600 it" % host.webspace)
+    log = host.error_log()
+    assert line in log
+    assert JWT_SECRET not in log
+    r = host.as_user(["./otas-admin", "check"])
+    assert r.returncode != 0
+    assert "config    FAILED" in r.stdout
+    assert line in r.stderr, r.stderr
+    os.chmod(secret, 0o600)
+    r = host.as_user(["./otas-admin", "check"])
+    assert "config    ok" in r.stdout, r.stdout + r.stderr
+
+
 # --- suEXEC + mod_cgi ----------------------------------------------------
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
@@ -354,35 +446,19 @@ def test_without_suexec_a_private_settings_file_cannot_be_read(
         "Permission denied" % plain_host.webspace in plain_host.error_log()
 
 
-def test_without_suexec_a_readable_secret_is_refused(plain_host, pg, keys):
+def test_without_suexec_a_readable_settings_file_is_refused(
+        plain_host, pg, keys):
+    # Made readable for the web server's user, the customer's file is not
+    # that user's: whoever owns it decides what the program does (ssh's
+    # StrictModes).  So without suEXEC the programs do not run at all, as
+    # any secret they could read every other customer's CGI could read.
     plain_host.write("otas.conf", settings(pg.runtime_url), mode=0o644)
     status, _, _ = seed_curl(plain_host, keys.make().full)
     assert status == 500
-    assert "holds OTAS_JWT_SECRET but group or others have access to it" in \
+    assert "the settings file %s/otas.conf belongs to uid %d, not to the " \
+        "user the program runs as" % (plain_host.webspace,
+                                      plain_host.user_pw.pw_uid) in \
         plain_host.error_log()
-
-
-def test_without_suexec_any_cgi_reads_what_the_programs_can_read(
-        plain_host, pg, keys):
-    # The README's way to run at all without suEXEC: the secret in a file
-    # the web server's user can read, the settings without secrets.
-    plain_host.write("jwt-secret", JWT_SECRET + "\n", mode=0o644,
-                     where=plain_host.home)
-    plain_host.write("otas.conf", "OTAS_DATABASE_URL=%s\n"
-                     "OTAS_JWT_SECRET_FILE=../jwt-secret\n" % pg.runtime_url,
-                     mode=0o644)
-    key = keys.make()
-    assert_session_created(pg, key.agent_id,
-                           seed_curl(plain_host, key.full))
-    # A script on the same host reads it over HTTP: without suEXEC it runs
-    # as the web server's user whoever uploaded it (here root, standing
-    # for any other customer).
-    peek = plain_host.write("peek.cgi", "#!/bin/sh\nprintf 'Content-Type: "
-                            "text/plain\\r\\n\\r\\n'\ncat %s/jwt-secret\n" %
-                            plain_host.home, mode=0o755)
-    os.chown(peek, 0, 0)
-    status, _, body = curl(plain_host.url + "/peek.cgi")
-    assert status == 200 and JWT_SECRET.encode() in body
 
 
 # --- the README's steps, literally -------------------------------------------

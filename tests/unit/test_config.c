@@ -883,8 +883,11 @@ secret_in_a_file_others_can_read_is_refused(void **state)
 		"OTAS_DATABASE_URL=postgresql://otas:hunter2pw@127.0.0.1/otas\n",
 		"OTAS_DATABASE_URL=host=127.0.0.1 password=hunter2pw\n",
 		"OTAS_AUTHZ_DATABASE_URL=postgresql://r:hunter2pw@127.0.0.2/o\n",
+		"OTAS_DATABASE_URL=postgresql://otas@127.0.0.1/otas?"
+		    "sslpassword=hunter2pw\n",
 	};
-	const mode_t modes[] = { 0640, 0604, 0660 };
+	/* 0640 is allowed only to a file root owns: test_settings_file.c */
+	const mode_t modes[] = { 0604, 0660, 0644, 0620 };
 	struct site s;
 	struct otas_config c;
 	char err[512], name[64];
@@ -919,6 +922,48 @@ file_without_secrets_may_be_readable_by_others(void **state)
 	site_make(&s, NULL);
 	site_file(&s, "otas.conf", "OTAS_DATABASE_URL=postgresql://otas@"
 	    "127.0.0.1/otas\nOTAS_JWT_SECRET_FILE=jwt-secret\n", 0644);
+	site_file(&s, "jwt-secret", SECRET40, 0600);
+	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
+	    sizeof(err)), 0);
+	config_free(&c);
+	site_remove(&s);
+}
+
+/* Served from a web space, a readable secret file is anyone's secret. */
+static void
+secret_file_others_can_read_is_refused(void **state)
+{
+	const char *names[] = { "OTAS_JWT_SECRET_FILE",
+	    "OTAS_JWT_PREVIOUS_SECRET_FILE" };
+	const mode_t modes[] = { 0644, 0604, 0660, 0620 };
+	struct site s;
+	struct otas_config c;
+	char err[512], conf[256];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (j = 0; j < sizeof(modes) / sizeof(modes[0]); j++) {
+			site_make(&s, NULL);
+			snprintf(conf, sizeof(conf), "OTAS_JWT_SECRET_FILE="
+			    "jwt-secret\n%s", i == 0 ? "" :
+			    "OTAS_JWT_PREVIOUS_SECRET_FILE=jwt-secret.old\n");
+			site_file(&s, "otas.conf", conf, 0644);
+			site_file(&s, "jwt-secret", SECRET40, i == 0 ?
+			    modes[j] : 0600);
+			site_file(&s, "jwt-secret.old", SECRET40, i == 1 ?
+			    modes[j] : 0600);
+			assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET,
+			    err, sizeof(err)), -1);
+			assert_non_null(strstr(err, names[i]));
+			assert_non_null(strstr(err, i == 0 ? "/jwt-secret holds"
+			    : "/jwt-secret.old holds"));
+			assert_non_null(strstr(err, "group or others have "
+			    "access to it: chmod 600"));
+			assert_null(strstr(err, SECRET40));
+			site_remove(&s);
+		}
+	/* The same file at 0600 (0640 too when root owns it) is taken. */
+	site_make(&s, "OTAS_JWT_SECRET_FILE=jwt-secret\n");
 	site_file(&s, "jwt-secret", SECRET40, 0600);
 	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
 	    sizeof(err)), 0);
@@ -1015,6 +1060,7 @@ main(void)
 		T(setting_twice_in_the_file_is_refused),
 		T(nul_byte_in_a_line_is_refused),
 		T(secret_in_a_file_others_can_read_is_refused),
+		T(secret_file_others_can_read_is_refused),
 		T(file_without_secrets_may_be_readable_by_others),
 		T(empty_value_in_the_file_is_as_good_as_absent),
 		T(example_lists_every_setting_with_its_default),

@@ -249,7 +249,78 @@ file_mode_is_reported_for_the_privacy_rule(void **state)
 	site_file(&s, "otas.conf", "#\n", 0644);
 	setenv("OTAS_CONFIG", s.conf, 1);
 	assert_int_equal(settings_file_open(&f, NULL, err, sizeof(err)), 1);
-	assert_int_equal(f.mode & 0777, 0644);
+	assert_int_equal(f.st.st_mode & 0777, 0644);
+	settings_file_close(&f);
+	free(f.path);
+	site_remove(&s);
+}
+
+/* ------------------------------------------------------------- trust */
+
+static void
+privacy_rule_allows_group_read_only_to_a_file_root_owns(void **state)
+{
+	static const struct { uid_t uid; mode_t mode; int ok; } cases[] = {
+		{ 1000, 0600, 1 }, { 1000, 0400, 1 }, { 0, 0600, 1 },
+		{ 0, 0640, 1 }, { 0, 0440, 1 },
+		{ 1000, 0640, 0 }, { 1000, 0604, 0 }, { 1000, 0644, 0 },
+		{ 1000, 0610, 0 }, { 0, 0660, 0 }, { 0, 0604, 0 },
+		{ 0, 0620, 0 }, { 0, 0601, 0 },
+	};
+	struct stat st;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&st, 0, sizeof(st));
+		st.st_uid = cases[i].uid;
+		st.st_mode = S_IFREG | cases[i].mode;
+		err[0] = '\0';
+		if (settings_file_private("/x/jwt-secret", &st, "the JWT "
+		    "secret file", "a JWT secret", err, sizeof(err)) !=
+		    (cases[i].ok ? 0 : -1))
+			fail_msg("uid %u mode %o: %s", (unsigned)cases[i].uid,
+			    (unsigned)cases[i].mode, err);
+		if (!cases[i].ok) {
+			assert_non_null(strstr(err, "/x/jwt-secret holds a "
+			    "JWT secret but group or others have access"));
+			assert_non_null(strstr(err, "chmod 600"));
+		}
+	}
+}
+
+/* Root's tests: a file and a directory of another user need chown. */
+static void
+file_of_another_user_or_in_a_writable_directory_is_refused(void **state)
+{
+	struct site s;
+	struct settings_file f;
+	char err[512];
+
+	if (geteuid() != 0)
+		skip();
+	site_make(&s, "#\n");
+	setenv("OTAS_CONFIG", s.conf, 1);
+	assert_int_equal(chown(s.conf, 65534, 65534), 0);
+	assert_open_refused(NULL, s.conf, "belongs to uid 65534, not to the "
+	    "user the program runs as (uid 0) or root");
+	assert_int_equal(chown(s.conf, 0, 0), 0);
+	assert_int_equal(chmod(s.dir, 0777), 0);
+	assert_open_refused(NULL, s.conf, "in a directory that group or "
+	    "others may write to");
+	assert_int_equal(chmod(s.dir, 0770), 0);
+	assert_open_refused(NULL, s.conf, "in a directory that group or "
+	    "others may write to");
+	/* Sticky, as /tmp: nobody else may rename or remove the file. */
+	assert_int_equal(chmod(s.dir, 01777), 0);
+	assert_int_equal(settings_file_open(&f, NULL, err, sizeof(err)), 1);
+	settings_file_close(&f);
+	free(f.path);
+	assert_int_equal(chmod(s.dir, 0755), 0);
+	assert_int_equal(chown(s.dir, 65534, 65534), 0);
+	assert_open_refused(NULL, s.conf, "in a directory of uid 65534");
+	assert_int_equal(chown(s.dir, 0, 0), 0);
+	assert_int_equal(settings_file_open(&f, NULL, err, sizeof(err)), 1);
 	settings_file_close(&f);
 	free(f.path);
 	site_remove(&s);
@@ -461,6 +532,8 @@ main(void)
 		T(unreadable_file_beside_the_program_is_an_error),
 		T(file_larger_than_64_kib_is_refused_and_at_64_kib_read),
 		T(file_mode_is_reported_for_the_privacy_rule),
+		T(privacy_rule_allows_group_read_only_to_a_file_root_owns),
+		T(file_of_another_user_or_in_a_writable_directory_is_refused),
 		T(read_stops_one_byte_past_the_limit),
 		T(read_refuses_a_fifo_without_waiting_and_a_directory),
 		T(lines_are_handed_over_in_order_with_their_line_numbers),
