@@ -42,9 +42,12 @@ BEGIN
     EXECUTE format('GRANT SELECT (id, agent_id, agent_key_id)'
                    ' ON agent_session TO %I', r);
     -- Idempotency-Key: otas-session records what a key made and answers
-    -- a retry from it; only otas-admin session purge deletes records.
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON otas_idempotency TO %I',
-                   r);
+    -- a retry from it.  otas-admin session purge expires records past
+    -- their TTL also as this role (the Debian package's daily purge, with
+    -- no owner's credentials): a record deleted early only lets a retry
+    -- make a second session, which this role may make anyway.
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON otas_idempotency'
+                   ' TO %I', r);
     -- the readiness check compares the schema version (the table is
     -- otas-admin's: a schema applied by hand may lack it).
     IF to_regclass('otas_schema_migrations') IS NOT NULL THEN

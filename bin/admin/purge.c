@@ -6,10 +6,16 @@
  * qualify, so the loop ends.
  *
  * The retention is --older-than, else OTAS_SESSION_RETENTION; with
- * neither, purge is off and does nothing (the package's daily timer runs
- * it unconditionally and relies on that).  Idempotency-Key records go too
- * when they have expired (OTAS_IDEMPOTENCY_TTL) or their session is past
- * the cut-off: a retry must never be answered with a deleted session.
+ * neither, no session is deleted (the package's daily timer runs it
+ * unconditionally and relies on that).  Idempotency-Key records go when
+ * they have expired (OTAS_IDEMPOTENCY_TTL), retention or not — a record is
+ * some 770 bytes a key and nothing else would ever remove it — and when
+ * their session is past the cut-off: a retry must never be answered with
+ * a deleted session.
+ *
+ * Whether the role may delete is asked first, so the runtime role (which
+ * may delete records but not sessions) gets one line saying what to
+ * connect as instead of PostgreSQL's "permission denied" in a timer's log.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,7 @@ struct purge {
 	char	*before;		/* the cut-off, ISO 8601 UTC */
 	char	*before_exact;		/* the same, as PostgreSQL compares */
 	long long sessions, records, batches;
+	long long retention;		/* seconds; 0: no session goes */
 	int	 dry_run;
 };
 
@@ -52,23 +59,37 @@ fmt_ll(char *buf, size_t cap, long long v)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-/* The cut-off, once, by the database's clock. */
+/*
+ * The cut-off, once, by the database's clock ("-infinity" with no
+ * retention: no session is past it), and whether this role may delete
+ * what the purge deletes.
+ */
 static int
-purge_cutoff(PGconn *conn, struct purge *p)
+purge_cutoff(PGconn *conn, struct purge *p, int sessions)
 {
 	const char	*params[1] = { p->seconds };
 	PGresult	*res;
+	int		 rc = 0;
 
-	if ((res = admin_query(conn, "SELECT " ISO("t") ", t::text FROM"
-	    " (SELECT now() - make_interval(secs => $1::bigint) AS t) s",
+	if ((res = admin_query(conn, "SELECT " ISO("t") ", t::text,"
+	    " current_user, has_table_privilege('agent_session', 'DELETE'),"
+	    " has_table_privilege('otas_idempotency', 'DELETE') FROM"
+	    " (SELECT CASE WHEN $1::bigint = 0 THEN '-infinity'::timestamptz"
+	    " ELSE now() - make_interval(secs => $1::bigint) END AS t) s",
 	    1, params)) == NULL)
 		return EXIT_FAIL;
-	p->before = strdup(PQgetvalue(res, 0, 0));
-	p->before_exact = strdup(PQgetvalue(res, 0, 1));
+	if ((sessions && strcmp(PQgetvalue(res, 0, 3), "t") != 0) ||
+	    strcmp(PQgetvalue(res, 0, 4), "t") != 0)
+		rc = fail(EXIT_FAIL, "session purge: role %s may not delete %s; "
+		    "connect as the tables' owner (OTAS_DATABASE_URL; the "
+		    "Debian package: in /etc/otas-fcgi/purge.env)",
+		    PQgetvalue(res, 0, 2), strcmp(PQgetvalue(res, 0, 4), "t")
+		    != 0 ? "Idempotency-Key records" : "sessions");
+	else if ((p->before = strdup(PQgetvalue(res, 0, 0))) == NULL ||
+	    (p->before_exact = strdup(PQgetvalue(res, 0, 1))) == NULL)
+		rc = fail(EXIT_FAIL, "out of memory");
 	PQclear(res);
-	if (p->before == NULL || p->before_exact == NULL)
-		return fail(EXIT_FAIL, "out of memory");
-	return 0;
+	return rc;
 }
 
 static int
@@ -116,6 +137,8 @@ purge_delete(PGconn *conn, struct purge *p)
 
 	/* Oldest first, by the created_at index (migration 003). */
 	do {
+		if (p->retention == 0)
+			break;
 		if ((rc = purge_batch(conn, p, "DELETE FROM agent_session"
 		    " WHERE id IN (SELECT id FROM agent_session"
 		    " WHERE created_at < $1 ORDER BY created_at"
@@ -145,7 +168,7 @@ purge_print(const struct ctx *c, const struct purge *p, long long secs)
 		o = json_object_new_object();
 		json_object_object_add(o, "retention_seconds", secs == 0 ?
 		    NULL : json_object_new_int64(secs));
-		json_object_object_add(o, "before", p->before == NULL ? NULL :
+		json_object_object_add(o, "before", secs == 0 ? NULL :
 		    json_object_new_string(p->before));
 		json_object_object_add(o, "dry_run",
 		    json_object_new_boolean(p->dry_run));
@@ -158,7 +181,9 @@ purge_print(const struct ctx *c, const struct purge *p, long long secs)
 		json_print(o);
 	} else if (secs == 0)
 		printf("no retention set (OTAS_SESSION_RETENTION or "
-		    "--older-than): nothing purged\n");
+		    "--older-than): no session purged; %s %lld expired "
+		    "idempotency record%s\n", p->dry_run ? "would delete" :
+		    "deleted", p->records, p->records == 1 ? "" : "s");
 	else
 		printf("%s %lld session%s created before %s (%lld batch%s), "
 		    "%lld idempotency record%s\n", p->dry_run ? "would delete" :
@@ -184,17 +209,14 @@ cmd_session_purge(struct ctx *c, struct args *a)
 	if (bopt != NULL && decimal_long(bopt, 1, MAX_BATCH, &batch) == -1)
 		return fail(EXIT_USAGE, "--batch must be a number from 1 to %ld",
 		    MAX_BATCH);
-	if (secs == 0) {
-		purge_print(c, &p, 0);
-		return EXIT_OK;
-	}
+	p.retention = secs;
 	if (fmt_ll(p.seconds, sizeof p.seconds, secs) == -1 ||
 	    fmt_ll(p.batch, sizeof p.batch, batch) == -1 ||
 	    fmt_ll(p.ttl, sizeof p.ttl, c->cfg.idempotency_ttl) == -1)
 		return fail(EXIT_FAIL, "internal: number buffer");
 	rc = EXIT_FAIL;
 	if ((conn = admin_connect(&c->cfg)) == NULL ||
-	    purge_cutoff(conn, &p) != 0 ||
+	    purge_cutoff(conn, &p, secs != 0) != 0 ||
 	    (p.dry_run ? purge_count(conn, &p) : purge_delete(conn, &p)) != 0)
 		goto out;
 	purge_print(c, &p, secs);

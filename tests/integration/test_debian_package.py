@@ -394,13 +394,96 @@ def owner_mode(path):
 def test_settings_and_secret_are_for_the_service_user_and_root_only(
         deployed):
     assert owner_mode(ETC) == ("root", USER, 0o750)
-    assert owner_mode(ETC + "/otas.conf") == (USER, USER, 0o600)
-    assert owner_mode(ETC + "/jwt-secret") == (USER, USER, 0o600)
+    # The services read these and cannot change them.
+    assert owner_mode(ETC + "/otas.conf") == ("root", USER, 0o640)
+    assert owner_mode(ETC + "/jwt-secret") == ("root", USER, 0o640)
     assert os.path.getsize(ETC + "/jwt-secret") >= 32
-    # www-data, the web server, reads neither.
-    r = subprocess.run(["runuser", "-u", stack.SERVER_USER, "--", "cat",
-                        ETC + "/otas.conf"], capture_output=True)
-    assert r.returncode != 0
+    # The runtime role's password, made by the README's steps.
+    assert owner_mode(ETC + "/pgpass") == (USER, USER, 0o600)
+    # The purge's owner credentials: root's only.
+    assert owner_mode(ETC + "/purge.env") == ("root", "root", 0o600)
+    # www-data, the web server, reads none of them.
+    for name in ("otas.conf", "jwt-secret", "pgpass", "purge.env"):
+        r = subprocess.run(["runuser", "-u", stack.SERVER_USER, "--", "cat",
+                            ETC + "/" + name], capture_output=True)
+        assert r.returncode != 0, name
+
+
+def test_shipped_settings_connect_as_the_runtime_role():
+    """The conffile as shipped (before the README's edit): the runtime
+    role, never the owner."""
+    with open(os.path.join(stack.ROOT, "debian", "otas.conf")) as f:
+        urls = re.findall(r"^OTAS_DATABASE_URL=(.*)$", f.read(), re.MULTILINE)
+    assert urls == ["postgresql://otas_runtime@localhost/otas"]
+
+
+def test_the_services_cannot_read_the_owners_credentials(deployed):
+    """A compromised responder holds only what the runtime role may do:
+    its user reads the runtime role's password and not purge.env."""
+    with open(ETC + "/pgpass") as f:
+        assert ":otas_runtime:" in f.read()
+    for name, readable in (("otas.conf", True), ("jwt-secret", True),
+                           ("pgpass", True), ("purge.env", False)):
+        r = subprocess.run(["runuser", "-u", USER, "--", "cat",
+                            ETC + "/" + name], capture_output=True)
+        assert (r.returncode == 0) == readable, (name, r.stderr)
+    # ...and the running services connect as the runtime role.
+    with deployed.pg.connect("otas") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT DISTINCT usename FROM pg_stat_activity"
+                        " WHERE application_name IN ('otas-session',"
+                        " 'otas-authz')")
+            assert cur.fetchall() in ([("otas_runtime",)], [])
+
+
+@pytest.fixture
+def retention_set(deployed):
+    """OTAS_SESSION_RETENTION=90d in the installed settings file and the
+    owner in purge.env, as the operator would; both put back."""
+    files = {}
+    for name in ("otas.conf", "purge.env"):
+        with open(ETC + "/" + name) as f:
+            files[name] = f.read()
+    deployed.edit(ETC + "/otas.conf", "OTAS_SESSION_RETENTION=90d")
+    yield deployed
+    for name, text in files.items():
+        with open(ETC + "/" + name, "w") as f:     # owner and mode stay
+            f.write(text)
+
+
+def test_installed_purge_with_a_retention_fails_loudly_then_works_as_owner(
+        retention_set):
+    d = retention_set
+    with d.pg.connect("otas") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, agent_id FROM agent_key LIMIT 1")
+            key_id, agent_id = cur.fetchone()
+            cur.execute("INSERT INTO agent_session (id, agent_id,"
+                        " agent_key_id, created_at, meta) VALUES"
+                        " (gen_random_uuid(), %s, %s, now() - interval"
+                        " '100 days', '{}') RETURNING id::text",
+                        (agent_id, key_id))
+            old = cur.fetchone()[0]
+
+    def purge():
+        return systemd_unit.run_oneshot(
+            UNIT_DIR + "/otas-fcgi-purge.service", {})
+
+    # purge.env as the package made it: the runtime role, told what to do.
+    r = purge()
+    assert r.returncode == 1
+    assert "may not delete sessions; connect as the tables' owner" in \
+        r.stderr and "/etc/otas-fcgi/purge.env" in r.stderr, r.stderr
+    with open(ETC + "/purge.env", "a") as f:
+        f.write(d.local("OTAS_DATABASE_URL=postgresql://otas@127.0.0.1/otas")
+                + "\n")
+    r = purge()
+    assert r.returncode == 0, r.stdout + r.stderr
+    with d.pg.connect("otas") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM agent_session WHERE id = %s",
+                        (old,))
+            assert cur.fetchone()[0] == 0
 
 
 def test_installed_units_pass_systemd_analyze_verify(deployed):
@@ -451,9 +534,14 @@ def test_upgrade_remove_purge_leave_only_what_policy_keeps(deployed, debs):
         assert f.read() == secret
     assert pwd.getpwnam(USER).pw_uid == uid
 
-    for path in deployed.added:         # the operator's own files
-        os.unlink(path)
-    deployed.added.clear()
+    # The operator's own files, but the credentials the README had them
+    # put in /etc/otas-fcgi: apt purge must take those away.
+    credentials = [p for p in deployed.added if p == ETC + "/pgpass"]
+    assert credentials, deployed.added
+    for path in deployed.added:
+        if path not in credentials:
+            os.unlink(path)
+    deployed.added[:] = credentials
     dpkg("-r", PKG)
     assert status() == "deinstall ok config-files"
     assert not os.path.exists("/usr/lib/otas-fcgi")
@@ -462,6 +550,8 @@ def test_upgrade_remove_purge_leave_only_what_policy_keeps(deployed, debs):
 
     dpkg("-P", PKG)
     assert status() == "not-installed"
+    assert [p for p in credentials if os.path.lexists(p)] == []
+    deployed.added.clear()
     left = [p for p in package_paths(second) if os.path.lexists(p)]
     assert left == []
     assert not os.path.exists(ETC)

@@ -2,7 +2,9 @@
 [--batch N]` deletes the sessions older than the retention in batches of
 short transactions, says how many, and takes the Idempotency-Key records
 that expired or whose session went with them; without --older-than it
-uses OTAS_SESSION_RETENTION, and with neither it does nothing.
+uses OTAS_SESSION_RETENTION, and with neither it deletes no session but
+still the records past their own TTL.  A role that may not delete (the
+runtime role) is told what to connect as.
 
 Most tests work on a fresh migrated database of their own, where every
 row is theirs; the last purges the session database while otas-session
@@ -13,6 +15,7 @@ import uuid
 
 import pytest
 
+import postgres
 from admin_cli import failed, ok, ok_json
 from private_server import Load
 
@@ -123,16 +126,53 @@ def test_older_than_wins_over_the_retention_setting(rows, purge):
     assert out["sessions"] == 4
 
 
-def test_without_any_retention_purge_is_off_and_deletes_nothing(rows,
-                                                                 purge):
+def test_without_any_retention_no_session_goes_but_expired_records_do(
+        rows, purge):
+    # A record is some 770 bytes a key: it expires by its own TTL
+    # (OTAS_IDEMPOTENCY_TTL, a day), whether sessions are kept or not.
     old = rows.sessions(3, "3650 days")
-    record = rows.record("400 days")
+    sid = old.copy().pop()
+    expired = rows.record("400 days", session_id=sid)
+    fresh = rows.record("1 hour", session_id=sid)
     r = ok(purge())
-    assert "nothing purged" in r.stdout
+    assert "no session purged; deleted 1 expired idempotency record" in \
+        r.stdout, r.stdout
+    assert rows.records_left() == {fresh}
     out = ok_json(purge("--json"))
     assert out["retention_seconds"] is None and out["sessions"] == 0
+    assert out["before"] is None and out["idempotency_records"] == 0
     assert rows.left() == old
-    assert record in rows.records_left()
+
+
+def runtime_url(db):
+    return "postgresql://%s@127.0.0.1:%d/%s" % (postgres.RUNTIME_ROLE,
+                                                db.pg.port, db.name)
+
+
+def test_the_runtime_role_expires_records_without_a_retention(
+        run, rows, fresh_db):
+    fresh_db.query("ALTER ROLE %s LOGIN" % postgres.RUNTIME_ROLE)
+    expired = rows.record("2 days")
+    kept = rows.record("1 hour")
+    ok(run("session", "purge", url=runtime_url(fresh_db)))
+    assert rows.records_left() == {kept} and expired not in \
+        rows.records_left()
+
+
+def test_the_runtime_role_purging_sessions_is_told_what_to_connect_as(
+        run, rows, fresh_db):
+    # The Debian package's purge unit connects as the settings file says
+    # until purge.env names the owner: it must say so, not "permission
+    # denied", and delete nothing.
+    fresh_db.query("ALTER ROLE %s LOGIN" % postgres.RUNTIME_ROLE)
+    old = rows.sessions(2, "100 days")
+    record = rows.record("2 days")
+    r = run("session", "purge", url=runtime_url(fresh_db),
+            env={"OTAS_SESSION_RETENTION": "90d"})
+    failed(r, 1, ["session purge: role %s may not delete sessions; connect "
+                  "as the tables' owner" % postgres.RUNTIME_ROLE,
+                  "/etc/otas-fcgi/purge.env"])
+    assert rows.left() == old and record in rows.records_left()
 
 
 def test_idempotency_records_go_when_expired_or_their_session_went(

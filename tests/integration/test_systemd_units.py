@@ -9,6 +9,7 @@ A private directory stands for /run/otas-fcgi and another for
 from debian/systemd/ (systemd_unit.py), so what runs is what ships.
 """
 
+import grp
 import json
 import os
 import pwd
@@ -66,11 +67,23 @@ def settings_file(path, values):
         f.write(text)
 
 
+# Owner, group and mode of what debian/postinst leaves in /etc/otas-fcgi
+# (None: the service user): the services read the settings and the secret
+# and may not change them; purge.env, the owner's credentials for the
+# purge (run as root), is root's only; anything else an operator adds
+# there (pgpass, the runtime role's password) is the service user's 0600,
+# as libpq demands of a password file.
+PACKAGE_LAYOUT = {"otas.conf": ("root", None, 0o640),
+                  "jwt-secret": ("root", None, 0o640),
+                  "purge.env": ("root", "root", 0o600)}
+OPERATOR_FILE = (None, None, 0o600)
+
+
 def private_etc(etc, service_user, secret, settings, extra=None):
     """A private /etc/otas-fcgi laid out as the package's postinst leaves
-    it (the directory root:otas-fcgi 0750, the settings file and the JWT
-    secret otas-fcgi's, 0600), the settings file with `settings` set;
-    extra: {name: text} of more files an operator adds there."""
+    it (the directory root:otas-fcgi 0750, PACKAGE_LAYOUT), the settings
+    file with `settings` set; extra: {name: text} of more files an
+    operator adds there."""
     os.makedirs(etc)
     pw = pwd.getpwnam(service_user)
     key = os.path.join(etc, "jwt-secret")
@@ -81,8 +94,11 @@ def private_etc(etc, service_user, secret, settings, extra=None):
         with open(os.path.join(etc, name), "w") as f:
             f.write(text)
     for name in os.listdir(etc):
-        os.chown(os.path.join(etc, name), pw.pw_uid, pw.pw_gid)
-        os.chmod(os.path.join(etc, name), 0o600)
+        user, group, mode = PACKAGE_LAYOUT.get(name, OPERATOR_FILE)
+        os.chown(os.path.join(etc, name),
+                 pw.pw_uid if user is None else pwd.getpwnam(user).pw_uid,
+                 pw.pw_gid if group is None else grp.getgrnam(group).gr_gid)
+        os.chmod(os.path.join(etc, name), mode)
     os.chown(etc, 0, pw.pw_gid)
     os.chmod(etc, 0o750)
     return etc
@@ -297,6 +313,23 @@ def old_and_new_session(pg, keys, age_days):
     return ids
 
 
+def old_record(pg, session_id, age_days):
+    """An Idempotency-Key record of that session made age_days ago."""
+    k = "purge-" + session_id
+    pg.query("INSERT INTO otas_idempotency (agent_id, idempotency_key,"
+             " request_hash, session_id, iat, exp, created_at) SELECT"
+             " agent_id, %s, '\\x00', id, 0, 0,"
+             " now() - make_interval(days => %s) FROM agent_session"
+             " WHERE id = %s", (k, age_days, session_id))
+    return k
+
+
+def records(pg, names):
+    return {r[0] for r in pg.query(
+        "SELECT idempotency_key FROM otas_idempotency"
+        " WHERE idempotency_key = ANY(%s)", (list(names),))}
+
+
 def present(pg, ids):
     return {r[0] for r in pg.query(
         "SELECT id::text FROM agent_session WHERE id::text = ANY(%s)",
@@ -311,20 +344,26 @@ def run_purge(etc, build_dir, service_user):
         {unit_user(): service_user})
 
 
-def test_purge_service_with_the_packaged_settings_deletes_nothing(
+def test_purge_service_with_the_packaged_settings_deletes_no_session(
         workdir, units, build_dir, pg, keys, secret, service_user):
+    # The services' role, as the packaged settings say: no session goes,
+    # but Idempotency-Key records past their TTL do.
     etc = private_etc(os.path.join(workdir, "units", "purge-default"),
                       service_user, secret,
                       {"OTAS_DATABASE_URL": pg.runtime_url})
     ids = old_and_new_session(pg, keys, 4000)
+    expired = old_record(pg, ids[0], 2)
     r = run_purge(etc, build_dir, service_user)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "no session purged; deleted" in r.stdout, r.stdout
     assert present(pg, ids) == set(ids)
+    assert not records(pg, [expired])
 
 
 def test_purge_service_deletes_sessions_past_the_retention_it_is_given(
         workdir, units, build_dir, pg, keys, secret, service_user):
-    # The services' role may not delete: purge.env names one that may.
+    # The services' role may not delete: purge.env names one that may,
+    # in a file the services cannot read.
     etc = private_etc(os.path.join(workdir, "units", "purge-90d"),
                       service_user, secret,
                       {"OTAS_DATABASE_URL": pg.runtime_url,
@@ -334,6 +373,29 @@ def test_purge_service_deletes_sessions_past_the_retention_it_is_given(
     r = run_purge(etc, build_dir, service_user)
     assert r.returncode == 0, r.stdout + r.stderr
     assert present(pg, [old, new]) == {new}
+    for name in ("purge.env", "otas.conf", "jwt-secret"):
+        r = subprocess.run(["runuser", "-u", service_user, "--", "cat",
+                            os.path.join(etc, name)], capture_output=True)
+        if name == "purge.env":     # the owner's URL: not the services'
+            assert r.returncode != 0 and b"Permission denied" in r.stderr
+        else:
+            assert r.returncode == 0, (name, r.stderr)
+
+
+def test_purge_service_with_a_retention_but_no_owner_says_what_to_set(
+        workdir, units, build_dir, pg, keys, secret, service_user):
+    # What the timer did silently before: permission denied, daily.
+    etc = private_etc(os.path.join(workdir, "units", "purge-no-owner"),
+                      service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url,
+                       "OTAS_SESSION_RETENTION": "90d"})
+    old, new = old_and_new_session(pg, keys, 91)
+    r = run_purge(etc, build_dir, service_user)
+    assert r.returncode == 1
+    assert "session purge: role otas_runtime may not delete sessions; " \
+        "connect as the tables' owner (OTAS_DATABASE_URL; the Debian " \
+        "package: in /etc/otas-fcgi/purge.env)" in r.stderr, r.stderr
+    assert present(pg, [old, new]) == {old, new}
 
 
 # --- the hardening the programs survive -------------------------------------
