@@ -101,14 +101,22 @@ db_free(struct db *db)
 	free(db);
 }
 
-/* libpq's message, first line only: it never holds the password. */
+/*
+ * libpq's message, first line only: it never holds the password.  A wait
+ * cut by the deadline (late) leaves libpq nothing to say: the deadline is
+ * the reason then, so no line ends empty.
+ */
 static void
-log_pq(const char *what, PGconn *conn)
+log_pq(const char *what, PGconn *conn, const char *late)
 {
 	const char *m = conn != NULL ? PQerrorMessage(conn) : "out of memory";
 	int n = (int)strcspn(m, "\n");
 
-	log_msg("database: %s: %.*s", what, n > 200 ? 200 : n, m);
+	if (late != NULL || n == 0)
+		log_msg("database: %s: %s", what, late != NULL ? late :
+		    "no answer and no message from libpq");
+	else
+		log_msg("database: %s: %.*s", what, n > 200 ? 200 : n, m);
 }
 
 static long long
@@ -219,7 +227,7 @@ open_conn(struct db *db, const char *const *kw, const char *const *val,
 	 * towards a server that reads nothing, and so would PQfinish.
 	 */
 	if (ps == PGRES_POLLING_FAILED || PQsetnonblocking(db->conn, 1) == -1) {
-		log_pq(what, db->conn);
+		log_pq(what, db->conn, NULL);
 		*why = "cannot connect to the database";
 		drop(db);
 		return FAILED;
@@ -418,7 +426,7 @@ prepare(struct db *db, const struct db_stmt *s, struct call *call)
 		db->prepared[db->nprepared++] = s;
 		return ATTEMPT_ANSWERED;
 	}
-	log_pq("prepare", db->conn);
+	log_pq("prepare", db->conn, call->late);
 	return res != NULL && PQstatus(db->conn) == CONNECTION_OK ?
 	    ATTEMPT_UNPREPARED : ATTEMPT_LOST;
 }
@@ -465,7 +473,7 @@ refused(struct db *db, const struct db_stmt *s, PGresult *res,
 	enum otas_status st = sqlstate_transient(code) ?
 	    OTAS_ERR_UNAVAILABLE : OTAS_ERR_SERVER;
 
-	log_pq(s->name, db->conn);
+	log_pq(s->name, db->conn, NULL);
 	if (sqlstate != NULL) {
 		sqlstate[0] = '\0';
 		if (code != NULL && strlen(code) == DB_SQLSTATE_LEN)
@@ -509,7 +517,7 @@ run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
 		}
 		PQclear(*res);
 		*res = NULL;
-		log_pq(s->name, db->conn);
+		log_pq(s->name, db->conn, call.late);
 		drop(db);
 		if (call.late != NULL)
 			break;

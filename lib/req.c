@@ -65,16 +65,78 @@ default_id(struct req *r)
 	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
-/* Whether the path of a request URI (the query cut off) holds segment. */
+/* n bytes at s, read with %2e as '.', are all dots: their count, else 0. */
+static size_t
+dots(const char *s, size_t n)
+{
+	size_t i = 0, count = 0;
+
+	while (i < n) {
+		if (s[i] == '.')
+			i++;
+		else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' &&
+		    (s[i + 2] == 'e' || s[i + 2] == 'E'))
+			i += 3;
+		else
+			return 0;
+		count++;
+	}
+	return count;
+}
+
+/*
+ * The path of uri (up to '?'; an absolute-form URI's scheme and authority
+ * skipped) with its dot segments removed as RFC 3986 section 5.2.4 does,
+ * "." and ".." also when written %2e: the path the web server routed,
+ * which REQUEST_URI holds as the client sent it.  Returns 0 with out
+ * filled, or -1 for a path that is not absolute or does not fit.
+ */
+static int
+normal_path(const char *uri, char *out, size_t cap)
+{
+	const char *p = uri, *end, *q;
+	size_t o = 0, d;
+
+	if (*p != '/' && (q = strstr(p, "://")) != NULL &&
+	    (size_t)(q - p) < strcspn(p, "/?"))
+		p = q + 3 + strcspn(q + 3, "/?");
+	end = p + strcspn(p, "?");
+	if (*p != '/' || (size_t)(end - p) >= cap)
+		return -1;
+	for (p++;; p = q + 1) {
+		q = memchr(p, '/', (size_t)(end - p));
+		if (q == NULL)
+			q = end;
+		if ((d = dots(p, (size_t)(q - p))) == 2)
+			while (o > 0 && out[--o] != '/')
+				continue;
+		if (d == 1 || d == 2) {
+			if (q == end)		/* "/a/." is "/a/" */
+				out[o++] = '/';
+		} else {
+			out[o++] = '/';
+			memcpy(out + o, p, (size_t)(q - p));
+			o += (size_t)(q - p);
+		}
+		if (q == end)
+			break;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * Whether the path the server routed holds segment: decided on the
+ * normalised path, so "/health/../session/create/" is the session
+ * endpoint it was routed to.  A path longer than REQ_PATH_MAX is not.
+ */
 static int
 path_has(const char *uri, const char *segment)
 {
-	size_t n = strcspn(uri, "?"), m = strlen(segment), i;
+	char path[REQ_PATH_MAX];
 
-	for (i = 0; i + m <= n; i++)
-		if (memcmp(uri + i, segment, m) == 0)
-			return 1;
-	return 0;
+	return normal_path(uri, path, sizeof(path)) == 0 &&
+	    strstr(path, segment) != NULL;
 }
 
 void

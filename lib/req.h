@@ -36,9 +36,12 @@ struct req {
  * anywhere in REQUEST_URI's path (the query cut off), so a front proxy
  * may add a prefix, and a path below it that a server sends here anyway
  * is never taken for the session endpoint (the examples route only the
- * exact path).
+ * exact path).  The path is looked at with its dot segments removed, as
+ * the server did to route it: "/health/../session/create/" is the session
+ * endpoint.  A path of REQ_PATH_MAX bytes or more is never the check.
  */
 #define REQ_HEALTH_SEGMENT "/health/"
+#define REQ_PATH_MAX 4096
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

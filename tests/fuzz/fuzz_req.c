@@ -8,7 +8,8 @@
  * a read past any of them.  The result is checked against a count done here:
  * every key, token and Idempotency-Key parameter counted, the pointers
  * inside the block with their lengths right, the request id short and
- * log-safe, the readiness path recognised exactly.
+ * log-safe, the readiness path recognised exactly (against RFC 3986's
+ * remove_dot_segments as the standard writes it).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,14 +60,56 @@ check_id(const char *id)
 			abort();
 }
 
-/* The reference: the last REQUEST_URI's path (query cut) holds it. */
+/*
+ * RFC 3986 section 5.2.4 as written there, on in (which it consumes):
+ * the input buffer's first rule that applies, until it is empty.
+ */
+static void
+remove_dot_segments(char *in, char *out)
+{
+	size_t o = 0, n;
+
+	while (*in != '\0') {
+		if (strncmp(in, "../", 3) == 0)
+			in += 3;
+		else if (strncmp(in, "./", 2) == 0)
+			in += 2;
+		else if (strncmp(in, "/./", 3) == 0)
+			in += 2;
+		else if (strcmp(in, "/.") == 0)
+			in[1] = '\0';
+		else if (strncmp(in, "/../", 4) == 0 || strcmp(in, "/..") == 0) {
+			if (in[3] == '/')
+				in += 3;	/* "/../x" goes on as "/x" */
+			else
+				*(in += 2) = '/';	/* "/.." as "/" */
+			while (o > 0 && out[--o] != '/')
+				continue;
+		} else if (strcmp(in, ".") == 0 || strcmp(in, "..") == 0)
+			in += strlen(in);
+		else {
+			n = 1 + strcspn(in + 1, "/");
+			memcpy(out + o, in, n);
+			o += n;
+			in += n;
+		}
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The reference: the last REQUEST_URI's path (query cut; after the
+ * authority of an absolute-form URI), %2e read as '.', its dot segments
+ * removed, holds the segment; a path not starting with '/', or of
+ * REQ_PATH_MAX bytes or more, never.
+ */
 static int
 health_expected(char **envp)
 {
 	const char *head = "REQUEST_URI=";
-	const char *uri = NULL, *q, *hit;
-	char *path;
-	size_t n;
+	const char *uri = NULL, *p, *q;
+	char *path, *out;
+	size_t n, i, k;
 	int found;
 
 	for (; *envp != NULL; envp++)
@@ -74,13 +117,27 @@ health_expected(char **envp)
 			uri = *envp + strlen(head);
 	if (uri == NULL)
 		return 0;
-	q = strchr(uri, '?');
-	n = q != NULL ? (size_t)(q - uri) : strlen(uri);
-	if ((path = strndup(uri, n)) == NULL)
+	p = uri;
+	if (*p != '/' && (q = strstr(p, "://")) != NULL &&
+	    (size_t)(q - p) < strcspn(p, "/?"))
+		p = q + 3 + strcspn(q + 3, "/?");
+	n = strcspn(p, "?");
+	if (*p != '/' || n >= REQ_PATH_MAX)
+		return 0;
+	if ((path = malloc(n + 1)) == NULL || (out = malloc(n + 2)) == NULL)
 		abort();
-	hit = strstr(path, REQ_HEALTH_SEGMENT);
-	found = hit != NULL;
+	for (i = k = 0; i < n; i++)
+		if (n - i >= 3 && p[i] == '%' && p[i + 1] == '2' &&
+		    (p[i + 2] == 'e' || p[i + 2] == 'E')) {
+			path[k++] = '.';
+			i += 2;
+		} else
+			path[k++] = p[i];
+	path[k] = '\0';
+	remove_dot_segments(path, out);
+	found = strstr(out, REQ_HEALTH_SEGMENT) != NULL;
 	free(path);
+	free(out);
 	return found;
 }
 

@@ -13,6 +13,7 @@ printed for the README, never compared with a threshold.
 """
 
 import os
+import re
 import threading
 import time
 
@@ -83,6 +84,7 @@ def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
     key = keys.make()
     warm(single, key)
     before = sessions_of(pg, key.agent_id)
+    mark = single.log_mark()
     healthy.set_mode("silent")
     healthy.drop_all()
     first = in_thread(create_session, single, key, "{}",
@@ -95,6 +97,11 @@ def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
     assert_error(joined(*second), 503, "service_unavailable")
     print("silent after reconnect: two queued 503s in %.2f s"
           % (time.monotonic() - t0))
+    # The prepare on the new connection was cut by the deadline: its log
+    # line says so (libpq itself has nothing to say then).
+    log = single.log_since(mark)
+    assert "database: prepare: database answer past the deadline" in log, log
+    assert not re.search(r"database: [^:\n]+: *$", log, re.MULTILINE), log
     healthy.set_mode("pass")
     resp = create_session(single, key, "{}", timeout=CLIENT_TIMEOUT)
     assert resp.status == 200, resp

@@ -83,6 +83,25 @@ def test_paths_near_health_are_not_found_and_make_no_session(
                      " agent_key_id = %s", (key.key_id,)) == 0
 
 
+def test_dot_segments_are_answered_as_the_server_routed_them(
+        server, pg, keys):
+    """The server removes dot segments before routing; REQUEST_URI keeps
+    them.  What the server routed to the session endpoint makes a session
+    (it once answered the readiness check), and the other way round."""
+    key = keys.make()
+    resp = request(server, path=HEALTH_PATH + "../session/create/",
+                   headers=[("X-OTAS-AGENT-KEY", key.full),
+                            ("Content-Type", "application/json")],
+                   body=b'{"meta": {"via": "dots"}}')
+    assert resp.status == 200, resp
+    assert resp.json()["status_description"] == "agent_session_created"
+    assert pg.scalar("SELECT count(*) FROM agent_session WHERE"
+                     " agent_key_id = %s", (key.key_id,)) == 1
+    resp = request(server, method="GET",
+                   path=stack.SESSION_PATH + "../../health/")
+    assert resp.status == 200 and resp.json() == READY, resp
+
+
 def test_the_session_endpoint_still_refuses_get_with_405(server):
     assert_error(request(server, method="GET"), 405, "method_not_allowed")
 

@@ -224,6 +224,48 @@ health_path_is_recognised_with_a_query_a_prefix_or_below_it(void **state)
 	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/x"));
 }
 
+/* The path the server routed, dot segments removed (issue 19 item 10). */
+static void
+health_is_decided_on_the_path_without_dot_segments(void **state)
+{
+	assert_false(is_health(
+	    "REQUEST_URI=/api/agent/v1/health/../session/create/"));
+	assert_false(is_health(
+	    "REQUEST_URI=/api/agent/v1/health/%2e%2E/session/create/"));
+	assert_false(is_health(
+	    "REQUEST_URI=/api/agent/v1/health/./../session/create/?a=b"));
+	assert_false(is_health("REQUEST_URI=/api/agent/v1/health/.."));
+	assert_false(is_health("REQUEST_URI=/health/../../../session/"));
+	assert_true(is_health(
+	    "REQUEST_URI=/api/agent/v1/session/create/../../health/"));
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/."));
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/%2e"));
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/./health/"));
+	assert_true(is_health("REQUEST_URI=/api/agent/v1/x/../health/"));
+	/* A segment that only looks like dots is a name. */
+	assert_true(is_health("REQUEST_URI=/a/.../health/"));
+	assert_true(is_health("REQUEST_URI=/a/health/.../../x"));
+	/* Absolute form: the path after the authority. */
+	assert_true(is_health("REQUEST_URI=http://h:80/api/agent/v1/health/"));
+	assert_false(is_health(
+	    "REQUEST_URI=http://h/api/agent/v1/health/../session/create/"));
+}
+
+static void
+overlong_path_is_never_the_health_check(void **state)
+{
+	char uri[REQ_PATH_MAX + 64];
+	size_t n = strlen("REQUEST_URI=");
+
+	memcpy(uri, "REQUEST_URI=", n);
+	memset(uri + n, 'a', sizeof(uri) - n);
+	memcpy(uri + n, "/health/", 8);
+	uri[sizeof(uri) - 1] = '\0';
+	assert_false(is_health(uri));
+	uri[n + REQ_PATH_MAX - 1] = '\0';	/* REQ_PATH_MAX - 1 bytes: fits */
+	assert_true(is_health(uri));
+}
+
 static void
 other_paths_and_no_uri_are_not_the_health_check(void **state)
 {
@@ -377,6 +419,8 @@ main(void)
 		cmocka_unit_test(
 		    health_path_is_recognised_with_a_query_a_prefix_or_below_it),
 		cmocka_unit_test(other_paths_and_no_uri_are_not_the_health_check),
+		cmocka_unit_test(health_is_decided_on_the_path_without_dot_segments),
+		cmocka_unit_test(overlong_path_is_never_the_health_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
