@@ -116,7 +116,7 @@ static const struct cmd cmds[] = {
 	  "batches of short transactions, safe while serving, and the\n"
 	  "Idempotency-Key records that expired or whose session went.\n"
 	  "  --older-than D    retention (default OTAS_SESSION_RETENTION; unset:\n"
-	  "                    purge is off, nothing is deleted)\n"
+	  "                    no session is deleted, expired records are)\n"
 	  "  --dry-run         count what would go, delete nothing\n"
 	  "  --batch N         rows per transaction (default 10000)\n" },
 };
