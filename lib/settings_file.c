@@ -147,11 +147,16 @@ file_open(struct settings_file *f, const char *path, int optional,
 	else if (n > SETTINGS_FILE_MAX)
 		refuse(err, errlen, "the settings file %s is larger than %d "
 		    "bytes", path, SETTINGS_FILE_MAX);
-	else if (settings_file_owned(path, &f->st, "the settings file", err,
-	    errlen) == 0 && file_dir(f, path, err, errlen) == 0) {
-		f->len = (size_t)n;
-		f->text[f->len] = '\0';
-		return 1;
+	else if (file_dir(f, path, err, errlen) == 0) {
+		/* Named by its absolute path, wherever the program started. */
+		if (settings_file_owned(f->path, &f->st, "the settings file",
+		    err, errlen) == 0) {
+			f->len = (size_t)n;
+			f->text[f->len] = '\0';
+			return 1;
+		}
+		free(f->path);
+		f->path = NULL;
 	}
 	settings_file_close(f);
 	return -1;

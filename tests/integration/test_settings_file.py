@@ -2,8 +2,9 @@
 variable in the environment, the way a shared host runs it — plain CGI,
 started by absolute path (mod_fcgid, lighttpd) or by its bare name from
 its own directory (suEXEC, mod_cgi).  A bad line stops the program with
-one line naming the file and the line, and a secret in a file others can
-read is refused.
+one line naming the file and the line, a secret in a file others can
+read is refused, and so is a file another user owns or could replace
+(ssh's StrictModes).
 
 The program runs as www-data from a private copy of the build, with a
 complete CGI request and nothing else in its environment.
@@ -11,6 +12,7 @@ complete CGI request and nothing else in its environment.
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -100,3 +102,44 @@ def test_secret_in_a_settings_file_others_can_read_is_refused(
     assert err.count("\n") == 1, err
     assert path in err and "chmod 600" in err
     assert "s" * 40 not in err
+
+
+def one_line_refusal(r):
+    assert r.returncode == 1 and r.stdout == b"", r
+    err = r.stderr.decode()
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_settings_file_of_another_user_is_refused(site, pg, secret, keys):
+    # ssh's StrictModes: whoever owns the file decides what the program
+    # does, so it must be the program's user's or root's.
+    path = write_conf(site, good_conf(pg, secret), mode=0o644)
+    os.chown(path, 65534, 65534)           # nobody
+    err = one_line_refusal(run(site, keys.make().full, bare_name=True))
+    assert "the settings file %s belongs to uid 65534, not to the user the " \
+        "program runs as (uid %d) or root" % (
+            path, pwd.getpwnam(stack.SERVER_USER).pw_uid) in err, err
+
+
+def test_settings_file_in_a_directory_others_may_write_is_refused(
+        site, pg, secret, keys):
+    path = write_conf(site, good_conf(pg, secret))
+    os.chmod(site, 0o777)
+    err = one_line_refusal(run(site, keys.make().full, bare_name=True))
+    assert "%s is in a directory that group or others may write to" % path \
+        in err, err
+    os.chmod(site, 0o1777)                 # sticky, as /tmp: taken
+    r = run(site, keys.make().full, bare_name=True)
+    assert r.returncode == 0 and b"Status: 200" in r.stdout, r
+
+
+def test_sslpassword_makes_the_settings_file_a_secret(site, pg, secret,
+                                                      keys):
+    path = write_conf(site, "OTAS_DATABASE_URL=%s?sslpassword=hunter2pw\n"
+                      "OTAS_JWT_SECRET_FILE=%s\n" % (pg.url, secret.path),
+                      mode=0o644)
+    err = one_line_refusal(run(site, keys.make().full, bare_name=True))
+    assert "the settings file %s holds a password in OTAS_DATABASE_URL but " \
+        "group or others have access to it" % path in err, err
+    assert "hunter2pw" not in err
