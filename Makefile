@@ -14,7 +14,7 @@ VERSION  := $(shell cat VERSION)
 SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
                     sort -n | tail -n 1)
 
-PKGS     := fcgi json-c libpq libcrypto
+PKGS     := fcgi json-c libjwt libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -89,11 +89,12 @@ $(BUILD)/prefix: FORCE
 
 FORCE:
 
-# libjwt is linked for test_token, which checks our verifier against it.
+# jansson is linked for test_token's oracle (tests/oracle/token_oracle.h),
+# which reads JSON with it apart from libjwt.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) \
-	    $(shell pkg-config --libs cmocka libjwt) $(LIBS)
+	    $(shell pkg-config --libs cmocka jansson) $(LIBS)
 
 unit: $(UNITS)
 
