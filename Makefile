@@ -96,10 +96,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) \
 	    $(shell pkg-config --libs cmocka jansson) $(LIBS)
 
-unit: $(UNITS)
+unit: $(UNITS) $(BUILD)/tests/token-verdicts
 
 # token-verdicts replays the token corpus (tests/fuzz/token_verdicts.c);
-# test_static.py builds it here and in $(STATIC) and compares the two.
+# test_static_tokens.py compares it with its twin in $(STATIC).
 $(BUILD)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
     tests/fuzz/token_input.h $(LIB_A)
 	@mkdir -p $(@D)
