@@ -282,7 +282,8 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # make's settings (BUILD above all, which its `make clean` would remove)
 # may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
-            debian tests/unit tests/oracle $(EXAMPLES) $(MAN1) $(MAN8)
+            debian tests/unit tests/oracle tests/fuzz/token_verdicts.c \
+            tests/fuzz/token_input.h $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
 deb: deps
