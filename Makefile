@@ -14,7 +14,7 @@ VERSION  := $(shell cat VERSION)
 SCHEMA_VERSION := $(shell ls sql | sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | \
                     sort -n | tail -n 1)
 
-PKGS     := fcgi json-c libpq libcrypto
+PKGS     := fcgi json-c libjwt libpq libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -89,13 +89,21 @@ $(BUILD)/prefix: FORCE
 
 FORCE:
 
-# libjwt is linked for test_token, which checks our verifier against it.
+# jansson is linked for test_token's oracle (tests/oracle/token_oracle.h),
+# which reads JSON with it apart from libjwt.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) \
-	    $(shell pkg-config --libs cmocka libjwt) $(LIBS)
+	    $(shell pkg-config --libs cmocka jansson) $(LIBS)
 
-unit: $(UNITS)
+unit: $(UNITS) $(BUILD)/tests/token-verdicts
+
+# token-verdicts replays the token corpus (tests/fuzz/token_verdicts.c);
+# test_static_tokens.py compares it with its twin in $(STATIC).
+$(BUILD)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
+    tests/fuzz/token_input.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 # `make test`: install what is missing, build, run unit then integration
 # tests, and end with one line "N passed, N failed".
@@ -145,12 +153,17 @@ bench: deps
 # libpq alone from Debian's source package into $(DEPS), outside $(BUILD)
 # so that the sanitizer and fuzz builds share it.  lib/ is compiled again
 # with OTAS_STATIC_BUILD: static glibc cannot resolve host names, so those
-# programs refuse one at start.
+# programs refuse one at start.  Debian ships libjwt shared only:
+# scripts/static-libjwt builds libjwt 1.17.2 (pinned) from Debian's
+# upstream tarball into $(DEPS) too, with jansson sealed inside it, and
+# lib/ is compiled against that libjwt's jwt.h.
 DEPS          ?= build/deps
 STATIC        := $(BUILD)/static
 STATIC_LIBPQ  := $(DEPS)/libpq
-STATIC_CFLAGS  = $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
-STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBPQ)/lib/libpq.a \
+STATIC_LIBJWT := $(DEPS)/libjwt
+STATIC_CFLAGS  = -I$(STATIC_LIBJWT)/include $(ALL_CFLAGS) -DOTAS_STATIC_BUILD
+STATIC_LIBS    = -lfcgi -ljson-c $(STATIC_LIBJWT)/lib/libjwt.a \
+                 $(STATIC_LIBPQ)/lib/libpq.a \
                  $(STATIC_LIBPQ)/lib/libpgcommon_shlib.a \
                  $(STATIC_LIBPQ)/lib/libpgport_shlib.a -lssl -lcrypto \
                  -lpthread -lm -ldl
@@ -164,6 +177,13 @@ static: $(STATIC_PROGS)
 $(STATIC_LIBPQ)/done: FORCE
 	@scripts/static-libpq $(STATIC_LIBPQ)
 
+# Asked every time too: it rebuilds only when what it pins changed.
+$(STATIC_LIBJWT)/done: FORCE
+	@scripts/static-libjwt $(STATIC_LIBJWT)
+
+# The one object that includes jwt.h.
+$(STATIC)/lib/token.o: $(STATIC_LIBJWT)/done
+
 $(STATIC)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(STATIC_CFLAGS) -c -o $@ $<
@@ -176,13 +196,20 @@ $(STATIC)/libotas.a: $(STATIC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+$(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done \
+    $(STATIC_LIBJWT)/done
+	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
+	    $(STATIC_LIBS)
+
+$(STATIC)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
+    tests/fuzz/token_input.h $(STATIC)/libotas.a $(STATIC_LIBJWT)/done
+	@mkdir -p $(@D)
 	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
 	    $(STATIC_LIBS)
 
 # Uploaded beside sql/ (see `make dist`), so that is where it looks.
 $(STATIC)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h \
-    $(STATIC)/libotas.a $(STATIC_LIBPQ)/done
+    $(STATIC)/libotas.a $(STATIC_LIBPQ)/done $(STATIC_LIBJWT)/done
 	$(CC) $(STATIC_CFLAGS) -Ibin/admin -DOTAS_SQL_DIR='"sql"' \
 	    $(STATIC_LINK) -o $@ bin/otas-admin.c $(wildcard bin/admin/*.c) \
 	    $(STATIC)/libotas.a $(STATIC_LIBS)
@@ -255,7 +282,8 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # make's settings (BUILD above all, which its `make clean` would remove)
 # may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
-            debian tests/unit tests/oracle $(EXAMPLES) $(MAN1) $(MAN8)
+            debian tests/unit tests/oracle tests/fuzz/token_verdicts.c \
+            tests/fuzz/token_input.h $(EXAMPLES) $(MAN1) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
 deb: deps

@@ -1,9 +1,9 @@
 /*
  * hex — hexadecimal in one place: a digit's value (uuid.c's validator), the
- * four digits of a JSON \uXXXX escape for both JSON readers (body.c's
- * parser, token.c's screen), and bytes written as lowercase digits for every
- * writer (uuid.c's ids, the body hash otas-session stores beside an
- * Idempotency-Key).
+ * four digits of a JSON \uXXXX escape for body.c's parser (a token's
+ * JSON has no escape at all: tokjson.c), and bytes written as lowercase
+ * digits for every writer (uuid.c's ids, the body hash otas-session
+ * stores beside an Idempotency-Key).
  */
 #ifndef OTAS_HEX_H
 #define OTAS_HEX_H

@@ -1,49 +1,43 @@
 /*
- * token — the session JWT (HS256), signed and verified here with OpenSSL's
- * HMAC and json-c, in every build; libjwt is only the independent oracle
- * the tests compare against (tests/unit/test_token.c and the differential
- * fuzz target tests/fuzz/fuzz_token_diff.c).
+ * token — the session JWT (HS256), signed and verified with libjwt in
+ * every build: Debian's libjwt 1.10.2 in the dynamic programs and the
+ * package, a static libjwt 1.17.2 built from Debian's source in
+ * `make static` (scripts/static-libjwt).  Both write the same bytes for
+ * the same claims (jansson's compact form, keys sorted), which PyJWT and
+ * the original backend read; tests/unit/test_token.c pins them.
  *
- * Why not libjwt in the programs: Debian ships it as a shared library only
- * and its source is not reachable, so the static build (`make static`)
- * cannot link it; one verifier in every build means the programs a shared
- * host runs are the ones the suite tests.  And libjwt 1.10 spent half of
- * the responder's CPU signing, trusts the token for its algorithm, skips
- * the signature check for a zero-length key, alloca()s segments as long as
- * the token and validates no claim.
- *
- * Signing: what we sign is always the same shape — a fixed header and four
- * claims we made ourselves — so the text is formatted here exactly as
- * libjwt would print it (compact, keys sorted), and a keyed HMAC context
- * made once per secret is copied for each token.
- *
- * Verifying is strict and in this order: at most 4 KiB; three canonical
- * base64url segments (one text per token); header and claims printable
- * ASCII JSON (where json-c and libjwt's jansson read the same thing); a
- * header object with "alg" exactly "HS256" (read before the signature, so
- * the log tells a wrong algorithm from a wrong secret); the signature,
- * compared in constant time; then the claims, each read with its JSON type
- * checked (a string "exp" or a real 2e9 is refused, not read as 0).
- * Nothing here is static and mutable, so threads may sign and verify at
- * once.
+ * libjwt checks the signature and parses the JSON; it does not validate
+ * claims, takes the algorithm from the token, skips the signature for a
+ * zero-length key, alloca()s as much as the token is long, and its two
+ * versions differ on "typ" and on the case of "alg".  So around it, in
+ * this order:
+ *  - before: at most 4 KiB; three canonical base64url segments (one text
+ *    per token); header JSON under tokjson's rules (printable ASCII, no
+ *    escape, no duplicate name: {"alg":"none","alg":"HS256"} is refused);
+ *    "alg" exactly "HS256", read before the signature so the log tells a
+ *    wrong algorithm from a wrong secret; "typ" absent or "JWT"; no
+ *    "crit" (RFC 7515 §4.1.11: we understand no extension);
+ *  - libjwt: jwt_decode with the secret, then the previous one, never
+ *    with a secret under CONFIG_SECRET_MIN bytes; jwt_get_alg() must say
+ *    HS256 again;
+ *  - after: the claims JSON under tokjson's rules, exp and iat JSON
+ *    integers (a string or a real is refused, not read as 0) within the
+ *    leeway, both uuid claims in canonical lower-case form (they are
+ *    handed on to the application as they are).
+ * Nothing here is static and mutable, and libjwt keeps no shared state
+ * (each call makes its own jwt_t), so threads may sign and verify at once.
  */
+#include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <json-c/json.h>
-#include <openssl/core_names.h>
+#include <jwt.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/params.h>
 
 #include "base64url.h"
-#include "hex.h"
+#include "tokjson.h"
 #include "token.h"
 
 /* Every refusal of a token is the same answer; only the log's why differs. */
@@ -62,46 +56,52 @@ token_secret_ok(const struct otas_secret *s)
 	    s->len <= INT_MAX;
 }
 
+/* A uuid as we write one: 8-4-4-4-12 hex digits, none upper-case. */
+static int
+token_uuid_ok(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (!uuid_valid(s, len))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
+			return 0;
+	return 1;
+}
+
 static int
 token_claims_ok(const struct token_claims *c)
 {
-	return uuid_valid(c->session_id, strnlen(c->session_id,
+	return token_uuid_ok(c->session_id, strnlen(c->session_id,
 	    sizeof(c->session_id))) &&
-	    uuid_valid(c->agent_id, strnlen(c->agent_id,
+	    token_uuid_ok(c->agent_id, strnlen(c->agent_id,
 	    sizeof(c->agent_id))) &&
 	    c->iat > 0 && c->exp > 0 && c->iat <= LONG_MAX &&
 	    c->exp <= LONG_MAX;
 }
 
+/* The signer owns a copy of the secret, made once at start. */
 struct token_signer {
-	EVP_MAC_CTX	*keyed;		/* HMAC-SHA256 with the secret, ready */
+	unsigned char	*key;
+	int		 len;
 };
-
-/* base64url's header of {"alg":"HS256","typ":"JWT"}, as libjwt writes it. */
-#define TOKEN_HEADER_B64 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 struct token_signer *
 token_signer_new(const struct otas_secret *secret)
 {
 	struct token_signer	*ts;
-	EVP_MAC			*mac;
-	OSSL_PARAM		 params[2];
-	char			 digest[] = "SHA256";
 
 	if (!token_secret_ok(secret) ||
 	    (ts = calloc(1, sizeof(*ts))) == NULL)
 		return NULL;
-	params[0] = OSSL_PARAM_construct_utf8_string("digest", digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL &&
-	    (ts->keyed = EVP_MAC_CTX_new(mac)) != NULL &&
-	    EVP_MAC_init(ts->keyed, secret->bytes, secret->len, params) == 1) {
-		EVP_MAC_free(mac);
-		return ts;
+	if ((ts->key = malloc(secret->len)) == NULL) {
+		free(ts);
+		return NULL;
 	}
-	EVP_MAC_free(mac);
-	token_signer_free(ts);
-	return NULL;
+	memcpy(ts->key, secret->bytes, secret->len);
+	ts->len = (int)secret->len;
+	return ts;
 }
 
 void
@@ -109,53 +109,38 @@ token_signer_free(struct token_signer *ts)
 {
 	if (ts == NULL)
 		return;
-	EVP_MAC_CTX_free(ts->keyed);
+	OPENSSL_cleanse(ts->key, (size_t)ts->len);
+	free(ts->key);
 	free(ts);
 }
 
-/* HMAC-SHA256 of msg[0..len) into out (32 bytes); 0 or -1. */
+/*
+ * The four claims, each added once (libjwt's duplicate check depends on
+ * the type), then the algorithm and key.  0 or -1.
+ */
 static int
-token_hmac(const struct token_signer *ts, const char *msg, size_t len,
-    unsigned char out[32])
+token_fill(jwt_t *jwt, const struct token_signer *ts,
+    const struct token_claims *c)
 {
-	EVP_MAC_CTX	*ctx;
-	size_t		 n = 0;
-	int		 ok;
-
-	if ((ctx = EVP_MAC_CTX_dup(ts->keyed)) == NULL)
-		return -1;
-	ok = EVP_MAC_update(ctx, (const unsigned char *)msg, len) == 1 &&
-	    EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
-	EVP_MAC_CTX_free(ctx);
-	return ok ? 0 : -1;
+	return jwt_add_grant(jwt, "agent_id", c->agent_id) == 0 &&
+	    jwt_add_grant(jwt, "agent_session_id", c->session_id) == 0 &&
+	    jwt_add_grant_int(jwt, "exp", (long)c->exp) == 0 &&
+	    jwt_add_grant_int(jwt, "iat", (long)c->iat) == 0 &&
+	    jwt_set_alg(jwt, JWT_ALG_HS256, ts->key, ts->len) == 0 ? 0 : -1;
 }
 
 char *
 token_signer_sign(const struct token_signer *ts, const struct token_claims *c)
 {
-	char		 claims[192], tok[512];
-	unsigned char	 mac[32];
-	size_t		 len;
-	int		 n;
+	jwt_t	*jwt = NULL;
+	char	*tok = NULL;
 
 	if (ts == NULL || c == NULL || !token_claims_ok(c))
 		return NULL;
-	/* jansson's compact form with sorted keys, as libjwt prints claims. */
-	n = snprintf(claims, sizeof(claims), "{\"agent_id\":\"%s\","
-	    "\"agent_session_id\":\"%s\",\"exp\":%lld,\"iat\":%lld}",
-	    c->agent_id, c->session_id, c->exp, c->iat);
-	if (n < 0 || (size_t)n >= sizeof(claims))
-		return NULL;
-	len = sizeof(TOKEN_HEADER_B64) - 1;
-	memcpy(tok, TOKEN_HEADER_B64 ".", len + 1);
-	len++;
-	len += base64url_encode((const unsigned char *)claims, (size_t)n,
-	    tok + len);
-	if (token_hmac(ts, tok, len, mac) == -1)
-		return NULL;
-	tok[len++] = '.';
-	len += base64url_encode(mac, sizeof(mac), tok + len);
-	return strdup(tok);
+	if (jwt_new(&jwt) == 0 && token_fill(jwt, ts, c) == 0)
+		tok = jwt_encode_str(jwt);
+	jwt_free(jwt);
+	return tok;
 }
 
 /* The three segments of a compact JWS, found by token_split. */
@@ -205,205 +190,106 @@ token_split(const char *tok, size_t len, struct token_parts *p,
 	return OTAS_OK;
 }
 
-/* \u0000 and surrogates: json-c and jansson decode them differently. */
+/*
+ * Segment k decoded into out (3 * len / 4 bytes, at most 3 KiB) and
+ * scanned into o.
+ */
+static enum otas_status
+token_json(const struct token_parts *p, int k, char *out,
+    struct tokjson_object *o, const char **why)
+{
+	size_t	 n = base64url_decode(p->seg[k], p->len[k],
+		    (unsigned char *)out);
+
+	return tokjson_scan(out, n, o, why);
+}
+
 static int
-token_escape_refused(const unsigned char *hex, size_t n)
+token_is(const struct tokjson_member *m, const char *s)
 {
-	long v = hex_u16(hex, n);	/* -1: not JSON, both refuse it */
-
-	return v == 0 || (v >= 0xd800 && v <= 0xdfff);
+	return m != NULL && m->kind == TOKJSON_STRING &&
+	    m->value_len == strlen(s) && memcmp(m->value, s, m->value_len) == 0;
 }
 
 /*
- * The JSON we read: printable ASCII (what every JWT library writes), no
- * escape of NUL or a surrogate, no run of 19 digits (so every integer fits
- * in 64 bits).  Inside that, json-c and jansson (libjwt's parser, the
- * oracle of the tests) agree; outside it they differ, so it is refused.
+ * Exactly "HS256", as PyJWT wants (libjwt 1.10 takes "hs256" too); "typ"
+ * absent or JWT in any case (1.10 insists on it, 1.17 takes anything);
+ * no "crit".
  */
 static enum otas_status
-token_json_plain(const unsigned char *js, size_t n, const char **why)
+token_header_check(const struct tokjson_object *h, const char **why)
 {
-	size_t	 i, digits = 0;
+	const struct tokjson_member	*typ = tokjson_get(h, "typ");
 
-	for (i = 0; i < n; i++) {
-		if (js[i] < 0x20 || js[i] > 0x7e)
-			return token_refuse(why, "JSON byte outside printable ASCII");
-		digits = js[i] >= '0' && js[i] <= '9' ? digits + 1 : 0;
-		if (digits > 18)
-			return token_refuse(why, "JSON number too long");
-		if (js[i] == '\\' && i + 1 < n) {
-			if (js[i + 1] == 'u' &&
-			    token_escape_refused(js + i + 2, n - i - 2))
-				return token_refuse(why, "JSON escape of NUL or a surrogate");
-			i++;	/* the escaped byte starts nothing */
-		}
-	}
+	if (!token_is(tokjson_get(h, "alg"), "HS256"))
+		return token_refuse(why, "algorithm not HS256");
+	if (typ != NULL && (typ->kind != TOKJSON_STRING ||
+	    typ->value_len != 3 || strncasecmp(typ->value, "JWT", 3) != 0))
+		return token_refuse(why, "typ not JWT");
+	if (tokjson_get(h, "crit") != NULL)
+		return token_refuse(why, "crit header");
 	return OTAS_OK;
-}
-
-/*
- * A segment decoded into out, followed by a NUL for json-c, and screened.
- * out needs 3 * len / 4 + 1 bytes.
- */
-static enum otas_status
-token_json_text(const char *seg, size_t len, unsigned char *out, size_t *n,
-    const char **why)
-{
-	*n = base64url_decode(seg, len, out);
-	out[*n] = '\0';
-	return token_json_plain(out, *n, why);
 }
 
 enum otas_status
 token_screen(const char *tok, size_t len, const char **why)
 {
 	struct token_parts	 p;
-	unsigned char		 buf[TOKEN_MAX_LEN];
+	struct tokjson_object	 o;
+	char			 buf[TOKEN_MAX_LEN];
 	enum otas_status	 st;
-	size_t			 n;
 
 	if ((st = token_split(tok, len, &p, why)) != OTAS_OK ||
-	    (st = token_json_text(p.seg[0], p.len[0], buf, &n, why)) != OTAS_OK)
+	    (st = token_json(&p, 0, buf, &o, why)) != OTAS_OK)
 		return st;
-	return token_json_text(p.seg[1], p.len[1], buf, &n, why);
+	return token_json(&p, 1, buf, &o, why);
 }
 
-/*
- * HMAC-SHA256 of header.claims, compared with the signature's text in
- * constant time, as libjwt compares.  0: it matches.
- */
-static int
-token_signed_by(const struct token_parts *p, const struct otas_secret *s)
+/* jwt_decode of the NUL-ended token with s; the jwt_t or NULL. */
+static jwt_t *
+token_decode(const char *tok, const struct otas_secret *s)
 {
-	unsigned char	 mac[EVP_MAX_MD_SIZE];
-	unsigned int	 n = 0;
-	char		 b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-	size_t		 signed_len = p->len[0] + 1 + p->len[1];
+	jwt_t	*jwt = NULL;
 
-	if (!token_secret_ok(s) || HMAC(EVP_sha256(), s->bytes, (int)s->len,
-	    (const unsigned char *)p->seg[0], signed_len, mac, &n) == NULL ||
-	    n != 32)
-		return -1;
-	if (base64url_encode(mac, n, b64) != p->len[2])
-		return -1;
-	return CRYPTO_memcmp(b64, p->seg[2], p->len[2]) == 0 ? 0 : -1;
-}
-
-/*
- * A JSON object from text[0..n), or NULL.  Strict json-c: no trailing
- * bytes, comments or single quotes.  The depth allows any nesting a 4 KiB
- * token can hold, as jansson does (its limit, 2048, is out of reach).
- */
-#define TOKEN_JSON_DEPTH 1536
-
-static json_object *
-token_json_object(const unsigned char *text, size_t n)
-{
-	struct json_tokener	*jt;
-	json_object		*o;
-
-	if (n >= INT_MAX ||
-	    (jt = json_tokener_new_ex(TOKEN_JSON_DEPTH)) == NULL)
+	if (!token_secret_ok(s) ||
+	    jwt_decode(&jwt, tok, s->bytes, (int)s->len) != 0)
 		return NULL;
-	json_tokener_set_flags(jt, JSON_TOKENER_STRICT);
-	/* n + 1 passes the NUL, so json-c knows the text has ended. */
-	o = json_tokener_parse_ex(jt, (const char *)text, (int)n + 1);
-	if (o != NULL && (json_tokener_get_parse_end(jt) != n ||
-	    !json_object_is_type(o, json_type_object))) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(jt);
-	return o;
-}
-
-/* json-c reads NaN, Infinity and 1e999 as doubles; jansson refuses them. */
-static int
-token_json_finite(json_object *o)
-{
-	size_t	 i, n;
-
-	switch (json_object_get_type(o)) {
-	case json_type_double:
-		return isfinite(json_object_get_double(o));
-	case json_type_array:
-		n = json_object_array_length(o);
-		for (i = 0; i < n; i++)
-			if (!token_json_finite(json_object_array_get_idx(o, i)))
-				return 0;
-		return 1;
-	case json_type_object: {
-		json_object_object_foreach(o, k, v) {
-			(void)k;
-			if (!token_json_finite(v))
-				return 0;
-		}
-		return 1;
-	}
-	default:
-		return 1;
-	}
-}
-
-/* The string member name of o, or NULL. */
-static const char *
-token_json_string(json_object *o, const char *name, size_t *len)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, name, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	*len = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
+	return jwt;
 }
 
 /*
- * Exactly "HS256", as PyJWT wants (libjwt takes "hs256" too).  A string
- * "typ" must say JWT in any case, as libjwt insists.
+ * A positive JSON integer: the scan says it is one (a string or a real
+ * is refused, where jwt_get_grant_int would read 0), libjwt reads it.
  */
-static enum otas_status
-token_header_check(json_object *h, const char **why)
-{
-	const char	*alg, *typ;
-	size_t		 n = 0;
-
-	if ((alg = token_json_string(h, "alg", &n)) == NULL || n != 5 ||
-	    memcmp(alg, "HS256", 5) != 0)
-		return token_refuse(why, "algorithm not HS256");
-	if ((typ = token_json_string(h, "typ", &n)) != NULL &&
-	    (n != 3 || strncasecmp(typ, "JWT", 3) != 0))
-		return token_refuse(why, "typ not JWT");
-	return OTAS_OK;
-}
-
-/* A positive JSON integer: strings and reals are refused, not read as 0. */
 static int
-token_int_claim(json_object *o, const char *name, long long *v)
+token_int_claim(jwt_t *jwt, const struct tokjson_object *cl,
+    const char *name, long long *v)
 {
-	json_object	*j;
-	int64_t		 n;
+	const struct tokjson_member	*m = tokjson_get(cl, name);
+	long				 n;
 
-	if (!json_object_object_get_ex(o, name, &j) ||
-	    !json_object_is_type(j, json_type_int) ||
-	    (n = json_object_get_int64(j)) <= 0)
+	if (m == NULL || m->kind != TOKJSON_INTEGER)
+		return -1;
+	errno = 0;
+	n = jwt_get_grant_int(jwt, name);
+	if (errno != 0 || n <= 0)
 		return -1;
 	*v = n;
 	return 0;
 }
 
 static int
-token_uuid_claim(json_object *o, const char *name,
-    char out[UUID_STR_LEN + 1])
+token_uuid_claim(jwt_t *jwt, const struct tokjson_object *cl,
+    const char *name, char out[UUID_STR_LEN + 1])
 {
-	const char	*s;
-	size_t		 len = 0;
+	const struct tokjson_member	*m = tokjson_get(cl, name);
+	const char			*s;
 
-	if ((s = token_json_string(o, name, &len)) == NULL ||
-	    !uuid_valid(s, len))
+	if (m == NULL || m->kind != TOKJSON_STRING ||
+	    (s = jwt_get_grant(jwt, name)) == NULL ||
+	    !token_uuid_ok(s, strlen(s)))
 		return -1;
-	memcpy(out, s, len);
-	out[len] = '\0';
+	memcpy(out, s, UUID_STR_LEN + 1);
 	return 0;
 }
 
@@ -424,14 +310,14 @@ token_add(long long a, long long b)
 	return __builtin_add_overflow(a, b, &r) ? LLONG_MAX : r;
 }
 
-/* The claims, each with its JSON type checked. */
+/* The claims libjwt verified, each with its JSON type checked. */
 static enum otas_status
-token_claims_check(json_object *cl, long long now, long leeway,
-    struct token_claims *c, const char **why)
+token_claims_check(jwt_t *jwt, const struct tokjson_object *cl,
+    long long now, long leeway, struct token_claims *c, const char **why)
 {
-	if (token_int_claim(cl, "exp", &c->exp) == -1)
+	if (token_int_claim(jwt, cl, "exp", &c->exp) == -1)
 		return token_refuse(why, "bad claim exp");
-	if (token_int_claim(cl, "iat", &c->iat) == -1)
+	if (token_int_claim(jwt, cl, "iat", &c->iat) == -1)
 		return token_refuse(why, "bad claim iat");
 	if (leeway < 0)
 		leeway = 0;
@@ -439,88 +325,45 @@ token_claims_check(json_object *cl, long long now, long leeway,
 		return token_refuse(why, "expired");
 	if (c->iat > token_add(now, leeway))
 		return token_refuse(why, "issued in the future");
-	if (token_uuid_claim(cl, "agent_session_id", c->session_id) == -1)
+	if (token_uuid_claim(jwt, cl, "agent_session_id", c->session_id) == -1)
 		return token_refuse(why, "bad claim agent_session_id");
-	if (token_uuid_claim(cl, "agent_id", c->agent_id) == -1)
+	if (token_uuid_claim(jwt, cl, "agent_id", c->agent_id) == -1)
 		return token_refuse(why, "bad claim agent_id");
 	return OTAS_OK;
 }
 
-/* A segment's JSON object with only finite numbers, or NULL and *why. */
-static json_object *
-token_read_object(const unsigned char *text, size_t n, const char *what,
-    const char **why)
-{
-	json_object	*o;
-
-	if ((o = token_json_object(text, n)) == NULL) {
-		*why = what;
-		return NULL;
-	}
-	if (!token_json_finite(o)) {
-		json_object_put(o);
-		*why = "JSON number not finite";
-		return NULL;
-	}
-	return o;
-}
-
-/* The header first, so the log names a wrong algorithm as such. */
-static enum otas_status
-token_read_header(const unsigned char *text, size_t n, const char **why)
-{
-	json_object		*h;
-	enum otas_status	 st;
-
-	if ((h = token_read_object(text, n, "header not a JSON object",
-	    why)) == NULL)
-		return OTAS_ERR_TOKEN;
-	st = token_header_check(h, why);
-	json_object_put(h);
-	return st;
-}
-
-static enum otas_status
-token_read_claims(const unsigned char *text, size_t n, long long now,
-    long leeway, struct token_claims *c, const char **why)
-{
-	json_object		*cl;
-	enum otas_status	 st;
-
-	if ((cl = token_read_object(text, n, "claims not a JSON object",
-	    why)) == NULL)
-		return OTAS_ERR_TOKEN;
-	st = token_claims_check(cl, now, leeway, c, why);
-	json_object_put(cl);
-	return st;
-}
-
 /*
- * Header, signature (with secret, then previous), claims: a tampered token
- * is logged as such, a wrong algorithm too.  A short previous secret is
- * never tried: see token_signed_by.  buf holds both decoded segments (a
- * 4 KiB token decodes to 3 KiB).
+ * Header, then libjwt (signature with secret, then previous), then the
+ * claims: a tampered token is logged as such, a wrong algorithm too.
+ * libjwt parses the claims before it checks the signature, so claims it
+ * cannot read are logged as a bad signature too: only a forger, who has
+ * no secret, sends them.  text holds the token NUL-ended for libjwt, then
+ * a decoded segment.
  */
 static enum otas_status
-token_read(const struct token_parts *p, const struct otas_secret *secret,
-    const struct otas_secret *previous, long long now, long leeway,
-    struct token_claims *c, const char **why)
+token_read(const char *tok, size_t len, const struct token_parts *p,
+    const struct otas_secret *secret, const struct otas_secret *previous,
+    long long now, long leeway, struct token_claims *c, const char **why)
 {
-	unsigned char		 buf[TOKEN_MAX_LEN], *claims;
-	size_t			 hlen, clen;
+	struct tokjson_object	 o;
+	char			 text[TOKEN_MAX_LEN + 1];
 	enum otas_status	 st;
+	jwt_t			*jwt;
 
-	if ((st = token_json_text(p->seg[0], p->len[0], buf, &hlen,
-	    why)) != OTAS_OK || (st = token_read_header(buf, hlen, why)) != OTAS_OK)
+	if ((st = token_json(p, 0, text, &o, why)) != OTAS_OK ||
+	    (st = token_header_check(&o, why)) != OTAS_OK)
 		return st;
-	if (token_signed_by(p, secret) == -1 &&
-	    token_signed_by(p, previous) == -1)
+	memcpy(text, tok, len);
+	text[len] = '\0';
+	if ((jwt = token_decode(text, secret)) == NULL &&
+	    (jwt = token_decode(text, previous)) == NULL)
 		return token_refuse(why, "bad signature");
-	claims = buf + hlen + 1;
-	if ((st = token_json_text(p->seg[1], p->len[1], claims, &clen,
-	    why)) != OTAS_OK)
-		return st;
-	return token_read_claims(claims, clen, now, leeway, c, why);
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+		st = token_refuse(why, "algorithm not HS256");
+	else if ((st = token_json(p, 1, text, &o, why)) == OTAS_OK)
+		st = token_claims_check(jwt, &o, now, leeway, c, why);
+	jwt_free(jwt);
+	return st;
 }
 
 enum otas_status
@@ -536,7 +379,7 @@ token_verify(const char *tok, size_t len, const struct otas_secret *secret,
 	if (!token_secret_ok(secret))
 		return token_refuse(why, "no usable secret");
 	if ((st = token_split(tok, len, &p, why)) != OTAS_OK ||
-	    (st = token_read(&p, secret, previous, now, leeway, &c,
+	    (st = token_read(tok, len, &p, secret, previous, now, leeway, &c,
 	    why)) != OTAS_OK)
 		return st;
 	*why = "ok";

@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev libpq-dev
-libssl-dev libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
+libssl-dev libjansson-dev xz-utils libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
 apache2-suexec-custom
 nginx spawn-fcgi multiwatch pgbouncer wrk python3 python3-pytest python3-jwt
 python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind procps

@@ -165,11 +165,17 @@ def test_package_build_runs_every_unit_test_and_all_pass(debs):
 def test_nocheck_package_build_runs_no_test_and_links_no_test_library(
         debs):
     """With nocheck no unit test is built or run, so nothing links cmocka
-    or libjwt: the build dependencies debian/control marks <!nocheck>."""
+    or jansson: the build dependencies debian/control marks <!nocheck>."""
     log = build_log(debs[1])
     assert "dh_builddeb" in log, log[-3000:]
     assert "[  PASSED  ]" not in log
-    assert "-lcmocka" not in log and "-ljwt" not in log
+    assert "-lcmocka" not in log and "-ljansson" not in log
+
+
+def test_package_depends_on_debian_libjwt(debs):
+    """The programs sign and verify with Debian's libjwt: shlibs says so."""
+    depends = run(["dpkg-deb", "-f", debs[0], "Depends"])
+    assert re.search(r"(^|, )libjwt0( \(|,|$)", depends), depends
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
 /*
- * test_token — the session JWT: what token_signer_sign emits, and every way
- * token_verify must say no.  Hostile tokens are built here by hand (OpenSSL
- * HMAC over our own base64url) or with libjwt's other algorithms, so the
- * checks do not depend on the signer's goodwill.  The last cases hold each
- * verdict against libjwt's with the programs' checks (the oracle of the
- * differential fuzz target, tests/oracle/token_oracle.h).
+ * test_token — the session JWT: what token_signer_sign emits (the bytes
+ * the hand-written signer made before libjwt did the signing, which PyJWT
+ * makes too), and every way token_verify must say no.  Hostile tokens are
+ * built here by hand (OpenSSL HMAC over OpenSSL's base64) or with libjwt's
+ * other algorithms, so the checks do not depend on the signer's goodwill.
+ * The last cases hold each verdict against the independent oracle of the
+ * differential fuzz target (tests/oracle/token_oracle.h).  The same
+ * program runs in the static build's terms too: see test_static.py.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,7 +216,38 @@ sign_then_verify_round_trips(void **state)
 	free(tok);
 }
 
-/* The signer formats tokens itself: they must be libjwt's, byte for byte. */
+/*
+ * The bytes otas-session has always issued for these claims (and PyJWT
+ * 2.6 makes from them, keys in order): libjwt 1.10 and 1.17 both must
+ * give them, and the Idempotency-Key replay, which signs again, relies
+ * on it.
+ */
+#define GOLDEN	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhZ2VudF9pZCI6IjZmMWMy" \
+	"ZDNlLTRhNWItNGM2ZC04ZTdmLTlhMGIxYzJkM2U0ZiIsImFnZW50X3Nlc3Npb25faWQi" \
+	"OiIwMTkwZjJhNC03YjNjLTdkMjEtOGU1Zi0wYTFiMmMzZDRlNWYiLCJleHAiOjE3MDI1" \
+	"OTIwMDAsImlhdCI6MTcwMDAwMDAwMH0.Qn-KjxDlRTzq8FEGRqARw82U9pKSOYDGXj9G" \
+	"J3Zi66Y"
+
+static void
+sign_gives_the_bytes_issued_before(void **state)
+{
+	struct token_claims	 c = claims(1700000000, 1702592000);
+	struct token_signer	*ts = token_signer_new(&cur);
+	char			*tok;
+
+	assert_non_null(ts);
+	tok = token_signer_sign(ts, &c);
+	assert_non_null(tok);
+	assert_string_equal(tok, GOLDEN);
+	free(tok);
+	/* The same signer again: nothing in it is used up. */
+	tok = token_signer_sign(ts, &c);
+	assert_string_equal(tok, GOLDEN);
+	free(tok);
+	token_signer_free(ts);
+}
+
+/* Claims added in another order: libjwt sorts them when it writes. */
 static void
 sign_matches_libjwt_byte_for_byte(void **state)
 {
@@ -236,10 +269,6 @@ sign_matches_libjwt_byte_for_byte(void **state)
 	assert_non_null(ts);
 	ours = token_signer_sign(ts, &c);
 	assert_non_null(ours);
-	assert_string_equal(ours, theirs);
-	/* The same signer again: the keyed context is copied, not used up. */
-	free(ours);
-	ours = token_signer_sign(ts, &c);
 	assert_string_equal(ours, theirs);
 	free(ours);
 	free(theirs);
@@ -285,6 +314,10 @@ sign_refuses_malformed_claims(void **state)
 	c.agent_id[3] = 'x';
 	assert_null(sign(&c, &cur));
 	c = claims(0, now_s() + 60);
+	assert_null(sign(&c, &cur));
+	/* Upper case is a uuid, but not one we hand on. */
+	c = claims(now_s(), now_s() + 60);
+	memcpy(c.session_id, "0190F2A4", 8);
 	assert_null(sign(&c, &cur));
 }
 
@@ -758,9 +791,10 @@ both_say(char *tok, int expect)
 #define IDS	"\"agent_id\":\"" AID "\",\"agent_session_id\":\"" SID "\""
 #define TIMES	"\"exp\":1750003600,\"iat\":1750000000"
 #define BODY	"{" IDS "," TIMES "}"
+#define LATER	"\"exp\":4000000000,\"iat\":1700000000"
 
 static void
-agrees_with_libjwt_on_what_passes(void **state)
+agrees_with_oracle_on_what_passes(void **state)
 {
 	struct token_claims	 c = claims(ORACLE_NOW, ORACLE_NOW + 3600);
 
@@ -769,16 +803,16 @@ agrees_with_libjwt_on_what_passes(void **state)
 	both_say(craft(HEAD, BODY, EVP_sha256(), &old), 0);
 	both_say(craft("{\"typ\":\"JWT\",\"alg\":\"HS256\"}", BODY,
 	    EVP_sha256(), &cur), 0);
+	both_say(craft("{\"alg\":\"HS256\"}", BODY, EVP_sha256(), &cur), 0);
 	both_say(craft("{ \"alg\" : \"HS256\", \"typ\": \"jwt\" }",
-	    "{\"x\":[1,2.5,{\"y\":null},\"\\u00e9\"]," IDS "," TIMES "}",
-	    EVP_sha256(), &cur), 0);
-	/* The last of two equal names counts, in both parsers. */
-	both_say(craft(HEAD, "{\"exp\":\"no\"," IDS "," TIMES "}",
+	    "{\"x\":[1,2.5,{\"y\":null,\"x\":-0},\"e\"]," IDS "," TIMES
+	    "}", EVP_sha256(), &cur), 0);
+	both_say(craft("{\"alg\":\"HS256\",\"kid\":\"k1\"}", BODY,
 	    EVP_sha256(), &cur), 0);
 }
 
 static void
-agrees_with_libjwt_on_what_fails(void **state)
+agrees_with_oracle_on_what_fails(void **state)
 {
 	both_say(craft(HEAD, BODY, EVP_sha256(), &bad), -1);
 	both_say(craft("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", BODY,
@@ -797,6 +831,116 @@ agrees_with_libjwt_on_what_fails(void **state)
 	both_say(craft(HEAD, "{\"x\":-1e999," IDS "," TIMES "}",
 	    EVP_sha256(), &cur), -1);
 	both_say(craft(HEAD, BODY "x", EVP_sha256(), &cur), -1);
+	/* RFC 8259 has no "12." (json-c read it, jansson does not). */
+	both_say(craft(HEAD, "{\"x\":[12.,5]," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, "{\"x\":01," IDS "," TIMES "}", EVP_sha256(),
+	    &cur), -1);
+	/* Two equal names, an escape, crit: refused, not read one way. */
+	both_say(craft(HEAD, "{\"exp\":\"no\"," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), -1);
+	both_say(craft(HEAD, "{\"x\":\"\\u00e9\"," IDS "," TIMES "}",
+	    EVP_sha256(), &cur), -1);
+	both_say(craft("{\"alg\":\"HS256\",\"crit\":[\"exp\"],"
+	    "\"exp\":1}", BODY, EVP_sha256(), &cur), -1);
+	both_say(craft("{\"alg\":\"HS256\",\"typ\":7}", BODY, EVP_sha256(),
+	    &cur), -1);
+}
+
+/* Item 9 of issue 19, each with the reason the log gives. */
+static void
+rejects_crit_header(void **state)
+{
+	char	*tok;
+
+	tok = craft("{\"alg\":\"HS256\",\"crit\":[\"otas\"],\"otas\":1}",
+	    BODY, EVP_sha256(), &cur);
+	assert_refused(tok, "crit header");
+	free(tok);
+	tok = craft("{\"alg\":\"HS256\",\"crit\":[]}", BODY, EVP_sha256(),
+	    &cur);
+	assert_refused(tok, "crit header");
+	free(tok);
+}
+
+static void
+rejects_duplicate_members(void **state)
+{
+	static const char *const heads[] = {
+		"{\"alg\":\"none\",\"alg\":\"HS256\"}",
+		"{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
+		"{\"alg\":\"HS256\",\"typ\":\"x\",\"typ\":\"JWT\"}",
+	};
+	static const char *const bodies[] = {
+		"{" IDS ",\"exp\":1,\"exp\":4000000000,\"iat\":1700000000}",
+		"{" IDS "," TIMES ",\"agent_id\":\"" AID "\"}",
+		"{" IDS "," TIMES ",\"x\":{\"y\":1,\"y\":2}}",
+	};
+	char	*tok;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		tok = craft(heads[i], BODY, EVP_sha256(), &cur);
+		assert_refused(tok, "duplicate JSON member");
+		free(tok);
+	}
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		tok = craft(HEAD, bodies[i], EVP_sha256(), &cur);
+		assert_refused(tok, "duplicate JSON member");
+		free(tok);
+	}
+	/* The same name in two objects is no duplicate. */
+	tok = craft(HEAD, "{" IDS "," LATER ",\"x\":{\"exp\":1}}",
+	    EVP_sha256(), &cur);
+	assert_null(refusal(tok));
+	free(tok);
+}
+
+static void
+rejects_upper_case_or_escaped_uuid(void **state)
+{
+	char	*tok;
+
+	tok = craft(HEAD, "{\"agent_id\":\"6F1C2D3E-4A5B-4C6D-8E7F-"
+	    "9A0B1C2D3E4F\",\"agent_session_id\":\"" SID "\"," LATER "}",
+	    EVP_sha256(), &cur);
+	assert_refused(tok, "bad claim agent_id");
+	free(tok);
+	tok = craft(HEAD, "{\"agent_id\":\"" AID "\",\"agent_session_id\":"
+	    "\"0190E2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f\"," LATER "}",
+	    EVP_sha256(), &cur);
+	assert_refused(tok, "bad claim agent_session_id");
+	free(tok);
+	tok = craft(HEAD, "{\"agent_id\":\"\\u0036f1c2d3e-4a5b-4c6d-8e7f-"
+	    "9a0b1c2d3e4f\",\"agent_session_id\":\"" SID "\"," LATER "}",
+	    EVP_sha256(), &cur);
+	assert_refused(tok, "JSON escape");
+	free(tok);
+	tok = craft(HEAD, "{\"agent\\u005fid\":\"" AID "\","
+	    "\"agent_session_id\":\"" SID "\"," LATER "}", EVP_sha256(),
+	    &cur);
+	assert_refused(tok, "JSON escape");
+	free(tok);
+}
+
+/*
+ * The input that made the old differential target abort, signed: jansson
+ * (libjwt) cannot read it, and libjwt reads before it checks the signature.
+ */
+static void
+rejects_real_without_fraction_digits(void **state)
+{
+	const char	*why;
+	char		*tok;
+
+	tok = craft(HEAD, "{\"x\":[12.,5,{\"y\":null,\"z\":true}],"
+	    "\"agent_id\":\"0190a8c4-0000-7000-8000-00000000000a\","
+	    "\"agent_session_id\":\"0190E8c4-5e3f-7b2a-9c1d-4e5f6a7b8c9d\","
+	    "\"exp\":1750003600,\"iat\":1750000000}", EVP_sha256(), &cur);
+	assert_refused(tok, "bad signature");
+	assert_int_equal(token_screen(tok, strlen(tok), &why), OTAS_ERR_TOKEN);
+	assert_string_equal(why, "JSON syntax");
+	free(tok);
 }
 
 /* Where json-c and jansson differ, the screen refuses before both. */
@@ -809,6 +953,11 @@ screens_json_the_two_parsers_read_differently(void **state)
 		"{\"x\":\"\\u0000\"}",	/* NUL */
 		"{\"x\":\"\\udc00\"}",	/* lone surrogate */
 		"{\"x\":99999999999999999999}",	/* past 64 bits */
+		"{\"x\":\"\\\\u0000\"}",	/* any escape */
+		"{\"x\":\"\\\"\"}",
+		"{\"x\":1,\"x\":1}",		/* duplicate */
+		"{\"x\":12.}",			/* not RFC 8259 */
+		"{\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}",	/* 17 deep */
 	};
 	const char	*why;
 	char		*tok;
@@ -820,13 +969,14 @@ screens_json_the_two_parsers_read_differently(void **state)
 			fail_msg("screen passed %s", refused[i]);
 		free(tok);
 	}
-	/* An escaped backslash before u0000 is no escape of NUL. */
-	tok = craft(HEAD, "{\"x\":\"\\\\u0000\"}", EVP_sha256(), &cur);
+	/* 16 deep, 19 digits in a string: fine. */
+	tok = craft(HEAD, "{\"x\":[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]],"
+	    "\"y\":\"1234567890123456789\"}", EVP_sha256(), &cur);
 	assert_int_equal(token_screen(tok, strlen(tok), &why), OTAS_OK);
 	free(tok);
 	/* Not canonical: leftover bits a decoder would drop. */
-	assert_int_equal(token_screen("eyJ9.eyJ9.AB", 12, &why), OTAS_ERR_TOKEN);
-	assert_int_equal(token_screen("eyJ9.eyJ9.AQ", 12, &why), OTAS_OK);
+	assert_int_equal(token_screen("e30.e30.AB", 10, &why), OTAS_ERR_TOKEN);
+	assert_int_equal(token_screen("e30.e30.AQ", 10, &why), OTAS_OK);
 }
 
 int
@@ -834,6 +984,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sign_then_verify_round_trips),
+		cmocka_unit_test(sign_gives_the_bytes_issued_before),
 		cmocka_unit_test(sign_matches_libjwt_byte_for_byte),
 		cmocka_unit_test(sign_emits_hs256_header_and_exactly_four_claims),
 		cmocka_unit_test(sign_refuses_short_or_missing_secret),
@@ -865,8 +1016,12 @@ main(void)
 		cmocka_unit_test(rejects_nul_inside_token),
 		cmocka_unit_test(rejects_three_dots),
 		cmocka_unit_test(rejects_when_configured_secret_is_short),
-		cmocka_unit_test(agrees_with_libjwt_on_what_passes),
-		cmocka_unit_test(agrees_with_libjwt_on_what_fails),
+		cmocka_unit_test(rejects_crit_header),
+		cmocka_unit_test(rejects_duplicate_members),
+		cmocka_unit_test(rejects_upper_case_or_escaped_uuid),
+		cmocka_unit_test(rejects_real_without_fraction_digits),
+		cmocka_unit_test(agrees_with_oracle_on_what_passes),
+		cmocka_unit_test(agrees_with_oracle_on_what_fails),
 		cmocka_unit_test(screens_json_the_two_parsers_read_differently),
 	};
 
