@@ -3,7 +3,9 @@ user would see them — that user's view of the settings and the JWT secret
 file, and the role its database connection ends up as, which must have
 the programs' rights and no more — unless it is a shared host's one
 database user, owner and OTAS_RUNTIME_ROLE at once, which passes with a
-note.  Anyone but root is refused.
+note.  Anyone but root may check only as itself (a shared host's
+customer, whom suEXEC runs the programs as); plain `check` reports the
+rights too, without making them a verdict.
 """
 
 import json
@@ -158,3 +160,32 @@ def test_as_an_unknown_user_fails(run):
 def test_only_root_may_check_as_another_user(run):
     failed(run("check", "--as", "root", user=stack.SERVER_USER), 1,
            ["only root"])
+
+
+def test_a_customer_checks_as_itself_without_root(run, pg, secret):
+    """Under suEXEC the customer's own user runs the programs: it may check
+    as itself, by name, and gets the rights verdict."""
+    r = run("check", "--as", stack.SERVER_USER, url=pg.runtime_url,
+            user=stack.SERVER_USER, env={"OTAS_JWT_SECRET_FILE": secret.path})
+    ok(r)
+    assert "as        %s" % stack.SERVER_USER in r.stdout
+    assert "rights    ok (role %s)" % postgres.RUNTIME_ROLE in r.stdout
+
+
+def test_plain_check_reports_the_rights_the_programs_will_have(run, pg,
+                                                               secret):
+    r = ok(run("check", url=pg.runtime_url, user=stack.SERVER_USER,
+               env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert ("rights    role %s has the programs' rights"
+            % postgres.RUNTIME_ROLE) in r.stdout
+    out = ok_json(run("check", "--json", url=pg.runtime_url,
+                      user=stack.SERVER_USER,
+                      env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert out["rights"] is True and out["role"] == postgres.RUNTIME_ROLE
+
+
+def test_plain_check_as_the_owner_informs_without_failing(run, pg, secret):
+    """Root's own connection is not the programs': only --as makes the
+    rights a verdict."""
+    r = ok(run("check", url=pg.url, env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert "rights    role postgres may delete sessions" in r.stdout
