@@ -38,14 +38,19 @@ PROGS    := $(addprefix $(BUILD)/,$(notdir $(PROG_SRC:.c=)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration run sanitize fuzz bench static dist \
+.PHONY: all deps run-deps test unit integration run sanitize fuzz bench static dist \
         install uninstall deb clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
 
+# `make deps`: everything the tests need; run-deps: only what `make run`
+# needs to build and serve (no test toolchain).
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
+
+run-deps:
+	@scripts/install-deps.sh run
 
 $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
@@ -97,15 +102,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 
 unit: $(UNITS)
 
-# `make test`: install what is missing, build, run unit then integration
-# tests, and end with one line "N passed, N failed".
+# `make test`: install what is missing (as root: Debian packages), build,
+# run unit then integration tests, and end with one line "N passed, N
+# failed".  The tests create system users, build, install and purge the
+# Debian package, and start private servers on loopback ports.
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run
 
 # exec: a SIGTERM make passes on reaches the dev stack itself, which
 # stops what it started (a shell in between would die and leave it).
-run: deps
+run: run-deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) exec scripts/dev-stack
 
