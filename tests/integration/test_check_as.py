@@ -10,7 +10,9 @@ rights too, without making them a verdict.
 
 import json
 import os
+import shutil
 
+import admin_cli
 import postgres
 import stack
 from admin_cli import failed, ok, ok_json
@@ -189,3 +191,22 @@ def test_plain_check_as_the_owner_informs_without_failing(run, pg, secret):
     rights a verdict."""
     r = ok(run("check", url=pg.url, env={"OTAS_JWT_SECRET_FILE": secret.path}))
     assert "rights    role postgres may delete sessions" in r.stdout
+
+
+def test_a_settings_file_beside_otas_admin_in_a_closed_directory_is_named(
+        admin_bin, pg, sql_dir, tmp_path):
+    """A clone under /root: www-data cannot search the directory, so it
+    cannot tell whether otas.conf is there; the message says so, and what
+    the programs run as that user will conclude."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    os.chmod(closed, 0o700)
+    admin = str(closed / "otas-admin")
+    shutil.copy2(admin_bin, admin)
+    r = admin_cli.run_admin(admin, pg.runtime_url, "check", "--as",
+                            stack.SERVER_USER, sql_dir=sql_dir)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    line = r.stderr.splitlines()[0]
+    assert str(closed / "otas.conf") in line, line
+    assert "cannot be searched" in line and "the programs" in line, line
+    assert "refuse to start" in line, line
