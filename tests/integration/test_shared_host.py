@@ -426,3 +426,31 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
     doc = json.loads(r.stdout)
     assert doc["status_description"] == "agent_session_created", r.stdout
     assert one_user_db.scalar("SELECT count(*) FROM agent_session") == 1
+
+
+# --- the readiness check and a program's own file name ----------------------
+
+@pytest.mark.parametrize("kind", ["fcgid", "cgi"])
+def test_readiness_url_is_routed_by_htaccess(kind, fcgid_host, cgi_host):
+    host = fcgid_host if kind == "fcgid" else cgi_host
+    status, _, body = curl(host.url + "/api/agent/v1/health/")
+    assert status == 200, body
+    assert json.loads(body) == {"status": 1, "status_description": "ready"}
+
+
+def test_protected_program_file_is_401_without_a_token_404_with_one(
+        fcgid_host, pg, keys):
+    """The authorizer runs before a .htaccess's rewrite rules (the
+    documented answer): no token, 401; a valid one, then the rule that
+    refuses a program's own file name, 404 — the program never answers."""
+    status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
+                           "POST", "--data", "{}")
+    assert status == 401 and b"agent_id" not in body, body
+    key = keys.make()
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(fcgid_host, key.full))
+    status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
+                           "POST", "--header",
+                           "X-OTAS-AGENT-SESSION-TOKEN: " + token,
+                           "--data", "{}")
+    assert status == 404 and b"agent_id" not in body, body
