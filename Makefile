@@ -202,23 +202,26 @@ LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
 SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
 EXAMPLEDIR = $(PREFIX)/share/doc/otas-fcgi/examples
 MAN1DIR    = $(PREFIX)/share/man/man1
+MAN5DIR    = $(PREFIX)/share/man/man5
 MAN8DIR    = $(PREFIX)/share/man/man8
 CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
 EXAMPLES   := $(wildcard *.conf.example)
 SQL_FILES  := $(wildcard sql/*.sql)
 MAN1       := $(wildcard *.1)
+MAN5       := $(wildcard *.5)
 MAN8       := $(wildcard *.8)
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(MAN1DIR) \
-	    $(DESTDIR)$(MAN8DIR)
+	    $(DESTDIR)$(MAN5DIR) $(DESTDIR)$(MAN8DIR)
 	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MAN5DIR)/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MAN8DIR)/
 
 uninstall:
@@ -227,6 +230,7 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
 	    $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLES)) \
 	    $(addprefix $(DESTDIR)$(MAN1DIR)/,$(MAN1)) \
+	    $(addprefix $(DESTDIR)$(MAN5DIR)/,$(MAN5)) \
 	    $(addprefix $(DESTDIR)$(MAN8DIR)/,$(MAN8))
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
@@ -234,22 +238,24 @@ uninstall:
 
 # `make dist`: what a shared-hosting user uploads, one tarball of the
 # static programs, the migrations, the man pages, the example settings
-# (otas.conf.example, htaccess.example) and the README, under one
+# (otas.conf.example, htaccess.example), the README and the shared-hosting
+# guide, under one
 # directory.  The static otas-admin finds sql/ beside it when run from
 # there.  The programs are stripped (5 MB instead of 7); owner, group
 # and order are fixed, so two builds list alike.
 DIST_NAME  := otas-fcgi-$(VERSION)-linux-x86_64
 DIST_DIR   := $(BUILD)/dist/$(DIST_NAME)
 DIST       := $(BUILD)/dist/$(DIST_NAME).tar.gz
-DIST_DOCS  := README.md $(wildcard otas.conf.example htaccess.example)
+DIST_DOCS  := README.md doc/shared-hosting.md \
+              $(wildcard otas.conf.example htaccess.example)
 dist: $(DIST)
 
-$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
+$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN5) $(MAN8) $(DIST_DOCS)
 	rm -rf $(DIST_DIR)
 	install -d $(DIST_DIR)/sql $(DIST_DIR)/man
 	install -m 0755 -s $(STATIC_PROGS) $(DIST_DIR)/
 	install -m 0644 $(SQL_FILES) $(DIST_DIR)/sql/
-	install -m 0644 $(MAN1) $(MAN8) $(DIST_DIR)/man/
+	install -m 0644 $(MAN1) $(MAN5) $(MAN8) $(DIST_DIR)/man/
 	install -m 0644 $(DIST_DOCS) $(DIST_DIR)/
 	tar -C $(BUILD)/dist --sort=name --owner=0 --group=0 --numeric-owner \
 	    -czf $@ $(DIST_NAME)
@@ -262,7 +268,7 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # make's settings (BUILD above all, which its `make clean` would remove)
 # may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
-            debian tests/unit tests/oracle $(EXAMPLES) $(MAN1) $(MAN8)
+            debian tests/unit tests/oracle $(EXAMPLES) $(MAN1) $(MAN5) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
 deb: deps

@@ -39,13 +39,14 @@ UNIT_DIR = "/lib/systemd/system"
 ETC = "/etc/otas-fcgi"
 USER = "otas-fcgi"
 UNITS = ("otas-session.socket", "otas-session.service", "otas-authz.socket",
-         "otas-authz.service", "otas-fcgi-purge.service",
+         "otas-authz.service", "otas-echo.socket", "otas-echo.service",
+         "otas-fcgi-purge.service",
          "otas-fcgi-purge.timer")
 # Directories the package shares with the rest of the system.
 SHARED_DIRS = {"/", "/etc", "/lib", "/lib/systemd", "/lib/systemd/system",
                "/usr", "/usr/bin", "/usr/lib", "/usr/share",
                "/usr/share/doc", "/usr/share/man", "/usr/share/man/man1",
-               "/usr/share/man/man8"}
+               "/usr/share/man/man5", "/usr/share/man/man8"}
 
 
 def version():
@@ -371,6 +372,7 @@ def test_package_files_are_where_the_readme_says(deployed):
     for path in ("/usr/bin/otas-admin", "/usr/lib/otas-fcgi/otas-session",
                  "/usr/lib/otas-fcgi/otas-authz",
                  "/usr/share/man/man1/otas-admin.1.gz",
+                 "/usr/share/man/man5/otas.conf.5.gz",
                  "/usr/share/man/man8/otas-session.8.gz",
                  "/usr/share/man/man8/otas-authz.8.gz",
                  "/usr/share/man/man8/otas-echo.8.gz",

@@ -80,10 +80,10 @@ def test_dist_holds_the_static_programs_sql_man_pages_and_examples(upload):
     expected |= {top + "/sql/" + f for f in os.listdir(
         os.path.join(stack.ROOT, "sql")) if f.endswith(".sql")}
     expected |= {top + "/man/" + f for f in os.listdir(stack.ROOT)
-                 if re.fullmatch(r"otas-[a-z]+\.[18]", f)}
-    expected |= {top + "/" + f for f in ("README.md", "otas.conf.example",
-                                         "htaccess.example")
-                 if os.path.exists(os.path.join(stack.ROOT, f))}
+                 if re.fullmatch(r"otas(-[a-z]+)?\.(conf\.5|[18])", f)}
+    expected |= {top + "/" + os.path.basename(f) for f in (
+        "README.md", "doc/shared-hosting.md", "otas.conf.example",
+        "htaccess.example") if os.path.exists(os.path.join(stack.ROOT, f))}
     assert files == expected
     assert all(members[n].uid == 0 and members[n].gid == 0 for n in members)
     for name in os.listdir(os.path.join(stack.ROOT, "sql")):
