@@ -138,7 +138,8 @@ key_print_text(const char *agent, const char *name, const struct newkey *k)
 	printf("key id:    %s\n", k->id);
 	printf("agent id:  %s\n", agent);
 	printf("prefix:    %s\n", k->prefix);
-	printf("key name:  %s\n", name != NULL ? name : "(none)");
+	printf("key name:  %s\n", name != NULL && name[0] != '\0' ? name :
+	    "(none)");
 	printf("expires:   %s\n", k->expires_at == NULL ? "never" :
 	    k->expires_at);
 	printf("\n%s\n\n", k->key);
