@@ -1,6 +1,6 @@
 /*
  * otas-admin — the operator's command line: schema migrations, agents, keys,
- * sessions and a health check (the README's "Managing agents and keys";
+ * sessions and a health check (doc/agents-and-keys.md;
  * manual: otas-admin.1).
  *
  * Shape: one table of commands here; main() strips the flags every command

@@ -452,7 +452,7 @@ out:
  * version (as the programs and their readiness check do) and may not
  * delete sessions (so it is neither the owner nor a superuser).  One
  * exception: the owner that is also OTAS_RUNTIME_ROLE is a host's single
- * database user (README "Shared hosting"), the best such a host allows, so
+ * database user (doc/shared-hosting.md), the best such a host allows, so
  * it passes with a note.  Fills role; returns 1 (*why NULL, or the note)
  * or 0 with *why, or -1 after printing a failed query.
  */

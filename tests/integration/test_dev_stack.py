@@ -28,6 +28,7 @@ import processes
 import stack
 
 README = os.path.join(stack.ROOT, "README.md")
+AGENTS_GUIDE = os.path.join(stack.ROOT, "doc", "agents-and-keys.md")
 UP = "dev stack is up on "
 
 
@@ -214,12 +215,14 @@ def running(private_checkout):
         dev.stop()
 
 
-def readme_block(heading, marker):
-    """The ```sh block of README section heading that contains marker."""
-    with open(README) as f:
+def readme_block(heading, marker, path=README):
+    """The ```sh block of section heading of the README (or of the guide
+    at path) that contains marker."""
+    with open(path) as f:
         text = f.read()
     start = text.index("\n" + heading + "\n")
-    end = text.index("\n## ", start + 1)
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end == -1 else end
     for block in re.findall(r"^```sh\n(.*?)^```$", text[start:end],
                             re.MULTILINE | re.DOTALL):
         if marker in block:
@@ -245,7 +248,8 @@ def test_readme_authz_chain_runs_as_written_against_make_run(running):
 
 def test_readme_walkthrough_curl_gets_our_json_answer(running):
     line = [ln for ln in readme_block("## Managing agents and keys",
-                                      "otas-admin migrate").splitlines()
+                                      "otas-admin migrate",
+                                      AGENTS_GUIDE).splitlines()
             if ln.startswith("curl ")]
     assert len(line) == 1, line
     env = dev_env(running.checkout)

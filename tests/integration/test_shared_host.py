@@ -114,16 +114,17 @@ def assert_session_created(pg, agent_id, answer):
     return doc["response"]["jwt_token"]
 
 
-README = os.path.join(stack.ROOT, "README.md")
+GUIDE = os.path.join(stack.ROOT, "doc", "shared-hosting.md")
 
 
 def readme_shell_blocks():
-    """The ```sh blocks of the README's "Shared hosting" section: the
-    steps in the account, the request, psql for hosts without a shell."""
-    with open(README) as f:
+    """The ```sh blocks of the guide's "Steps" section: the steps in the
+    account, the request, psql for hosts without a shell."""
+    with open(GUIDE) as f:
         text = f.read()
-    start = text.index("\n## Shared hosting\n")
-    end = text.index("\n## ", start + 1)
+    start = text.index("\n## Steps\n")
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end == -1 else end
     return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
                       re.MULTILINE | re.DOTALL)
 
@@ -131,7 +132,7 @@ def readme_shell_blocks():
 def fill(block, values):
     """The block with each placeholder replaced; each must be there."""
     for old, new in values.items():
-        assert old in block, "README block lacks %r" % old
+        assert old in block, "guide block lacks %r" % old
         block = block.replace(old, new)
     return block
 
@@ -416,6 +417,10 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
         "OTAS_RUNTIME_ROLE=DBUSER": "OTAS_RUNTIME_ROLE=" + one_user_db.user})],
         cwd=host.home, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    # The customer checks, without root, what suEXEC will run the
+    # programs with: the one database user, with its note.
+    assert re.search(r"^rights    ok \(role %s; note: " % re.escape(
+        one_user_db.user), r.stdout, re.MULTILINE), r.stdout
     # agent create prints the key alone on its line.
     key = re.search(r"^(agent_\S+)$", r.stdout, re.MULTILINE).group(1)
     r = host.as_user(["sh", "-e", "-c", fill(request, {
