@@ -11,6 +11,7 @@ rights too, without making them a verdict.
 import json
 import os
 import shutil
+import urllib.parse
 
 import admin_cli
 import postgres
@@ -210,3 +211,20 @@ def test_a_settings_file_beside_otas_admin_in_a_closed_directory_is_named(
     assert str(closed / "otas.conf") in line, line
     assert "cannot be searched" in line and "the programs" in line, line
     assert "refuse to start" in line, line
+
+
+def test_a_password_with_url_characters_works_only_percent_encoded(run, pg):
+    """doc/database-roles.md: a password holding @ : / # is percent-encoded
+    in OTAS_DATABASE_URL.  (The test cluster trusts loopback, so what is
+    shown is how libpq reads the URL: encoded, as the right role at the
+    right host; raw, not at all.)"""
+    password = "p@ss:w/rd#1"
+    encoded = urllib.parse.quote(password, safe="")
+    assert encoded == "p%40ss%3Aw%2Frd%231"
+    base = "postgresql://%s:%%s@127.0.0.1:%d/%s" % (
+        postgres.RUNTIME_ROLE, pg.port, pg.dbname)
+    out = ok_json(run("check", "--json", url=base % encoded))
+    assert out["database"] is True and out["role"] == postgres.RUNTIME_ROLE
+    r = run("check", "--json", url=base % password)
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["database"] is not True, r.stdout
