@@ -365,6 +365,18 @@ def test_a_taken_port_is_refused_with_one_line_before_anything_starts(
         assert f.read() == before
 
 
+def test_postgresql_never_starts_in_a_directory_it_cannot_enter(
+        private_checkout, running):
+    """The checkout sits below a 0700 directory: initdb and the postmaster
+    run from /, so neither complains that it cannot change back there."""
+    log = os.path.join(private_checkout, "var", "pg", "postgres.log")
+    with open(log) as f:
+        text = f.read()
+    assert "could not change directory" not in text, text[-2000:]
+    # initdb's own complaint went to make run's output, the first time.
+    assert "could not change directory" not in running.output()
+
+
 def test_pg_port_sets_the_dev_database_port_and_is_kept(private_checkout,
                                                         running):
     running.stop()
