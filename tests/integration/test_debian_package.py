@@ -387,6 +387,49 @@ def test_guide_protected_url_answers_200_with_the_token(deployed):
     assert body["response"]["agent_id"] == claims["agent_id"]
 
 
+def test_protected_url_answers_200_behind_lighttpd_too(deployed, workdir):
+    """The installed lighttpd example without its bin-path lines (as the
+    guide says) reaches the package's sockets, otas-echo's included: the
+    guide's token gets the protected URL's 200, a wrong one 401."""
+    installed = "/usr/share/doc/otas-fcgi/examples/lighttpd.conf.example"
+    with open(installed) as a, open(examples.LIGHTTPD) as b:
+        assert a.read() == b.read()
+    d = os.path.join(workdir, "deploy-lighttpd")
+    docroot = os.path.join(d, "htdocs")
+    os.makedirs(docroot)
+    processes.give_to(d, stack.SERVER_USER)
+    port = processes.free_port()
+    text = examples.lighttpd({
+        "port": port, "libexec": "/nonexistent", "rundir": deployed.run,
+        "logdir": d, "docroot": docroot, "database_url": "unused",
+        "jwt_secret_file": "/nonexistent"})
+    text, n = re.subn(r'^\s*"bin-path"\s*=>.*\n', "", text, flags=re.M)
+    assert n >= 3, n
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    proc = processes.start([stack.LIGHTTPD, "-D", "-f", conf],
+                           os.path.join(d, "server.out"),
+                           lambda: processes.http_answers(port))
+    try:
+        url = "http://127.0.0.1:%d/api/some/v1/endpoint/" % port
+        for token, want in ((deployed.vars["TOKEN"], 200),
+                            (deployed.vars["TOKEN"] + "x", 401)):
+            r = subprocess.run(
+                ["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}",
+                 "--request", "POST", "--url", url, "--header",
+                 "X-OTAS-AGENT-SESSION-TOKEN: " + token, "--data", "{}"],
+                capture_output=True, text=True, timeout=60)
+            body, _, code = r.stdout.rpartition("\n")
+            assert int(code) == want, (code, body)
+            if want == 200:
+                assert json.loads(body)["status_description"] == "ok", body
+        assert json.loads(body)["status_description"] == \
+            "invalid_session_token"
+    finally:
+        processes.stop(proc)
+
+
 def test_package_files_are_where_the_readme_says(deployed):
     files = set(dpkg("-L", PKG).split())
     for path in ("/usr/bin/otas-admin", "/usr/lib/otas-fcgi/otas-session",
