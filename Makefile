@@ -38,14 +38,19 @@ PROGS    := $(addprefix $(BUILD)/,$(notdir $(PROG_SRC:.c=)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit integration run sanitize fuzz bench static dist \
+.PHONY: all deps run-deps test unit integration run sanitize fuzz bench static dist \
         install uninstall deb clean FORCE
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
 
+# `make deps`: everything the tests need; run-deps: only what `make run`
+# needs to build and serve (no test toolchain).
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
+
+run-deps:
+	@scripts/install-deps.sh run
 
 $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
@@ -105,15 +110,17 @@ $(BUILD)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
-# `make test`: install what is missing, build, run unit then integration
-# tests, and end with one line "N passed, N failed".
+# `make test`: install what is missing (as root: Debian packages), build,
+# run unit then integration tests, and end with one line "N passed, N
+# failed".  The tests create system users, build, install and purge the
+# Debian package, and start private servers on loopback ports.
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run
 
 # exec: a SIGTERM make passes on reaches the dev stack itself, which
 # stops what it started (a shell in between would die and leave it).
-run: deps
+run: run-deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) exec scripts/dev-stack
 
@@ -222,23 +229,26 @@ LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
 SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
 EXAMPLEDIR = $(PREFIX)/share/doc/otas-fcgi/examples
 MAN1DIR    = $(PREFIX)/share/man/man1
+MAN5DIR    = $(PREFIX)/share/man/man5
 MAN8DIR    = $(PREFIX)/share/man/man8
 CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
 EXAMPLES   := $(wildcard *.conf.example)
 SQL_FILES  := $(wildcard sql/*.sql)
 MAN1       := $(wildcard *.1)
+MAN5       := $(wildcard *.5)
 MAN8       := $(wildcard *.8)
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(MAN1DIR) \
-	    $(DESTDIR)$(MAN8DIR)
+	    $(DESTDIR)$(MAN5DIR) $(DESTDIR)$(MAN8DIR)
 	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MAN5DIR)/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MAN8DIR)/
 
 uninstall:
@@ -247,6 +257,7 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
 	    $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLES)) \
 	    $(addprefix $(DESTDIR)$(MAN1DIR)/,$(MAN1)) \
+	    $(addprefix $(DESTDIR)$(MAN5DIR)/,$(MAN5)) \
 	    $(addprefix $(DESTDIR)$(MAN8DIR)/,$(MAN8))
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
@@ -254,22 +265,24 @@ uninstall:
 
 # `make dist`: what a shared-hosting user uploads, one tarball of the
 # static programs, the migrations, the man pages, the example settings
-# (otas.conf.example, htaccess.example) and the README, under one
+# (otas.conf.example, htaccess.example), the README and the shared-hosting
+# guide, under one
 # directory.  The static otas-admin finds sql/ beside it when run from
 # there.  The programs are stripped (5 MB instead of 7); owner, group
 # and order are fixed, so two builds list alike.
 DIST_NAME  := otas-fcgi-$(VERSION)-linux-x86_64
 DIST_DIR   := $(BUILD)/dist/$(DIST_NAME)
 DIST       := $(BUILD)/dist/$(DIST_NAME).tar.gz
-DIST_DOCS  := README.md $(wildcard otas.conf.example htaccess.example)
+DIST_DOCS  := README.md doc/shared-hosting.md \
+              $(wildcard otas.conf.example htaccess.example)
 dist: $(DIST)
 
-$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
+$(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN5) $(MAN8) $(DIST_DOCS)
 	rm -rf $(DIST_DIR)
 	install -d $(DIST_DIR)/sql $(DIST_DIR)/man
 	install -m 0755 -s $(STATIC_PROGS) $(DIST_DIR)/
 	install -m 0644 $(SQL_FILES) $(DIST_DIR)/sql/
-	install -m 0644 $(MAN1) $(MAN8) $(DIST_DIR)/man/
+	install -m 0644 $(MAN1) $(MAN5) $(MAN8) $(DIST_DIR)/man/
 	install -m 0644 $(DIST_DOCS) $(DIST_DIR)/
 	tar -C $(BUILD)/dist --sort=name --owner=0 --group=0 --numeric-owner \
 	    -czf $@ $(DIST_NAME)
@@ -283,7 +296,7 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN8) $(DIST_DOCS)
 # may reach it.
 DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
             debian tests/unit tests/oracle tests/fuzz/token_verdicts.c \
-            tests/fuzz/token_input.h $(EXAMPLES) $(MAN1) $(MAN8)
+            tests/fuzz/token_input.h $(EXAMPLES) $(MAN1) $(MAN5) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
 LINTIAN  ?= lintian
 deb: deps

@@ -1,6 +1,6 @@
 /*
  * otas-admin — the operator's command line: schema migrations, agents, keys,
- * sessions and a health check (the README's "Managing agents and keys";
+ * sessions and a health check (doc/agents-and-keys.md;
  * manual: otas-admin.1).
  *
  * Shape: one table of commands here; main() strips the flags every command
@@ -50,13 +50,14 @@ static const struct cmd cmds[] = {
 	  "  --runtime-login   create a missing runtime role with LOGIN\n" },
 	{ NULL, "check", { "sql-dir=", "as=", NULL }, 0, 0, cmd_check,
 	  "check [--sql-dir DIR] [--as USER]",
-	  "Checks the configuration, that the database is reachable, and that\n"
-	  "every migration is applied.  Exit 0 when all pass, 1 otherwise.\n"
+	  "Checks the configuration, that the database is reachable, that\n"
+	  "every migration is applied, and reports the rights of the role it\n"
+	  "connects as.  Exit 0 when all pass, 1 otherwise.\n"
 	  "  --sql-dir DIR     migrations directory to compare against\n"
-	  "  --as USER         (root only) check as USER sees it: its view of\n"
-	  "                    the settings and secret files, its HOME's\n"
-	  "                    .pgpass, and the role it connects as has the\n"
-	  "                    programs' rights and no more\n" },
+	  "  --as USER         (root, or USER itself) check as USER sees it:\n"
+	  "                    its view of the settings and secret files, its\n"
+	  "                    HOME's .pgpass, and the role it connects as has\n"
+	  "                    the programs' rights and no more\n" },
 	{ "agent", "create", { "name=", "provider=", "description=",
 	  "project-id=", "key-name=", "expires-in=", "never", "iterations=" },
 	  0, 0, cmd_agent_create,

@@ -1,6 +1,6 @@
 /*
  * otas-authz — checks X-OTAS-AGENT-SESSION-TOKEN in front of any protected
- * URL (the README's "Protecting later calls").  Served as a FastCGI
+ * URL (doc/api.md, "otas-authz").  Served as a FastCGI
  * Authorizer (lighttpd "mode" => "authorizer", Apache FcgidAccessChecker or
  * mod_authnz_fcgi) and answers exactly the same as a responder (nginx
  * auth_request), so the role is only logged: 200 with Variable-OTAS_*

@@ -1,6 +1,6 @@
 /*
  * otas-session — POST /api/agent/v1/session/create/ as a FastCGI responder
- * (or one plain CGI request).  The request path, in the order the README's
+ * (or one plain CGI request).  The request path, in the order doc/api.md's
  * "The endpoint" fixes so that nothing that fails early ever reaches the
  * database:
  *   method, key syntax, body size, JSON, key verification, token, insert.

@@ -300,7 +300,7 @@ path_set(struct load *ld, int row, char **f, const char *v)
 
 /*
  * The runtime role's name goes into GRANT statements (quoted there), and
- * into the README's createuser line: plain lower-case identifiers only,
+ * into doc/database-roles.md's createuser line: plain lower-case identifiers only,
  * and none of PostgreSQL's reserved pg_ names.
  */
 static int

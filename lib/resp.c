@@ -58,10 +58,16 @@ resp_header(struct resp *r, const char *name, const char *value)
 	append(r, "%s: %s\r\n", name, value);
 }
 
+/*
+ * Every body ends with a newline, counted in Content-Length: curl prints
+ * the answer and the shell's prompt starts on a line of its own.  JSON
+ * allows whitespace after the value, so no client parses it differently.
+ */
 void
 resp_body(struct resp *r, const char *json)
 {
-	append(r, "Content-Length: %zu\r\n\r\n%s", strlen(json), json);
+	append(r, "Content-Length: %zu\r\n\r\n%s\n", strlen(json) + 1,
+	    json);
 }
 
 /* {"status": 0|1, "status_description": code} as the whole body. */

@@ -126,6 +126,26 @@ file_dir(struct settings_file *f, const char *path, char *err,
 	return 0;
 }
 
+/*
+ * Whether path's directory may be searched: when it may not, open fails
+ * with EACCES whether the file exists or not, and the message says so.
+ */
+static int
+dir_searchable(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int n;
+
+	if (slash == NULL)
+		return access(".", X_OK) == 0;
+	n = slash == path ? snprintf(dir, sizeof(dir), "/") :
+	    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return 1;	/* cannot tell: the plain message */
+	return access(dir, X_OK) == 0;
+}
+
 /* 1 with the file read; 0 when optional and absent. */
 static int
 file_open(struct settings_file *f, const char *path, int optional,
@@ -141,7 +161,13 @@ file_open(struct settings_file *f, const char *path, int optional,
 		settings_file_close(f);
 		return 0;
 	}
-	if (n == -1)
+	if (n == -1 && errno == EACCES && !dir_searchable(path))
+		refuse(err, errlen, "cannot tell whether the settings file %s "
+		    "exists: its directory cannot be searched by this user; "
+		    "the programs, run as this user, refuse to start the same "
+		    "way (make the directory searchable, or name the file "
+		    "with OTAS_CONFIG)", path);
+	else if (n == -1)
 		refuse(err, errlen, "cannot read the settings file %s: %s",
 		    path, strerror(errno));
 	else if (n > SETTINGS_FILE_MAX)

@@ -1,16 +1,29 @@
 #!/bin/sh
-# Installs the Debian 12 packages the build, the tests and the dev stack use,
-# only when one is missing, so a second `make test` costs nothing here.
+# Installs the Debian 12 packages otas-fcgi needs, only when one is
+# missing, so a second `make test` costs nothing here.
+#
+#   install-deps.sh run    what `make run` needs: the build, PostgreSQL,
+#                          lighttpd, python3 and curl (about 60 MB);
+#   install-deps.sh test   that and the test toolchain (`make test`,
+#                          `make deps`): the other web servers, PgBouncer,
+#                          clang, valgrind, Django, lintian... (~400 MB).
+#
 # Web servers are installed with service start-up suppressed: the tests start
 # their own private instances on loopback ports, never the system ones.
 set -eu
 
-PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev libpq-dev
-libssl-dev libjansson-dev xz-utils libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
-apache2-suexec-custom
-nginx spawn-fcgi multiwatch pgbouncer wrk python3 python3-pytest python3-jwt
-python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind procps
-curl debhelper dpkg-dev lintian strace"
+RUN_PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev
+libpq-dev libssl-dev postgresql-15 lighttpd python3 procps curl"
+TEST_PKGS="libcmocka-dev libjansson-dev xz-utils apache2 libapache2-mod-fcgid apache2-suexec-custom
+nginx spawn-fcgi multiwatch pgbouncer wrk python3-pytest python3-jwt
+python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind
+debhelper dpkg-dev lintian strace"
+
+case ${1:-test} in
+run) PKGS=$RUN_PKGS ;;
+test) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+*) echo "usage: install-deps.sh [run|test]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do

@@ -133,10 +133,13 @@ key_insert(PGconn *conn, const char *agent, const char *name,
 static void
 key_print_text(const char *agent, const char *name, const struct newkey *k)
 {
+	/* "key name", not "name": after "agent: NAME" a bare "name: -"
+	 * read as if the agent had none. */
 	printf("key id:    %s\n", k->id);
 	printf("agent id:  %s\n", agent);
 	printf("prefix:    %s\n", k->prefix);
-	printf("name:      %s\n", or_dash(name));
+	printf("key name:  %s\n", name != NULL && name[0] != '\0' ? name :
+	    "(none)");
 	printf("expires:   %s\n", k->expires_at == NULL ? "never" :
 	    k->expires_at);
 	printf("\n%s\n\n", k->key);

@@ -452,7 +452,7 @@ out:
  * version (as the programs and their readiness check do) and may not
  * delete sessions (so it is neither the owner nor a superuser).  One
  * exception: the owner that is also OTAS_RUNTIME_ROLE is a host's single
- * database user (README "Shared hosting"), the best such a host allows, so
+ * database user (doc/shared-hosting.md), the best such a host allows, so
  * it passes with a note.  Fills role; returns 1 (*why NULL, or the note)
  * or 0 with *why, or -1 after printing a failed query.
  */
@@ -488,10 +488,24 @@ check_rights(PGconn *conn, const char *runtime_role, char *role,
 	return can && (!excess || single) ? 1 : 0;
 }
 
+/* rights, role and rights_note of check's JSON (null when not checked). */
+static void
+json_add_rights(struct json_object *o, int ok_rights, const char *role,
+    const char *why)
+{
+	json_object_object_add(o, "rights", ok_rights == -1 ? NULL :
+	    json_object_new_boolean(ok_rights == 1));
+	json_object_object_add(o, "role", role[0] == '\0' ? NULL :
+	    json_object_new_string(role));
+	json_object_object_add(o, "rights_note", ok_rights != 1 ||
+	    why == NULL ? NULL : json_object_new_string(why));
+}
+
 /*
  * Three verdicts, each printed: the configuration as the endpoint would
  * read it, the database reachable, every migration of the SQL directory
- * applied; with --as a fourth, the role's rights.  Exit 1 when any failed.
+ * applied; with --as a fourth, the role's rights (without it the rights
+ * line only informs).  Exit 1 when any failed.
  */
 int
 cmd_check(struct ctx *c, struct args *a)
@@ -527,7 +541,12 @@ cmd_check(struct ctx *c, struct args *a)
 		if (PQntuples(res) == 0)
 			ok_schema = 0;
 	}
-	if (c->as != NULL && ok_db)
+	/*
+	 * Always looked at: a shared host's customer runs plain check as the
+	 * user suEXEC runs the programs as.  A verdict only with --as: root's
+	 * own connection is not the programs'.
+	 */
+	if (ok_db)
 		ok_rights = check_rights(conn, c->cfg.runtime_role, role,
 		    sizeof role, &rights_why) == 1;
 	if (!ok_config)
@@ -536,7 +555,7 @@ cmd_check(struct ctx *c, struct args *a)
 		failed[nfail++] = "database";
 	if (ok_db && !ok_schema)	/* not checked without a database */
 		failed[nfail++] = "schema";
-	if (ok_rights == 0)		/* not checked without a database */
+	if (c->as != NULL && ok_rights == 0)	/* needs a database */
 		failed[nfail++] = "rights";
 	if (c->json) {
 		o = json_object_new_object();
@@ -553,17 +572,10 @@ cmd_check(struct ctx *c, struct args *a)
 		json_object_object_add(o, "latest_version", m == NULL ? NULL :
 		    json_object_new_int64(latest));
 		json_object_object_add(o, "pending", json_object_get(pending));
-		if (c->as != NULL) {
+		if (c->as != NULL)
 			json_object_object_add(o, "as",
 			    json_object_new_string(c->as));
-			json_object_object_add(o, "rights", ok_rights == -1 ?
-			    NULL : json_object_new_boolean(ok_rights == 1));
-			json_object_object_add(o, "role", role[0] == '\0' ?
-			    NULL : json_object_new_string(role));
-			json_object_object_add(o, "rights_note", ok_rights != 1
-			    || rights_why == NULL ? NULL :
-			    json_object_new_string(rights_why));
-		}
+		json_add_rights(o, ok_rights, role, rights_why);
 		json_print(o);
 	} else {
 		if (c->as != NULL)
@@ -599,6 +611,17 @@ cmd_check(struct ctx *c, struct args *a)
 			    rights_why != NULL ? rights_why : "not readable");
 		else if (c->as != NULL)
 			printf("rights    FAILED: not checked\n");
+		else if (ok_rights == 1 && rights_why != NULL)
+			printf("rights    role %s has the programs' rights "
+			    "(note: it %s)\n", role, rights_why);
+		else if (ok_rights == 1)
+			printf("rights    role %s has the programs' rights\n",
+			    role);
+		else if (ok_rights == 0)
+			printf("rights    role %s %s (a verdict only with --as "
+			    "USER: the programs run as the web server's user)"
+			    "\n", role, rights_why != NULL ? rights_why :
+			    "not readable");
 	}
 	json_object_put(pending);
 	PQclear(res);

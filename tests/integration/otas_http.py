@@ -109,11 +109,14 @@ def assert_common_headers(resp):
 
 def assert_error(resp, status, code):
     """An error answer: the status, the three headers, and a body of
-    exactly {"status": 0, "status_description": code}."""
+    exactly {"status": 0, "status_description": code} and a newline."""
     assert resp.status == status, "expected %d %s, got %r" % (status, code,
                                                                resp)
     assert_common_headers(resp)
     assert resp.json() == {"status": 0, "status_description": code}, resp
+    # A terminal prints the next prompt on a line of its own (a HEAD
+    # answer has no body at all).
+    assert resp.body == b"" or resp.body.endswith(b"}\n"), resp
 
 
 UNROUTED_PATH = "/no/such/path/"

@@ -333,6 +333,18 @@ def test_agent_create_text_prints_the_key_once(run):
     assert "texty" in r.stdout
 
 
+def test_agent_create_text_names_the_key_name_as_the_keys(run):
+    """A bare "name: -" under "agent: texty" read as if the agent had no
+    name: the key's label says whose it is."""
+    r = ok(run("agent", "create", "--name", "named"))
+    lines = r.stdout.splitlines()
+    assert "agent:     named" in lines
+    assert "key name:  (none)" in lines
+    assert not [ln for ln in lines if ln.startswith("name:")], lines
+    r = ok(run("agent", "create", "--name", "named2", "--key-name", "ci"))
+    assert "key name:  ci" in r.stdout.splitlines()
+
+
 def test_agent_create_never_gives_a_key_without_expiry(run, pg):
     out = create_agent(run, "--never")
     assert out["expires_at"] is None

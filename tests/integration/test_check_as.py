@@ -3,12 +3,17 @@ user would see them — that user's view of the settings and the JWT secret
 file, and the role its database connection ends up as, which must have
 the programs' rights and no more — unless it is a shared host's one
 database user, owner and OTAS_RUNTIME_ROLE at once, which passes with a
-note.  Anyone but root is refused.
+note.  Anyone but root may check only as itself (a shared host's
+customer, whom suEXEC runs the programs as); plain `check` reports the
+rights too, without making them a verdict.
 """
 
 import json
 import os
+import shutil
+import urllib.parse
 
+import admin_cli
 import postgres
 import stack
 from admin_cli import failed, ok, ok_json
@@ -158,3 +163,68 @@ def test_as_an_unknown_user_fails(run):
 def test_only_root_may_check_as_another_user(run):
     failed(run("check", "--as", "root", user=stack.SERVER_USER), 1,
            ["only root"])
+
+
+def test_a_customer_checks_as_itself_without_root(run, pg, secret):
+    """Under suEXEC the customer's own user runs the programs: it may check
+    as itself, by name, and gets the rights verdict."""
+    r = run("check", "--as", stack.SERVER_USER, url=pg.runtime_url,
+            user=stack.SERVER_USER, env={"OTAS_JWT_SECRET_FILE": secret.path})
+    ok(r)
+    assert "as        %s" % stack.SERVER_USER in r.stdout
+    assert "rights    ok (role %s)" % postgres.RUNTIME_ROLE in r.stdout
+
+
+def test_plain_check_reports_the_rights_the_programs_will_have(run, pg,
+                                                               secret):
+    r = ok(run("check", url=pg.runtime_url, user=stack.SERVER_USER,
+               env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert ("rights    role %s has the programs' rights"
+            % postgres.RUNTIME_ROLE) in r.stdout
+    out = ok_json(run("check", "--json", url=pg.runtime_url,
+                      user=stack.SERVER_USER,
+                      env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert out["rights"] is True and out["role"] == postgres.RUNTIME_ROLE
+
+
+def test_plain_check_as_the_owner_informs_without_failing(run, pg, secret):
+    """Root's own connection is not the programs': only --as makes the
+    rights a verdict."""
+    r = ok(run("check", url=pg.url, env={"OTAS_JWT_SECRET_FILE": secret.path}))
+    assert "rights    role postgres may delete sessions" in r.stdout
+
+
+def test_a_settings_file_beside_otas_admin_in_a_closed_directory_is_named(
+        admin_bin, pg, sql_dir, tmp_path):
+    """A clone under /root: www-data cannot search the directory, so it
+    cannot tell whether otas.conf is there; the message says so, and what
+    the programs run as that user will conclude."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    os.chmod(closed, 0o700)
+    admin = str(closed / "otas-admin")
+    shutil.copy2(admin_bin, admin)
+    r = admin_cli.run_admin(admin, pg.runtime_url, "check", "--as",
+                            stack.SERVER_USER, sql_dir=sql_dir)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    line = r.stderr.splitlines()[0]
+    assert str(closed / "otas.conf") in line, line
+    assert "cannot be searched" in line and "the programs" in line, line
+    assert "refuse to start" in line, line
+
+
+def test_a_password_with_url_characters_works_only_percent_encoded(run, pg):
+    """doc/database-roles.md: a password holding @ : / # is percent-encoded
+    in OTAS_DATABASE_URL.  (The test cluster trusts loopback, so what is
+    shown is how libpq reads the URL: encoded, as the right role at the
+    right host; raw, not at all.)"""
+    password = "p@ss:w/rd#1"
+    encoded = urllib.parse.quote(password, safe="")
+    assert encoded == "p%40ss%3Aw%2Frd%231"
+    base = "postgresql://%s:%%s@127.0.0.1:%d/%s" % (
+        postgres.RUNTIME_ROLE, pg.port, pg.dbname)
+    out = ok_json(run("check", "--json", url=base % encoded))
+    assert out["database"] is True and out["role"] == postgres.RUNTIME_ROLE
+    r = run("check", "--json", url=base % password)
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["database"] is not True, r.stdout

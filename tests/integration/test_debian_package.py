@@ -1,5 +1,5 @@
-"""The Debian package on this machine: `make deb`, then the README's
-"Deploy on Debian" steps followed as written (with the package, the shipped
+"""The Debian package on this machine: `make deb`, then the steps of
+doc/debian-server.md, "With the package", followed as written (as root) (with the package, the shipped
 nginx configuration, a PostgreSQL cluster of the test's own, and the
 services started as their installed units would start them: systemd is not
 PID 1 here), then an upgrade to a higher version, `dpkg -r` and `dpkg -P`,
@@ -39,13 +39,14 @@ UNIT_DIR = "/lib/systemd/system"
 ETC = "/etc/otas-fcgi"
 USER = "otas-fcgi"
 UNITS = ("otas-session.socket", "otas-session.service", "otas-authz.socket",
-         "otas-authz.service", "otas-fcgi-purge.service",
+         "otas-authz.service", "otas-echo.socket", "otas-echo.service",
+         "otas-fcgi-purge.service",
          "otas-fcgi-purge.timer")
 # Directories the package shares with the rest of the system.
 SHARED_DIRS = {"/", "/etc", "/lib", "/lib/systemd", "/lib/systemd/system",
                "/usr", "/usr/bin", "/usr/lib", "/usr/share",
                "/usr/share/doc", "/usr/share/man", "/usr/share/man/man1",
-               "/usr/share/man/man8"}
+               "/usr/share/man/man5", "/usr/share/man/man8"}
 
 
 def version():
@@ -195,14 +196,14 @@ def machine(debs):
             systemd_unit.remove_system_user(USER)
 
 
-# --- the README's steps ----------------------------------------------------
+# --- the guide's steps -----------------------------------------------------
 
 def readme_steps():
-    """The shell block of README "### With the package", one command a
-    line (a trailing `# comment` kept apart)."""
-    with open(os.path.join(stack.ROOT, "README.md")) as f:
+    """The shell block of doc/debian-server.md "## With the package", one
+    command a line (a trailing `# comment` kept apart)."""
+    with open(os.path.join(stack.ROOT, "doc", "debian-server.md")) as f:
         text = f.read()
-    part = text.split("### With the package", 1)[1]
+    part = text.split("\n## With the package\n", 1)[1]
     block = re.search(r"```sh\n(.*?)```", part, re.DOTALL).group(1)
     steps = []
     for line in block.splitlines():
@@ -249,39 +250,42 @@ class Deploy:
         return r.stdout
 
     def step(self, cmd, comment):
+        """One line of the guide, as root: no sudo anywhere (a minimal
+        Debian has none)."""
         words = shlex.split(cmd)
-        if words[:3] == ["sudo", "-u", "postgres"]:
+        assert "sudo" not in words and words[0] != "sudoedit", cmd
+        if words[:4] == ["runuser", "-u", "postgres", "--"]:
             # The private cluster trusts local connections as postgres.
-            words = [w for w in words[3:] if w != "--pwprompt"]
+            words = [w for w in words[4:] if w != "--pwprompt"]
             return self.shell(" ".join(shlex.quote(w) for w in words[:1] + [
                 "-h", "127.0.0.1", "-p", str(self.pg.port), "-U",
                 "postgres"] + words[1:]))
-        if words[:2] == ["sudo", "apt"] and words[2] == "install":
+        if words[:2] == ["apt", "install"]:
             # The one make deb wrote (under $BUILD, which may differ).
-            assert os.path.basename(words[3]) == os.path.basename(self.deb)
+            assert os.path.basename(words[2]) == os.path.basename(self.deb)
             return self.shell("apt-get install -y -q "
                               "-o DPkg::Lock::Timeout=300 %s" %
                               shlex.quote(self.deb))
-        if words[0] == "sudoedit":
+        if words[0] == "editor":
             return self.edit(words[1], comment)
-        if words[:2] == ["sudo", "systemctl"]:
-            return self.enable(words[2:])
-        if words[:2] == ["sudo", "nginx"]:
-            return self.start_nginx(words[2:])
+        if words[0] == "systemctl":
+            return self.enable(words[1:])
+        if words[0] == "nginx":
+            return self.start_nginx(words[1:])
         m = re.match(r"^(\w+)=\$\((.*)\)$", cmd)
         if m:
             self.vars[m.group(1)] = self.shell(self.local(m.group(2))).strip()
             return ""
-        for path in (words[-1] if words[:2] == ["sudo", "cp"] else None,
+        for path in (words[-1] if words[0] == "cp" else None,
                      ETC + "/pgpass" if ETC + "/pgpass" in cmd else None):
             if path is not None and path not in self.added:
                 self.added.append(path)
-        out = self.shell(self.local(cmd.replace("sudo ", "")))
+        out = self.shell(self.local(cmd))
         self.outputs.append(out)
         return out
 
     def edit(self, path, comment):
-        """`sudoedit FILE  # NAME=value`: the operator sets that line."""
+        """`editor FILE  # NAME=value`: the operator sets that line."""
         name, _, value = self.local(comment).partition("=")
         with open(path) as f:
             text = f.read()
@@ -357,7 +361,10 @@ def test_readme_readiness_curl_says_ready(deployed):
 
 
 def test_readme_steps_give_200_for_the_seed_curl_with_its_row(deployed):
-    body = json.loads(deployed.outputs[-1])
+    created = [out for out in deployed.outputs
+               if "agent_session_created" in out]
+    assert len(created) == 1, deployed.outputs
+    body = json.loads(created[0])
     assert body["status"] == 1
     assert body["status_description"] == "agent_session_created"
     with open(os.path.join(ETC, "jwt-secret"), "rb") as f:
@@ -372,11 +379,69 @@ def test_readme_steps_give_200_for_the_seed_curl_with_its_row(deployed):
                 ('{"task": "summarize", "input_length": 512}',)]
 
 
+def test_guide_protected_url_answers_200_with_the_token(deployed):
+    """The package's otas-echo units serve the examples' echo.sock: the
+    guide's last curl, with the token of a session it created, gets
+    otas-echo's 200 through otas-authz (502/503 when nothing served it)."""
+    body = json.loads(deployed.outputs[-1])
+    assert body["status"] == 1 and body["status_description"] == "ok", body
+    with open(os.path.join(ETC, "jwt-secret"), "rb") as f:
+        secret = f.read().strip()
+    assert deployed.vars["TOKEN"], deployed.vars
+    claims = jwt.decode(deployed.vars["TOKEN"], secret, algorithms=["HS256"])
+    assert body["response"]["agent_session_id"] == claims["agent_session_id"]
+    assert body["response"]["agent_id"] == claims["agent_id"]
+
+
+def test_protected_url_answers_200_behind_lighttpd_too(deployed, workdir):
+    """The installed lighttpd example without its bin-path lines (as the
+    guide says) reaches the package's sockets, otas-echo's included: the
+    guide's token gets the protected URL's 200, a wrong one 401."""
+    installed = "/usr/share/doc/otas-fcgi/examples/lighttpd.conf.example"
+    with open(installed) as a, open(examples.LIGHTTPD) as b:
+        assert a.read() == b.read()
+    d = os.path.join(workdir, "deploy-lighttpd")
+    docroot = os.path.join(d, "htdocs")
+    os.makedirs(docroot)
+    processes.give_to(d, stack.SERVER_USER)
+    port = processes.free_port()
+    text = examples.lighttpd({
+        "port": port, "libexec": "/nonexistent", "rundir": deployed.run,
+        "logdir": d, "docroot": docroot, "database_url": "unused",
+        "jwt_secret_file": "/nonexistent"})
+    text, n = re.subn(r'^\s*"bin-path"\s*=>.*\n', "", text, flags=re.M)
+    assert n >= 3, n
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write(text)
+    proc = processes.start([stack.LIGHTTPD, "-D", "-f", conf],
+                           os.path.join(d, "server.out"),
+                           lambda: processes.http_answers(port))
+    try:
+        url = "http://127.0.0.1:%d/api/some/v1/endpoint/" % port
+        for token, want in ((deployed.vars["TOKEN"], 200),
+                            (deployed.vars["TOKEN"] + "x", 401)):
+            r = subprocess.run(
+                ["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}",
+                 "--request", "POST", "--url", url, "--header",
+                 "X-OTAS-AGENT-SESSION-TOKEN: " + token, "--data", "{}"],
+                capture_output=True, text=True, timeout=60)
+            body, _, code = r.stdout.rpartition("\n")
+            assert int(code) == want, (code, body)
+            if want == 200:
+                assert json.loads(body)["status_description"] == "ok", body
+        assert json.loads(body)["status_description"] == \
+            "invalid_session_token"
+    finally:
+        processes.stop(proc)
+
+
 def test_package_files_are_where_the_readme_says(deployed):
     files = set(dpkg("-L", PKG).split())
     for path in ("/usr/bin/otas-admin", "/usr/lib/otas-fcgi/otas-session",
                  "/usr/lib/otas-fcgi/otas-authz",
                  "/usr/share/man/man1/otas-admin.1.gz",
+                 "/usr/share/man/man5/otas.conf.5.gz",
                  "/usr/share/man/man8/otas-session.8.gz",
                  "/usr/share/man/man8/otas-authz.8.gz",
                  "/usr/share/man/man8/otas-echo.8.gz",

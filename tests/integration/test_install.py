@@ -41,6 +41,7 @@ def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
     expected = {"%s/lib/otas-fcgi/%s" % (p, n) for n in programs}
     expected |= {p + "/bin/otas-admin",
                  p + "/share/man/man1/otas-admin.1",
+                 p + "/share/man/man5/otas.conf.5",
                  p + "/share/man/man8/otas-session.8",
                  p + "/share/man/man8/otas-authz.8",
                  p + "/share/man/man8/otas-echo.8"}

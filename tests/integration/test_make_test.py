@@ -1,7 +1,7 @@
 """What `make test` (tests/run) tells a developer about the run itself:
 its last line says how many tests were skipped and why, and the web
 servers do not drop out of the run because PATH lacks /usr/sbin (a
-non-root developer's usual PATH); and the README's multi-word
+non-root developer's usual PATH); and HACKING.md's multi-word
 PYTEST_ARGS examples reach pytest as the words they mean."""
 
 import os
@@ -35,7 +35,7 @@ def test_web_servers_are_found_without_usr_sbin_on_path(monkeypatch):
 
 
 def test_readme_pytest_args_examples_reach_pytest_as_meant(tmp_path):
-    with open(os.path.join(stack.ROOT, "README.md")) as f:
+    with open(os.path.join(stack.ROOT, "HACKING.md")) as f:
         text = f.read()
     start = text.index("\n## Tests\n")
     section = text[start:text.index("\n## ", start + 1)]
@@ -43,7 +43,7 @@ def test_readme_pytest_args_examples_reach_pytest_as_meant(tmp_path):
                           section.replace("\n", " "))
     assert len(examples) >= 2, examples
     for example in examples:
-        # As the shell reads the assignment the README shows.
+        # As the shell reads the assignment HACKING.md shows.
         (assignment,) = shlex.split(example)
         value = assignment.partition("=")[2]
         env = dict(os.environ, BUILD=str(tmp_path),

@@ -39,6 +39,7 @@ def assert_created(resp, secret):
     """A 200 of exactly the documented shape; returns the decoded claims."""
     assert resp.status == 200, resp
     assert_common_headers(resp)
+    assert resp.body.endswith(b"}\n"), resp   # the prompt on its own line
     body = resp.json()
     assert set(body) == {"status", "status_description", "response"}, body
     assert body["status"] == 1

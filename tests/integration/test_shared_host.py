@@ -115,16 +115,17 @@ def assert_session_created(pg, agent_id, answer):
     return doc["response"]["jwt_token"]
 
 
-README = os.path.join(stack.ROOT, "README.md")
+GUIDE = os.path.join(stack.ROOT, "doc", "shared-hosting.md")
 
 
 def readme_shell_blocks():
-    """The ```sh blocks of the README's "Shared hosting" section: the
-    steps in the account, the request, psql for hosts without a shell."""
-    with open(README) as f:
+    """The ```sh blocks of the guide's "Steps" section: the steps in the
+    account, the request, psql for hosts without a shell."""
+    with open(GUIDE) as f:
         text = f.read()
-    start = text.index("\n## Shared hosting\n")
-    end = text.index("\n## ", start + 1)
+    start = text.index("\n## Steps\n")
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end == -1 else end
     return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
                       re.MULTILINE | re.DOTALL)
 
@@ -132,7 +133,7 @@ def readme_shell_blocks():
 def fill(block, values):
     """The block with each placeholder replaced; each must be there."""
     for old, new in values.items():
-        assert old in block, "README block lacks %r" % old
+        assert old in block, "guide block lacks %r" % old
         block = block.replace(old, new)
     return block
 
@@ -492,6 +493,10 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
         "OTAS_RUNTIME_ROLE=DBUSER": "OTAS_RUNTIME_ROLE=" + one_user_db.user})],
         cwd=host.home, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    # The customer checks, without root, what suEXEC will run the
+    # programs with: the one database user, with its note.
+    assert re.search(r"^rights    ok \(role %s; note: " % re.escape(
+        one_user_db.user), r.stdout, re.MULTILINE), r.stdout
     # agent create prints the key alone on its line.
     key = re.search(r"^(agent_\S+)$", r.stdout, re.MULTILINE).group(1)
     r = host.as_user(["sh", "-e", "-c", fill(request, {
@@ -502,3 +507,31 @@ def test_readme_shared_hosting_steps_run_as_written_give_200(
     doc = json.loads(r.stdout)
     assert doc["status_description"] == "agent_session_created", r.stdout
     assert one_user_db.scalar("SELECT count(*) FROM agent_session") == 1
+
+
+# --- the readiness check and a program's own file name ----------------------
+
+@pytest.mark.parametrize("kind", ["fcgid", "cgi"])
+def test_readiness_url_is_routed_by_htaccess(kind, fcgid_host, cgi_host):
+    host = fcgid_host if kind == "fcgid" else cgi_host
+    status, _, body = curl(host.url + "/api/agent/v1/health/")
+    assert status == 200, body
+    assert json.loads(body) == {"status": 1, "status_description": "ready"}
+
+
+def test_protected_program_file_is_401_without_a_token_404_with_one(
+        fcgid_host, pg, keys):
+    """The authorizer runs before a .htaccess's rewrite rules (the
+    documented answer): no token, 401; a valid one, then the rule that
+    refuses a program's own file name, 404 — the program never answers."""
+    status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
+                           "POST", "--data", "{}")
+    assert status == 401 and b"agent_id" not in body, body
+    key = keys.make()
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(fcgid_host, key.full))
+    status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
+                           "POST", "--header",
+                           "X-OTAS-AGENT-SESSION-TOKEN: " + token,
+                           "--data", "{}")
+    assert status == 404 and b"agent_id" not in body, body

@@ -18,6 +18,8 @@ import tempfile
 import jwt
 import pytest
 
+import admin_cli
+import postgres
 import stack
 
 PROGRAMS = ["otas-admin", "otas-authz", "otas-echo", "otas-session"]
@@ -78,10 +80,10 @@ def test_dist_holds_the_static_programs_sql_man_pages_and_examples(upload):
     expected |= {top + "/sql/" + f for f in os.listdir(
         os.path.join(stack.ROOT, "sql")) if f.endswith(".sql")}
     expected |= {top + "/man/" + f for f in os.listdir(stack.ROOT)
-                 if re.fullmatch(r"otas-[a-z]+\.[18]", f)}
-    expected |= {top + "/" + f for f in ("README.md", "otas.conf.example",
-                                         "htaccess.example")
-                 if os.path.exists(os.path.join(stack.ROOT, f))}
+                 if re.fullmatch(r"otas(-[a-z]+)?\.(conf\.5|[18])", f)}
+    expected |= {top + "/" + os.path.basename(f) for f in (
+        "README.md", "doc/shared-hosting.md", "otas.conf.example",
+        "htaccess.example") if os.path.exists(os.path.join(stack.ROOT, f))}
     assert files == expected
     assert all(members[n].uid == 0 and members[n].gid == 0 for n in members)
     for name in os.listdir(os.path.join(stack.ROOT, "sql")):
@@ -162,3 +164,28 @@ def test_static_program_refuses_a_database_host_name_at_start(static_build):
     lines = r.stderr.decode().strip().splitlines()
     assert len(lines) == 1, lines
     assert "db.example" in lines[0] and "IP address" in lines[0], lines
+
+
+def test_static_admin_links_no_user_database_lookup(static_build):
+    """Static glibc's getpwnam and initgroups load the host's NSS modules
+    (Debian's libnss_systemd) and crash there: the static otas-admin reads
+    /etc/passwd and /etc/group itself."""
+    syms = subprocess.run(["nm", os.path.join(static_build, "otas-admin")],
+                          capture_output=True, text=True, check=True).stdout
+    names = {line.split()[-1] for line in syms.splitlines() if line.split()}
+    for f in ("initgroups", "getpwnam", "getgrouplist", "getgrnam"):
+        assert f not in names, f
+
+
+def test_static_admin_checks_as_www_data_without_crashing(
+        static_build, pg, sql_dir, secret):
+    admin = os.path.join(static_build, "otas-admin")
+    r = admin_cli.run_admin(admin, pg.url, "check", "--as",
+                            stack.SERVER_USER, url=pg.runtime_url,
+                            sql_dir=sql_dir,
+                            env={"OTAS_JWT_SECRET_FILE": secret.path})
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "rights    ok (role %s)" % postgres.RUNTIME_ROLE in r.stdout
+    r = admin_cli.run_admin(admin, pg.url, "check", "--as", "no-such-otas",
+                            sql_dir=sql_dir)
+    admin_cli.failed(r, 1, ["no user no-such-otas in /etc/passwd"])

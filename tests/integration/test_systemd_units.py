@@ -30,6 +30,9 @@ from otas_http import request
 UNIT_DIR = os.path.join(stack.ROOT, "debian", "systemd")
 PACKAGED_CONF = os.path.join(stack.ROOT, "debian", "otas.conf")
 SERVICES = ("otas-session", "otas-authz")
+# otas-echo, the examples' protected program, has units too; it reads no
+# settings, so the checks of what the services read leave it out.
+EXAMPLE = "otas-echo"
 PROTECTED = "/api/some/v1/endpoint/"
 
 
@@ -106,8 +109,8 @@ def private_etc(etc, service_user, secret, settings, extra=None):
 
 @pytest.fixture(scope="module")
 def units(workdir, build_dir, pg, secret, service_user):
-    """otas-session and otas-authz started from their units, with their
-    settings in a private /etc/otas-fcgi."""
+    """otas-session, otas-authz and otas-echo started from their units,
+    with the settings in a private /etc/otas-fcgi."""
     base = os.path.join(workdir, "units")
     run = os.path.join(base, "run")
     os.makedirs(base)
@@ -118,7 +121,7 @@ def units(workdir, build_dir, pg, secret, service_user):
                 "/usr/lib/otas-fcgi": build_dir}
     started = {}
     try:
-        for name in SERVICES:
+        for name in SERVICES + (EXAMPLE,):
             svc = systemd_unit.Service(UNIT_DIR, name, path_map,
                                        os.path.join(base, name + ".journal"),
                                        users={unit_user(): service_user})
@@ -131,19 +134,10 @@ def units(workdir, build_dir, pg, secret, service_user):
 
 
 @pytest.fixture(scope="module")
-def echo(workdir, units, app):
-    """otas-echo, the examples' protected program (it has no unit), under
-    the nginx example's own spawn-fcgi command, beside the sockets."""
-    run = os.path.dirname(units["otas-session"].socket_path)
-    proc = san.SpawnFcgi(
-        examples.render_spawn_fcgi(examples.spawn_fcgi_command(
-            examples.NGINX, "otas-echo"), run, app.build, {}),
-        os.path.join(workdir, "units", "echo.log"), "/",
-        socket_path=os.path.join(run, "echo.sock")).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def echo(units):
+    """otas-echo, the examples' protected program, from its own units at
+    the socket the examples name (echo.sock)."""
+    return units[EXAMPLE]
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +231,7 @@ def connect_as(user, path):
                           timeout=30).returncode == 0
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", SERVICES + (EXAMPLE,))
 def test_socket_admits_the_web_server_user_and_refuses_others(units, name):
     path = units[name].socket_path
     assert connect_as(stack.SERVER_USER, path)

@@ -1012,6 +1012,51 @@ example_lists_every_setting_with_its_default(void **state)
 	assert_true(i >= 20);
 }
 
+/*
+ * otas.conf(5): every row once as ".It Ev NAME" in SETTINGS, with
+ * "Default: DEF" in its entry when the row has a default, and no entry
+ * there that is not a row — so the manual, the example and the table
+ * cannot drift apart.
+ */
+static void
+manual_lists_every_setting_with_its_default_and_no_other(void **state)
+{
+	char text[65536], want[128], def[32];
+	const char *name, *at, *start, *end, *next, *p;
+	size_t i, n, entries = 0;
+	FILE *f;
+
+	assert_non_null(f = fopen("otas.conf.5", "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	assert_true(n > 0 && n < sizeof(text) - 1);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(start = strstr(text, "\n.Sh SETTINGS\n"));
+	assert_non_null(end = strstr(start, "\n.Sh ENVIRONMENT\n"));
+	for (p = start; (p = strstr(p, "\n.It Ev OTAS_")) != NULL && p < end;
+	    p++)
+		entries++;
+	for (i = 0; config_setting(i, &name, def, sizeof(def)) == 0; i++) {
+		snprintf(want, sizeof(want), "\n.It Ev %s\n", name);
+		if ((at = strstr(start, want)) == NULL || at > end)
+			fail_msg("otas.conf.5 lacks \"%s\"", want + 1);
+		if (strstr(at + 1, want) != NULL && strstr(at + 1, want) < end)
+			fail_msg("otas.conf.5 lists %s twice", name);
+		if (def[0] == '\0')
+			continue;
+		next = strstr(at + 1, "\n.It ");
+		if (next == NULL || strstr(at + 1, "\n.El") < next)
+			next = strstr(at + 1, "\n.El");
+		snprintf(want, sizeof(want), "\nDefault: %s\n", def);
+		if ((p = strstr(at, want)) == NULL || p > next)
+			fail_msg("otas.conf.5: %s lacks \"Default: %s\"", name,
+			    def);
+	}
+	if (entries != i)
+		fail_msg("otas.conf.5 has %zu settings, the table %zu", entries,
+		    i);
+}
+
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
 int
@@ -1064,6 +1109,7 @@ main(void)
 		T(file_without_secrets_may_be_readable_by_others),
 		T(empty_value_in_the_file_is_as_good_as_absent),
 		T(example_lists_every_setting_with_its_default),
+		T(manual_lists_every_setting_with_its_default_and_no_other),
 		T(deadline_defaults_to_a_second_past_the_statement_timeout),
 		T(deadline_below_the_statement_timeout_is_refused),
 		T(authz_database_url_is_kept_and_checked),

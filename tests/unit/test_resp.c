@@ -142,7 +142,7 @@ assert_error_answer(const struct answer *a, enum otas_status st)
 	assert_string_equal(a->reason, si->reason);
 	assert_common_headers(a);
 	snprintf(body, sizeof(body),
-	    "{\"status\": 0, \"status_description\": \"%s\"}", si->code);
+	    "{\"status\": 0, \"status_description\": \"%s\"}\n", si->code);
 	assert_string_equal(a->body, body);
 }
 
@@ -366,9 +366,9 @@ start_header_body_build_a_framed_answer(void **state)
 	assert_int_equal(a->http, 401);
 	assert_common_headers(a);
 	assert_string_equal(header(a, "X-Extra"), "yes");
-	/* Content-Length counts bytes, not characters. */
-	assert_string_equal(header(a, "Content-Length"), "11");
-	assert_string_equal(a->body, "{\"a\": \"\xc3\xa9\"}");
+	/* Content-Length counts bytes, not characters, and the newline. */
+	assert_string_equal(header(a, "Content-Length"), "12");
+	assert_string_equal(a->body, "{\"a\": \"\xc3\xa9\"}\n");
 	free(r);
 	free(a);
 }
@@ -398,7 +398,7 @@ allow_answer_carries_the_variables_and_no_cache_headers(void **state)
 	assert_int_equal(header_count(a, "Cache-Control"), 0);
 	assert_int_equal(header_count(a, "X-Content-Type-Options"), 0);
 	assert_string_equal(a->body,
-	    "{\"status\": 1, \"status_description\": \"ok\"}");
+	    "{\"status\": 1, \"status_description\": \"ok\"}\n");
 	snprintf(want, sizeof(want), "%zu", a->body_len);
 	assert_string_equal(header(a, "Content-Length"), want);
 	free(r);
@@ -423,7 +423,7 @@ echo_answer_is_the_three_variables_as_json(void **state)
 	    "\"ok\", \"response\": {\"agent_session_id\": "
 	    "\"0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f\", \"agent_id\": "
 	    "\"0190f2a4-7b3c-7d21-8e5f-ffffffffffff\", \"session_expires\": "
-	    "1700000600}}");
+	    "1700000600}}\n");
 	free(r);
 	free(a);
 }

@@ -1,6 +1,6 @@
 /*
  * test_status — the one table of outcomes: every enum value has an entry
- * that matches the README's table of answers ("The endpoint"), and a value
+ * that matches doc/api.md's table of answers ("The endpoint"), and a value
  * outside the enum can never produce anything but server_error.
  */
 #include <stdarg.h>
