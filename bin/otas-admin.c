@@ -77,7 +77,8 @@ static const struct cmd cmds[] = {
 	  "or 1000)\n" },
 	{ "agent", "list", { NULL }, 0, 0, cmd_agent_list,
 	  "agent list",
-	  "Lists every agent with its state and number of usable keys.\n" },
+	  "Lists every agent with its state, number of usable keys and session\n"
+	  "limit (default: OTAS_SESSION_RATE's).\n" },
 	{ "agent", "disable", { NULL }, 1, 1, cmd_agent_disable,
 	  "agent disable AGENT_ID",
 	  "Disables an agent: none of its keys works from the next request.\n" },
@@ -85,6 +86,13 @@ static const struct cmd cmds[] = {
 	  "agent enable AGENT_ID",
 	  "Enables a disabled agent: its usable keys (active, not revoked, not\n"
 	  "expired) work again from the next request.\n" },
+	{ "agent", "limit", { "burst=", NULL }, 2, 2, cmd_agent_limit,
+	  "agent limit AGENT_ID RATE [--burst N]",
+	  "Limits the sessions an agent creates, whatever key it uses; over\n"
+	  "it, otas-session answers 429.  RATE: N/s, N/min, N/h or N/d; off\n"
+	  "(no limit, whatever OTAS_SESSION_RATE says); or default (the\n"
+	  "agent's own limit removed: OTAS_SESSION_RATE applies).\n"
+	  "  --burst N         sessions at once (default N of RATE)\n" },
 	{ "key", "issue", { "name=", "expires-in=", "never", "iterations=" },
 	  1, 1, cmd_key_issue,
 	  "key issue AGENT_ID [--name N] [--expires-in DAYS | --never] "

@@ -3,7 +3,9 @@
  * (or one plain CGI request).  The request path, in the order doc/api.md's
  * "The endpoint" fixes so that nothing that fails early ever reaches the
  * database:
- *   method, key syntax, body size, JSON, key verification, token, insert.
+ *   method, key syntax, body size, JSON, key verification, token, insert
+ * (the insert's statement also applies the agent's rate limit: a wrong
+ * key never spends the quota, and a refused request writes nothing).
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).
  * A path ending in /health/ is the readiness check instead (health.c).
@@ -51,6 +53,7 @@ struct outcome {
 	char			*jwt;		/* malloc'd on success */
 	struct keycache_entry	 key;		/* agent_id set once verified */
 	char			 rehash[HASH_ENCODED_MAX]; /* or "" */
+	struct rate_answer	 limit;		/* the agent's rate limit */
 };
 
 /* What the request asks to store. */
@@ -106,7 +109,9 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 	row.iat = tc->iat;
 	row.exp = tc->exp;
 	row.idem_ttl = app->cfg.idempotency_ttl;
+	row.rate_default = &app->cfg.session_rate;
 	st = batch_create(app->batch, &row, &o->why);
+	o->limit = row.limit;
 	if (st != OTAS_OK || !row.replayed)
 		return st;
 	o->why = row.why;
@@ -263,7 +268,9 @@ handle(struct conn *c, void *arg)
 	req_parse(c->envp, &rq);
 	st = rq.health ? ready(app, &o) : create(app, c, &rq, &o);
 	if (st == OTAS_OK)
-		resp_session(&resp, o.jwt);
+		resp_session_limited(&resp, o.jwt, &o.limit);
+	else if (st == OTAS_ERR_RATE_LIMITED)
+		resp_rate_limited(&resp, &o.limit);
 	else if (st == OTAS_READY)
 		resp_ready(&resp);
 	else

@@ -9,6 +9,7 @@
 #define OTAS_AGENT_SESSION_H
 
 #include "db.h"
+#include "rate.h"
 #include "uuid.h"
 #include "status.h"
 
@@ -24,7 +25,9 @@ struct agent_session_row {
 	const char	*body_hash;	/* in: hex SHA-256 of the body */
 	long long	 iat, exp;	/* in: the claims signed for session_id */
 	long		 idem_ttl;	/* in: seconds a key's record holds */
+	const struct rate *rate_default; /* in: OTAS_SESSION_RATE */
 	enum otas_status st;		/* out */
+	struct rate_answer limit;	/* out: the agent's count, if limited */
 	const char	*why;		/* out: static detail for the log */
 	int		 replayed;	/* out, on OTAS_OK: an earlier request
 					   with idem_key made this session: */
@@ -40,11 +43,17 @@ struct agent_session_row {
  * sessions with meta as jsonb, in one statement and one commit.  A row
  * with an idem_key inserts only if no record of that key younger than
  * idem_ttl exists for its agent; otherwise it is answered from that
- * record.  Each row's st: OTAS_OK (committed, or replayed), OTAS_ERR_KEY
+ * record.  A row of an agent with a rate limit (its own, else
+ * rate_default) that would spend beyond it is refused, in the batch's
+ * order, and writes nothing; a repeat answered from a record spends
+ * nothing.  Each row's st: OTAS_OK (committed, or replayed), OTAS_ERR_KEY
  * (key no longer usable, nothing written), OTAS_ERR_META (jsonb refused
  * the meta), OTAS_ERR_IDEM_REUSED (the key's record has another body),
  * OTAS_ERR_IDEM_IN_FLIGHT (the first request with the key held it past
- * the statement timeout), OTAS_ERR_UNAVAILABLE or OTAS_ERR_SERVER.
+ * the statement timeout), OTAS_ERR_RATE_LIMITED (over the agent's limit;
+ * the one place that verdict is made), OTAS_ERR_UNAVAILABLE or
+ * OTAS_ERR_SERVER.  limit: the agent's count after the row, on OTAS_OK and
+ * OTAS_ERR_RATE_LIMITED.
  * Thread-safe.
  */
 void		 agent_session_insert(struct db *db,

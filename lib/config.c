@@ -35,7 +35,8 @@ enum kind {
 	DB_URL,		/* char *; a libpq URI or conninfo string */
 	SECRET,		/* struct otas_secret, the value itself */
 	ROLE,		/* char [CONFIG_ROLE_MAX + 1], a plain PostgreSQL name */
-	DURATION	/* long long seconds, written "90d" (lib/duration.h) */
+	DURATION,	/* long long seconds, written "90d" (lib/duration.h) */
+	RATE		/* struct rate, written "5/min" or "off" (lib/rate.h) */
 };
 
 /*
@@ -94,6 +95,7 @@ static const struct setting settings[] = {
 	    0, 0 },
 	{ "OTAS_SESSION_RETENTION",	DURATION, AT(session_retention), NULL,
 	    0, 0 },
+	{ "OTAS_SESSION_RATE",		RATE,	AT(session_rate), "off", 0, 0 },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -380,6 +382,12 @@ value_set(struct load *ld, int row, const char *v)
 		if (duration_parse(v, strlen(v), f) == -1)
 			return fail(ld, row, "%s must be a whole number and one "
 			    "unit (s, m, h, d, w), e.g. 90d", s->name);
+		return 0;
+	case RATE:
+		if (rate_parse(v, strlen(v), f) == -1)
+			return fail(ld, row, "%s must be off or a whole number "
+			    "from 1 to %ld, '/' and one unit (s, min, h, d), "
+			    "e.g. 5/min", s->name, RATE_QUOTA_MAX);
 		return 0;
 	}
 	return -1;

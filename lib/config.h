@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "rate.h"
+
 #define CONFIG_SECRET_MIN 32	/* RFC 7518 §3.2: HS256 key >= hash size */
 #define CONFIG_ROLE_MAX 63	/* PostgreSQL's NAMEDATALEN - 1 */
 
@@ -49,6 +51,7 @@ struct otas_config {
 	long		 key_iterations; /* OTAS_KEY_ITERATIONS for new keys; 1000 */
 	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
 	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */
+	struct rate	 session_rate;	/* OTAS_SESSION_RATE; quota 0: off */
 };
 
 /* What a program needs; config_load fails when it is missing. */

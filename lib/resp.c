@@ -134,13 +134,46 @@ resp_ready(struct resp *r)
 	plain_body(r, OTAS_READY);
 }
 
+/*
+ * draft-ietf-httpapi-ratelimit-headers (-10): structured fields, one
+ * policy named "sessions"; Retry-After never earlier than t, and at least
+ * a second (a 429 always waits for something).
+ */
+static void
+rate_fields(struct resp *r, const struct rate_answer *a, int refused)
+{
+	if (a == NULL || !a->limited)
+		return;
+	append(r, "RateLimit-Policy: \"sessions\";q=%ld;w=%ld\r\n"
+	    "RateLimit: \"sessions\";r=%ld;t=%lld\r\n",
+	    a->quota, a->window, a->remaining, a->wait);
+	if (refused)
+		append(r, "Retry-After: %lld\r\n", a->wait > 1 ? a->wait : 1);
+}
+
 void
-resp_session(struct resp *r, const char *jwt)
+resp_session_limited(struct resp *r, const char *jwt,
+    const struct rate_answer *a)
 {
 	resp_start(r, OTAS_OK);
+	rate_fields(r, a, 0);
 	success_body(r, OTAS_OK,
 	    "\"Header_value\": \"%s\", \"jwt_token\": \"%s\"",
 	    SESSION_HEADER, jwt);
+}
+
+void
+resp_session(struct resp *r, const char *jwt)
+{
+	resp_session_limited(r, jwt, NULL);
+}
+
+void
+resp_rate_limited(struct resp *r, const struct rate_answer *a)
+{
+	resp_start(r, OTAS_ERR_RATE_LIMITED);
+	rate_fields(r, a, 1);
+	plain_body(r, OTAS_ERR_RATE_LIMITED);
 }
 
 void

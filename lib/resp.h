@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "rate.h"
 #include "serve.h"
 #include "status.h"
 
@@ -38,6 +39,14 @@ void	resp_error(struct resp *r, enum otas_status st);
 void	resp_ready(struct resp *r);
 /* otas-session's 200, carrying jwt (base64url and dots only). */
 void	resp_session(struct resp *r, const char *jwt);
+/*
+ * The same for an agent with a rate limit (a->limited): with the
+ * RateLimit-Policy and RateLimit fields, so a client can pace itself.
+ */
+void	resp_session_limited(struct resp *r, const char *jwt,
+	    const struct rate_answer *a);
+/* The 429 of an agent over its limit: those fields and Retry-After. */
+void	resp_rate_limited(struct resp *r, const struct rate_answer *a);
 
 /*
  * otas-authz's 200: the three Variable-OTAS_* headers the web server hands

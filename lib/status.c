@@ -20,6 +20,7 @@ static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_ERR_IDEM_REUSED]	= { 422, "Unprocessable Content", "idempotency_key_reused" },
 	[OTAS_READY]		= { 200, "OK", "ready" },
 	[OTAS_ERR_SCHEMA]	= { 503, "Service Unavailable", "schema_not_current" },
+	[OTAS_ERR_RATE_LIMITED]	= { 429, "Too Many Requests", "rate_limited" },
 };
 
 const struct otas_status_info *

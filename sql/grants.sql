@@ -48,6 +48,12 @@ BEGIN
     -- make a second session, which this role may make anyway.
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON otas_idempotency'
                    ' TO %I', r);
+    -- rate limits: otas-session reads the agents' own limits (set by
+    -- otas-admin agent limit) and keeps each limited agent's count, in
+    -- the statement that inserts the session; it never deletes one.
+    EXECUTE format('GRANT SELECT ON otas_rate_limit TO %I', r);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON otas_rate_state TO %I',
+                   r);
     -- the readiness check compares the schema version (the table is
     -- otas-admin's: a schema applied by hand may lack it).
     IF to_regclass('otas_schema_migrations') IS NOT NULL THEN

@@ -4,7 +4,7 @@
  * errors, id and name checks, JSON output, libpq with parameters only).
  * The program is bin/otas-admin.c (command table, argument parsing, main)
  * plus one file per subject here: util.c, migrate.c, keys.c, agents.c,
- * purge.c.
+ * limits.c, purge.c.
  *
  * Memory: results (PGresult) belong to the caller, who PQclear()s them;
  * json_print() consumes the object it prints.
@@ -142,6 +142,7 @@ int	 cmd_agent_create(struct ctx *, struct args *);
 int	 cmd_agent_list(struct ctx *, struct args *);
 int	 cmd_agent_disable(struct ctx *, struct args *);
 int	 cmd_agent_enable(struct ctx *, struct args *);
+int	 cmd_agent_limit(struct ctx *, struct args *);
 int	 cmd_key_issue(struct ctx *, struct args *);
 int	 cmd_key_rotate(struct ctx *, struct args *);
 int	 cmd_key_revoke(struct ctx *, struct args *);

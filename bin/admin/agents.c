@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "rate.h"
 
 /* agent list --json: one object per agent, in the query's column order. */
 static const struct jcolumn agent_columns[] = {
@@ -16,6 +17,8 @@ static const struct jcolumn agent_columns[] = {
 	{ "description", J_TEXT }, { "project_id", J_TEXT },
 	{ "is_active", J_BOOL }, { "created_at", J_TEXT },
 	{ "updated_at", J_TEXT }, { "active_keys", J_INT },
+	{ "limit_quota", J_INT }, { "limit_window_seconds", J_INT },
+	{ "limit_burst", J_INT },
 };
 
 /* session list --json. */
@@ -24,12 +27,29 @@ static const struct jcolumn session_columns[] = {
 	{ "key_prefix", J_TEXT }, { "created_at", J_TEXT }, { "meta", J_RAW },
 };
 
+/* An agent's own limit (columns 9..11) as agent limit takes it. */
+static void
+limit_text(const PGresult *res, int row, char *buf, size_t cap)
+{
+	struct rate r;
+
+	if (PQgetisnull(res, row, 9) ||
+	    decimal_long(PQgetvalue(res, row, 9), 0, RATE_QUOTA_MAX,
+	    &r.quota) == -1 ||
+	    decimal_long(PQgetvalue(res, row, 10), 1, 1000000000L,
+	    &r.window) == -1 ||
+	    decimal_long(PQgetvalue(res, row, 11), 1, 1000000000L,
+	    &r.burst) == -1 || rate_format(&r, buf, cap) == -1)
+		snprintf(buf, cap, "default");
+}
+
 int
 cmd_agent_list(struct ctx *c, struct args *a)
 {
 	struct json_object	*o;
 	PGconn			*conn;
 	PGresult		*res;
+	char			 limit[RATE_TEXT_MAX];
 	int			 i;
 
 	if ((conn = admin_connect(&c->cfg)) == NULL)
@@ -38,8 +58,10 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	    " a.project_id, a.is_active, " ISO("a.created_at") ","
 	    " " ISO("a.updated_at") ", (SELECT count(*) FROM agent_key k"
 	    " WHERE k.agent_id = a.id AND k.active AND k.revoked_at IS NULL"
-	    " AND (k.expires_at IS NULL OR k.expires_at > now()))"
-	    " FROM agent a ORDER BY a.created_at, a.id", 0, NULL);
+	    " AND (k.expires_at IS NULL OR k.expires_at > now())),"
+	    " l.quota, l.window_seconds, l.burst"
+	    " FROM agent a LEFT JOIN otas_rate_limit l ON l.agent_id = a.id"
+	    " ORDER BY a.created_at, a.id", 0, NULL);
 	PQfinish(conn);
 	if (res == NULL)
 		return EXIT_FAIL;
@@ -49,14 +71,16 @@ cmd_agent_list(struct ctx *c, struct args *a)
 		    NCOLS(agent_columns)));
 		json_print(o);
 	} else {
-		printf("%-36s  %-8s  %-20s  %4s  %s\n", "ID", "STATE",
-		    "CREATED", "KEYS", "NAME");
-		for (i = 0; i < PQntuples(res); i++)
-			printf("%-36s  %-8s  %-20s  %4s  %s\n",
+		printf("%-36s  %-8s  %-20s  %4s  %-16s  %s\n", "ID", "STATE",
+		    "CREATED", "KEYS", "LIMIT", "NAME");
+		for (i = 0; i < PQntuples(res); i++) {
+			limit_text(res, i, limit, sizeof(limit));
+			printf("%-36s  %-8s  %-20s  %4s  %-16s  %s\n",
 			    PQgetvalue(res, i, 0),
 			    strcmp(PQgetvalue(res, i, 5), "t") == 0 ?
 			    "active" : "disabled", PQgetvalue(res, i, 6),
-			    PQgetvalue(res, i, 8), PQgetvalue(res, i, 1));
+			    PQgetvalue(res, i, 8), limit, PQgetvalue(res, i, 1));
+		}
 	}
 	PQclear(res);
 	return EXIT_OK;

@@ -466,7 +466,9 @@ check_rights(PGconn *conn, const char *runtime_role, char *role,
 
 	if ((res = admin_query(conn, "SELECT current_user,"
 	    " has_table_privilege('agent_session', 'INSERT')"
-	    " AND has_table_privilege('otas_schema_migrations', 'SELECT'),"
+	    " AND has_table_privilege('otas_schema_migrations', 'SELECT')"
+	    " AND has_table_privilege('otas_rate_limit', 'SELECT')"
+	    " AND has_table_privilege('otas_rate_state', 'UPDATE'),"
 	    " has_table_privilege('agent_session', 'DELETE'),"
 	    " current_user = $1 AND NOT (SELECT rolsuper FROM pg_roles"
 	    "   WHERE rolname = current_user)"

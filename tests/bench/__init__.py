@@ -28,10 +28,13 @@ One run, on this machine, everything private and on 127.0.0.1:
   * the time of a 401 for an unknown prefix against a known prefix with a
     wrong secret (no timing oracle for prefixes);
   * the insert rate with an empty agent_session against one holding a
-    million rows (ten million with BENCH_10M=1).
+    million rows (ten million with BENCH_10M=1);
+  * group commit behind lighttpd with the bench agent unlimited against
+    limited far above its reach (otas-admin agent limit 1000000/s):
+    throughput and statements per request.
 
 The statement pgbench runs is not written here: tests/bench/hot-sql (linked
-with libotas.a) prints the responder's SQL and its $1..$4 become pgbench
+with libotas.a) prints the responder's SQL and its $2..$8 become pgbench
 variables.  CPU per request comes from /proc/PID/stat (utime+stime) of every
 process of each part, over each run, divided by the requests wrk counted.
 
@@ -49,6 +52,7 @@ BENCH_THREADS (8, group-commit threads per process), BENCH_GC_PROCS (2),
 BENCH_RSS_REQUESTS (100000), BENCH_10M=1 or BENCH_FILL_ROWS=N,
 BENCH_MODES (e.g. "1" or "1,8"; default: 1 and BENCH_THREADS),
 BENCH_HOSTING_REQUESTS (100 per shared-host case), BENCH_PREFIX_REQUESTS
-(200 of each prefix case), BENCH_OUT (report file;
+(200 of each prefix case), BENCH_ONLY (measurement functions to run, e.g.
+"rate_limit"; default all), BENCH_OUT (report file;
 default $BUILD/bench/report.txt).
 """

@@ -126,11 +126,14 @@ def one_request(port, key):
 
 def pgbench_script(sql, key_id, hashed_key, meta):
     """The hot statement with $1 made in SQL (a fresh UUIDv7 each time) and
-    $2..$5 as pgbench variables ($5, the rehash, empty: none).  Whether a parameter is a scalar or an
+    $2..$8 as pgbench variables ($5, the rehash, empty: none; $6..$8 the
+    default rate limit, quota 0: none, as the responder sends it without
+    OTAS_SESSION_RATE).  Whether a parameter is a scalar or an
     array (group commit's statement takes arrays) is read from its cast;
     an array gets a one-element ARRAY[...] of the variable, so both shapes
     of the statement work.  Returns (script, -D list)."""
-    values = {2: key_id, 3: hashed_key, 4: meta, 5: ""}
+    values = {2: key_id, 3: hashed_key, 4: meta, 5: "", 6: "0", 7: "1",
+              8: "1"}
     defines = []
     seen = set()
 
@@ -152,7 +155,7 @@ def pgbench_script(sql, key_id, hashed_key, meta):
 
     out = re.sub(r"\$(\d+)((?:::[a-z_]+(?:\[\])?)?)", subst, sql)
     if seen != set(values) | {1}:
-        raise RuntimeError("hot SQL parameters are %s, not $1..$5" %
+        raise RuntimeError("hot SQL parameters are %s, not $1..$8" %
                            sorted(seen))
     return out.strip().rstrip(";") + ";\n", sorted(set(defines))
 

@@ -448,5 +448,65 @@ def insert_rate(rig):
                    q >= 0.8)
 
 
+# --- what a rate limit costs -------------------------------------------------
+
+def rate_limit(rig):
+    """Group commit behind lighttpd (the shipped 2 x 8) with the bench
+    agent unlimited and then limited far above what it can reach
+    (1000000/s, burst 1000000: never refused), interleaved twice against
+    drift: the limit's price is the upsert of the agent's otas_rate_state
+    row inside the statement that inserts the session, so statements per
+    request stay at one.  Target: limited >= 0.9 x unlimited."""
+    k = rig.knobs
+    c, threads, procs = k.c16, k.threads, k.gc_procs
+    rig.out("")
+    rig.out("== rate limit: lighttpd, %d process(es) x %d thread(s), the "
+            "bench agent unlimited vs limited to 1000000/s ==" % (procs,
+                                                                threads))
+    lt = rig.lighttpd(threads, procs, "lighttpd-limit")
+    runs = {"off": [], "on": []}
+    try:
+        rig.warm(lt, c)
+        for limited in ("off", "on", "off", "on"):
+            rig.admin("agent", "limit", rig.key["agent_id"],
+                      "1000000/s" if limited == "on" else "off")
+            rig.settle()
+            runs[limited].append(rig.measured_wrk(lt, c))
+            rig.out.progress("limit %s" % limited, c, runs[limited][-1])
+        trips = round_trips(rig, "rate limit on", lt)
+        limited_rows = rig.pg.scalar(
+            "SELECT count(*) FROM otas_rate_state WHERE agent_id = %s",
+            (rig.key["agent_id"],))
+    finally:
+        rig.admin("agent", "limit", rig.key["agent_id"], "default")
+        rig.stop_server(lt)
+    off = mean_run(runs["off"])
+    on = mean_run(runs["on"])
+    rig.row("rate limit off, OTAS_THREADS=%d" % threads, "lighttpd", c, off)
+    rig.row("rate limit on (x: / off)", "lighttpd", c, on, off)
+    ratio = on["rps"] / max(off["rps"], 1)
+    rig.target("  rate limit on / off, group commit lighttpd at %d: %.3f "
+               "(target >= 0.9)" % (c, ratio), ratio >= 0.9,
+               rig.rows[-2], rig.rows[-1])
+    rig.target("  database statements per request with a rate limit: "
+               "%.3f (target <= 1, give or take the requests in flight "
+               "when wrk stops; limiter rows %d)" % (trips[1], limited_rows),
+               trips[2] and limited_rows == 1)
+
+
+def mean_run(runs):
+    """The runs of one side as one: mean rate and CPU, worst latency, and
+    void when any of them was."""
+    out = dict(runs[0])
+    for key in ("rps", "requests", "resp_us_req", "web_us_req",
+                "pg_us_req", "wrk_us_req"):
+        if all(key in r for r in runs):
+            out[key] = statistics.mean(r[key] for r in runs)
+    for key in ("p50_us", "p99_us", "non200", "errors"):
+        out[key] = max(r[key] for r in runs)
+    out["void"] = any(r["void"] for r in runs)
+    return out
+
+
 MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting,
-                legacy_first_use, prefix_timing, insert_rate]
+                legacy_first_use, prefix_timing, insert_rate, rate_limit]

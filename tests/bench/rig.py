@@ -143,6 +143,18 @@ class Rig:
         return {"key": k["key"], "key_id": k["key_id"],
                 "agent_id": k["agent_id"], "hashed": hashed}
 
+    def admin(self, *args):
+        """otas-admin as the operator (the database's owner)."""
+        env = dict(os.environ, OTAS_DATABASE_URL=self.pg.url,
+                   OTAS_SQL_DIR=os.path.join(stack.ROOT, "sql"))
+        r = subprocess.run([os.path.join(self.build, "otas-admin")] +
+                           list(args), env=env, capture_output=True,
+                           text=True, timeout=120, cwd=stack.ROOT)
+        if r.returncode != 0:
+            raise RuntimeError("otas-admin %s failed (%d): %s" % (
+                " ".join(args[:2]), r.returncode, r.stderr.strip()[:300]))
+        return r.stdout
+
     def hot_sql(self):
         r = subprocess.run([os.path.join(self.build, "bench", "hot-sql")],
                            capture_output=True, text=True, timeout=30)

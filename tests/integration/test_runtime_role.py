@@ -83,6 +83,16 @@ def test_the_runtime_role_may_delete_idempotency_records_only(pg):
     refused(pg, "TRUNCATE otas_idempotency")
 
 
+def test_the_runtime_role_reads_limits_but_cannot_set_them_or_forget_counts(
+        pg):
+    refused(pg, "UPDATE otas_rate_limit SET quota = 0")
+    refused(pg, "INSERT INTO otas_rate_limit (agent_id, quota,"
+            " window_seconds, burst) SELECT id, 0, 1, 1 FROM agent LIMIT 1")
+    refused(pg, "DELETE FROM otas_rate_limit")
+    refused(pg, "DELETE FROM otas_rate_state")
+    refused(pg, "TRUNCATE otas_rate_state")
+
+
 def test_the_runtime_role_cannot_change_agents_or_keys_beyond_their_use(
         pg, keys):
     key = keys.make()

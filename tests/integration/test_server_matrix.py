@@ -2,7 +2,9 @@
 server beyond the endpoint contract (which test_session_contract.py already
 runs against every server kind): a body over the *server's* limit is
 refused, never handed to the program cut short; SIGTERM finishes the request
-in hand and exits 0; OTAS_MAX_REQUESTS recycles a process with exit 0; the
+in hand and exits 0; an agent over its rate limit gets the program's 429
+with its Retry-After and RateLimit fields through every server (and
+PgBouncer); OTAS_MAX_REQUESTS recycles a process with exit 0; the
 binary without a FastCGI socket is a plain CGI program that answers one
 request and exits; every FastCGI socket the examples document is a unix path
 or 127.0.0.1.
@@ -25,6 +27,7 @@ import pytest
 import examples
 import processes
 import stack
+from admin_cli import ok
 from otas_http import assert_error, create_session
 
 # Server kinds whose responder runs under `spawn-fcgi -n`: the program is
@@ -57,6 +60,28 @@ def private_server(request, workdir, app):
     yield start
     for srv in started:
         srv.stop()
+
+
+# --- rate limits ----------------------------------------------------------
+
+def test_an_agent_over_its_limit_gets_the_429_and_its_fields(
+        server, pg, keys, run):
+    """The limit is decided in the database; the server must pass the
+    429 and the three header fields through untouched."""
+    key = keys.make()
+    ok(run("agent", "limit", key.agent_id, "1/h"))
+    first = create_session(server, key, '{"meta": {}}')
+    assert first.status == 200, first
+    assert first.header("RateLimit") == '"sessions";r=0;t=3600'
+    refused = create_session(server, key, '{"meta": {}}')
+    assert_error(refused, 429, "rate_limited")
+    assert refused.header("RateLimit-Policy") == '"sessions";q=1;w=3600'
+    assert re.fullmatch(r'"sessions";r=0;t=3[56]\d\d',
+                        refused.header("RateLimit") or ""), refused.headers
+    t = int(refused.header("RateLimit").rsplit("=", 1)[1])
+    assert int(refused.header("Retry-After")) >= t
+    assert pg.scalar("SELECT count(*) FROM agent_session WHERE agent_id = %s",
+                     (key.agent_id,)) == 1
 
 
 # --- body limits of the server ------------------------------------------

@@ -130,6 +130,9 @@ def test_static_session_answers_the_seed_request_in_an_empty_chroot(
     os.chown(conf, NOBODY, NOBODY)
     assert sorted(os.listdir(root)) == sorted(PROGRAMS + ["otas.conf"])
     key = keys.make()
+    # A limit of one an hour: this request gets it, the next a 429.
+    pg.query("INSERT INTO otas_rate_limit (agent_id, quota, window_seconds,"
+             " burst) VALUES (%s, 1, 3600, 1)", (key.agent_id,))
     # A web server's CGI environment and nothing else: no PATH, no OTAS_*.
     env = {"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
            "REQUEST_METHOD": "POST", "SCRIPT_NAME": stack.SESSION_PATH,
@@ -153,6 +156,13 @@ def test_static_session_answers_the_seed_request_in_an_empty_chroot(
                     (claims["agent_session_id"],))
     assert rows == [(key.agent_id, key.key_id,
                      '{"task": "summarize", "input_length": 512}')]
+    assert headers["ratelimit"] == '"sessions";r=0;t=3600'
+    r = run_static("/otas-session", env, SEED_BODY, root=root)
+    status, headers, body = cgi_answer(r.stdout)
+    assert status == 429, r.stdout + r.stderr
+    assert json.loads(body) == {"status": 0,
+                                "status_description": "rate_limited"}
+    assert int(headers["retry-after"]) >= 3500
 
 
 def test_static_program_refuses_a_database_host_name_at_start(static_build):

@@ -39,7 +39,7 @@ static const char *const vars[] = {
 	"OTAS_IDEMPOTENCY_TTL",
 	"OTAS_KEY_ITERATIONS", "OTAS_THREADS", "OTAS_SQL_DIR", "OTAS_CONFIG",
 	"SCRIPT_FILENAME", "OTAS_RUNTIME_ROLE", "OTAS_SESSION_RETENTION",
-	"OTAS_DB_DEADLINE_MS", "OTAS_AUTHZ_DATABASE_URL",
+	"OTAS_DB_DEADLINE_MS", "OTAS_AUTHZ_DATABASE_URL", "OTAS_SESSION_RATE",
 };
 
 /* The numeric settings, where each lands, and one good value. */
@@ -631,6 +631,31 @@ session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
 }
 
+static void
+session_rate_is_off_unless_set_and_takes_a_rate(void **state)
+{
+	struct otas_config c;
+	char err[256] = "";
+
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.session_rate.quota, 0);
+	config_free(&c);
+	setenv("OTAS_SESSION_RATE", "5/min", 1);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.session_rate.quota, 5);
+	assert_int_equal(c.session_rate.window, 60);
+	assert_int_equal(c.session_rate.burst, 5);
+	config_free(&c);
+	setenv("OTAS_SESSION_RATE", "off", 1);
+	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(c.session_rate.quota, 0);
+	config_free(&c);
+	setenv("OTAS_SESSION_RATE", "5/m", 1);
+	assert_refused(0, "OTAS_SESSION_RATE", err, sizeof(err));
+	setenv("OTAS_SESSION_RATE", "5", 1);
+	assert_refused(0, "OTAS_SESSION_RATE", err, sizeof(err));
+}
+
 /* ------------------------------------------------ the settings file */
 
 /* Loads with OTAS_CONFIG naming the site's file; returns config_load's. */
@@ -1090,6 +1115,7 @@ main(void)
 		T(runtime_role_defaults_to_otas_runtime_and_takes_a_name),
 		T(runtime_role_refuses_what_is_no_plain_name),
 		T(session_retention_is_off_unless_set_and_takes_a_duration),
+		T(session_rate_is_off_unless_set_and_takes_a_rate),
 		T(settings_file_values_are_read),
 		T(settings_file_with_crlf_lines_and_no_final_newline_is_read),
 		T(environment_wins_over_the_settings_file),

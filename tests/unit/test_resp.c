@@ -225,6 +225,62 @@ retry_after_only_on_503(void **state)
 }
 
 static void
+rate_limited_answer_has_the_draft_fields_and_retry_after(void **state)
+{
+	struct rate_answer lim = { 1, 5, 60, 0, 12 };
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+
+	assert_non_null(r);
+	assert_non_null(a);
+	resp_rate_limited(r, &lim);
+	assert_int_equal(send_and_capture(r, a), 0);
+	split_answer(a);
+	assert_error_answer(a, OTAS_ERR_RATE_LIMITED);
+	assert_int_equal(a->http, 429);
+	assert_string_equal(header(a, "RateLimit-Policy"),
+	    "\"sessions\";q=5;w=60");
+	assert_string_equal(header(a, "RateLimit"), "\"sessions\";r=0;t=12");
+	assert_string_equal(header(a, "Retry-After"), "12");
+	/* A wait under a second still asks for one. */
+	lim.wait = 0;
+	resp_rate_limited(r, &lim);
+	send_and_capture(r, a);
+	split_answer(a);
+	assert_string_equal(header(a, "Retry-After"), "1");
+	free(r);
+	free(a);
+}
+
+static void
+a_limited_agents_session_carries_the_fields_and_no_retry_after(void **state)
+{
+	struct rate_answer lim = { 1, 2, 3600, 1, 1800 }, none = { 0 };
+	struct resp *r = malloc(sizeof(*r));
+	struct answer *a = malloc(sizeof(*a));
+
+	assert_non_null(r);
+	assert_non_null(a);
+	resp_session_limited(r, "a.b.c", &lim);
+	send_and_capture(r, a);
+	split_answer(a);
+	assert_int_equal(a->http, 200);
+	assert_common_headers(a);
+	assert_string_equal(header(a, "RateLimit-Policy"),
+	    "\"sessions\";q=2;w=3600");
+	assert_string_equal(header(a, "RateLimit"),
+	    "\"sessions\";r=1;t=1800");
+	assert_int_equal(header_count(a, "Retry-After"), 0);
+	resp_session_limited(r, "a.b.c", &none);
+	send_and_capture(r, a);
+	split_answer(a);
+	assert_int_equal(header_count(a, "RateLimit"), 0);
+	assert_int_equal(header_count(a, "RateLimit-Policy"), 0);
+	free(r);
+	free(a);
+}
+
+static void
 session_answer_has_exactly_the_spec_shape(void **state)
 {
 	const char *jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
@@ -442,6 +498,10 @@ main(void)
 		cmocka_unit_test(start_header_body_build_a_framed_answer),
 		cmocka_unit_test(allow_answer_carries_the_variables_and_no_cache_headers),
 		cmocka_unit_test(echo_answer_is_the_three_variables_as_json),
+		cmocka_unit_test(
+		    rate_limited_answer_has_the_draft_fields_and_retry_after),
+		cmocka_unit_test(
+		  a_limited_agents_session_carries_the_fields_and_no_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
