@@ -27,7 +27,7 @@
 #include "config.h"
 #include "status.h"
 
-#define DB_MAX_STMTS	6	/* distinct statements one process runs */
+#define DB_MAX_STMTS	8	/* distinct statements one process runs */
 #define DB_SQLSTATE_LEN	5
 
 struct db;

@@ -129,6 +129,13 @@ resp_ready(struct resp *r)
 }
 
 void
+resp_ended(struct resp *r)
+{
+	resp_start(r, OTAS_ENDED);
+	plain_body(r, OTAS_ENDED);
+}
+
+void
 resp_session(struct resp *r, const char *jwt)
 {
 	resp_start(r, OTAS_OK);

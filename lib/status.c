@@ -20,6 +20,7 @@ static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_ERR_IDEM_REUSED]	= { 422, "Unprocessable Content", "idempotency_key_reused" },
 	[OTAS_READY]		= { 200, "OK", "ready" },
 	[OTAS_ERR_SCHEMA]	= { 503, "Service Unavailable", "schema_not_current" },
+	[OTAS_ENDED]		= { 200, "OK", "agent_session_ended" },
 };
 
 const struct otas_status_info *

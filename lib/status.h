@@ -32,6 +32,7 @@ enum otas_status {
 	OTAS_ERR_IDEM_REUSED,	/* 422 idempotency_key_reused */
 	OTAS_READY,		/* 200 ready (readiness check) */
 	OTAS_ERR_SCHEMA,	/* 503 schema_not_current (readiness check) */
+	OTAS_ENDED,		/* 200 agent_session_ended (session/end/) */
 	OTAS_STATUS_COUNT
 };
 

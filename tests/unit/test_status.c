@@ -66,6 +66,7 @@ entries_match_the_spec_table(void **state)
 		{ OTAS_ERR_IDEM_REUSED, 422, "idempotency_key_reused" },
 		{ OTAS_READY, 200, "ready" },
 		{ OTAS_ERR_SCHEMA, 503, "schema_not_current" },
+		{ OTAS_ENDED, 200, "agent_session_ended" },
 	};
 	size_t i;
 
