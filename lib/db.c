@@ -536,3 +536,66 @@ db_run(struct db *db, const struct db_stmt *s, const char *const *params,
 		*res = NULL;
 	return st;
 }
+
+/* Hands over every notification libpq has read, in the order sent. */
+static void
+drain(struct db *db, void (*notified)(void *, const char *), void *arg)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		notified(arg, n->extra);
+		PQfreemem(n);
+	}
+}
+
+/* Connects and LISTENs; 0, or -1 with nothing left open. */
+static int
+listen_open(struct db *db, const char *channel)
+{
+	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	const char *why = "";
+	char sql[96];
+	PGresult *res;
+	int n, ok;
+
+	n = snprintf(sql, sizeof sql, "LISTEN %s", channel);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return -1;
+	if (db_connect(db, call.deadline, &why) == -1)
+		return -1;
+	res = collect(db, PQsendQuery(db->conn, sql), &call);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		if (call.late != NULL)
+			log_msg("database: LISTEN: %s", call.late);
+		else
+			log_pq("LISTEN", db->conn);
+		drop(db);
+		return -1;
+	}
+	return 0;
+}
+
+enum db_listen
+db_listen(struct db *db, const char *channel,
+    void (*notified)(void *, const char *), void *arg)
+{
+	enum db_listen r = DB_LISTEN_SAME;
+
+	pthread_mutex_lock(&db->lock);
+	if (db->conn != NULL && (PQconsumeInput(db->conn) == 0 ||
+	    PQstatus(db->conn) != CONNECTION_OK)) {
+		log_pq("listening connection lost", db->conn);
+		drain(db, notified, arg);	/* what came before the end */
+		drop(db);
+		r = DB_LISTEN_DOWN;
+	} else if (db->conn == NULL)
+		r = listen_open(db, channel) == 0 ? DB_LISTEN_NEW :
+		    DB_LISTEN_DOWN;
+	if (db->conn != NULL)
+		drain(db, notified, arg);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
