@@ -578,15 +578,36 @@ listen_open(struct db *db, const char *channel)
 	return 0;
 }
 
+/*
+ * An empty query and its answer.  The server sends every notification
+ * committed before it read the query ahead of its answer, so once the
+ * answer is here nothing committed earlier is still on its way.
+ */
+static int
+listen_sync(struct db *db)
+{
+	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	PGresult *res;
+	int ok;
+
+	res = collect(db, PQsendQuery(db->conn, ""), &call);
+	ok = PQresultStatus(res) == PGRES_EMPTY_QUERY;
+	PQclear(res);
+	if (!ok && call.late != NULL)
+		log_msg("database: listening connection: %s", call.late);
+	return ok ? 0 : -1;
+}
+
 enum db_listen
-db_listen(struct db *db, const char *channel,
+db_listen(struct db *db, const char *channel, int sync,
     void (*notified)(void *, const char *), void *arg)
 {
 	enum db_listen r = DB_LISTEN_SAME;
 
 	pthread_mutex_lock(&db->lock);
 	if (db->conn != NULL && (PQconsumeInput(db->conn) == 0 ||
-	    PQstatus(db->conn) != CONNECTION_OK)) {
+	    PQstatus(db->conn) != CONNECTION_OK ||
+	    (sync && listen_sync(db) == -1))) {
 		log_pq("listening connection lost", db->conn);
 		drain(db, notified, arg);	/* what came before the end */
 		drop(db);

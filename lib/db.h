@@ -71,18 +71,22 @@ enum otas_status db_run(struct db *db, const struct db_stmt *stmt,
 
 /*
  * A connection that only LISTENs (otas-authz's database mode): give it a
- * struct db of its own and run no statement on it.  Never waits for the
- * server when a listening connection is there: what arrived is read
+ * struct db of its own and run no statement on it.  What arrived is read
  * without blocking (PQconsumeInput) and each notification's payload is
- * handed to notified(arg, payload).  Without one, it connects and sends
- * LISTEN channel (a plain identifier), within the usual deadline.
+ * handed to notified(arg, payload).  With sync, an empty query goes to
+ * the server first and its answer is awaited (the usual deadline): every
+ * notification of a change committed before then has arrived with it.
+ * PostgreSQL sends a notification a little after the change's COMMIT has
+ * returned to whoever made it, so without sync one in flight can be
+ * missed by a request that follows at once.  Without a connection it
+ * connects and sends LISTEN channel (a plain identifier).
  *  DB_LISTEN_SAME: the connection that listened before; nothing missed.
  *  DB_LISTEN_NEW:  (re)connected and listening just now: any notification
  *                  sent while there was no connection is lost for good.
  *  DB_LISTEN_DOWN: not listening (no connection, or it just died).
  */
 enum db_listen { DB_LISTEN_SAME, DB_LISTEN_NEW, DB_LISTEN_DOWN };
-enum db_listen	 db_listen(struct db *db, const char *channel,
+enum db_listen	 db_listen(struct db *db, const char *channel, int sync,
 		    void (*notified)(void *arg, const char *payload),
 		    void *arg);
 

@@ -255,12 +255,13 @@ sc_notified(void *arg, const char *payload)
 }
 
 /*
- * Reads what the listening connection brought; makes one when there is
- * none (at most once a second while the database refuses).  Sets
- * sc->listening: whether the cache may be used for this request.
+ * Reads what the listening connection brought (with sync: after a round
+ * trip on it); makes one when there is none (at most once a second while
+ * the database refuses).  Sets sc->listening: whether the cache may be
+ * used for this request.
  */
 static void
-sc_listen(struct session_check *sc)
+sc_listen(struct session_check *sc, int sync)
 {
 	enum db_listen r;
 	int was = sc->listening;
@@ -271,7 +272,7 @@ sc_listen(struct session_check *sc)
 	}
 	if (!sc->listening && sc->now < sc->retry_at)
 		return;
-	r = db_listen(sc->listener, CHANNEL, sc_notified, sc);
+	r = db_listen(sc->listener, CHANNEL, sync, sc_notified, sc);
 	if (r == DB_LISTEN_SAME)
 		return;
 	/* Lost or new: what was sent in between is gone for good. */
@@ -334,8 +335,17 @@ session_check(struct session_check *sc, const char *session_id,
 		return OTAS_ERR_TOKEN;
 	}
 	sc->now = now;
-	sc_listen(sc);
-	if (sc->listening && sc_cached(sc, session_id, agent_id, now)) {
+	sc_listen(sc, 0);
+	/*
+	 * A hit is confirmed by a round trip on the listening connection,
+	 * which brings any notification still on its way (the change may
+	 * have returned to its maker a moment ago): the cache saves the
+	 * database the query, not the round trip.  With standbys the
+	 * promise is their replay anyway, and the primary is spared it.
+	 */
+	if (sc->listening && sc_cached(sc, session_id, agent_id, now) &&
+	    (sc->reader != NULL || (sc_listen(sc, 1), sc->listening &&
+	    sc_cached(sc, session_id, agent_id, now)))) {
 		*why = "ok (cached)";
 		return OTAS_OK;
 	}
