@@ -28,7 +28,10 @@ One run, on this machine, everything private and on 127.0.0.1:
   * the time of a 401 for an unknown prefix against a known prefix with a
     wrong secret (no timing oracle for prefixes);
   * the insert rate with an empty agent_session against one holding a
-    million rows (ten million with BENCH_10M=1).
+    million rows (ten million with BENCH_10M=1);
+  * the authorizer: requests per second of the protected example URL
+    through lighttpd with one session token, stateless and in database
+    mode (OTAS_AUTHZ_CHECK_DB=1), side by side.
 
 The statement pgbench runs is not written here: tests/bench/hot-sql (linked
 with libotas.a) prints the responder's SQL and its $1..$4 become pgbench
@@ -50,5 +53,6 @@ BENCH_RSS_REQUESTS (100000), BENCH_10M=1 or BENCH_FILL_ROWS=N,
 BENCH_MODES (e.g. "1" or "1,8"; default: 1 and BENCH_THREADS),
 BENCH_HOSTING_REQUESTS (100 per shared-host case), BENCH_PREFIX_REQUESTS
 (200 of each prefix case), BENCH_OUT (report file;
-default $BUILD/bench/report.txt).
+default $BUILD/bench/report.txt), BENCH_ONLY (measurement function names,
+comma-separated, e.g. authz_modes: only those run).
 """
