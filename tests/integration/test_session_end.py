@@ -29,8 +29,8 @@ import fault_proxy
 import postgres
 import stack
 from admin_cli import ok, ok_json
-from otas_http import assert_common_headers, assert_error, create_session, \
-    request
+from otas_http import assert_common_headers, assert_error, \
+    assert_unrouted, create_session, request
 
 END_PATH = "/api/agent/v1/session/end/"
 PROTECTED = "/api/some/v1/endpoint/"
@@ -121,6 +121,14 @@ def test_end_by_get_is_405_like_create(server, pg, keys):
     assert_error(resp, 405, "method_not_allowed")
     assert resp.header("Allow") == "POST"
     assert ended_at(pg, c["agent_session_id"]) is None
+
+
+@pytest.mark.parametrize("path", ["/api/agent/v1/session/end/x",
+                                  "/api/agent/v1/session/end"])
+def test_only_the_exact_end_path_is_routed(server, keys, path):
+    token, c, _ = new_session(server, keys)
+    resp = request(server, path=path, headers=[(TOKEN_HEADER, token)])
+    assert_unrouted(server, resp)
 
 
 def test_end_never_makes_a_session(server, pg, keys):
@@ -356,6 +364,34 @@ def test_agent_enable_lets_its_sessions_pass_again(dbmode, keys, run):
     assert call(dbmode, token).status == 401
     ok(run("agent", "enable", c["agent_id"]))
     assert call(dbmode, token).status == 200
+
+
+# --- behind every server kind's authorizer hook ----------------------------
+
+# Statuses a refusal has behind each kind (mod_fcgid's access checker
+# answers with Apache's own 401 page; the status is what counts here).
+KIND_TRIES = 20
+
+
+@pytest.mark.parametrize("kind", authz_servers.kinds())
+def test_database_mode_refuses_an_ended_session_behind_every_server(
+        kind, workdir, app, fast_keys):
+    env = dict(app.env, OTAS_AUTHZ_CHECK_DB="1",
+               OTAS_AUTHZ_CACHE_SECONDS="3600")
+    with authz_servers.start_private(
+            kind, os.path.join(workdir, "session-end-" + kind),
+            stack.App(app.build, env)) as srv:
+        passed = []
+        for i in range(KIND_TRIES):
+            token, c, _ = new_session(srv, fast_keys)
+            got = burst(srv, token) + burst(srv, token)
+            assert set(got) == {200}, got
+            assert end(srv, token).json() == ENDED
+            first = call(srv, token).status
+            got = burst(srv, token)
+            if first != 401 or set(got) != {401}:
+                passed.append((i, first, got))
+        assert passed == [], passed
 
 
 # --- the listening connection cut -----------------------------------------
