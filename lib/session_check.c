@@ -16,12 +16,18 @@
  * cache goes whenever that connection is lost or made anew, and while
  * there is none nothing is remembered: every request asks the database.
  *
+ * PostgreSQL sends a notification a moment after the change's COMMIT has
+ * returned to whoever made it, so a hit is only trusted after a round trip
+ * on the listening connection, whose answer comes after every notification
+ * committed before it.
+ *
  * Standbys (OTAS_AUTHZ_DATABASE_URL) send no notifications and may not
  * have replayed the change the primary announced: an id named by a
- * notification is asked of the primary for PENDING_SECONDS, and what a
- * standby answers for it is never remembered; when more ids are pending
- * than fit, or notifications may have been missed, every question goes to
- * the primary for that long.
+ * notification is asked of the primary for PENDING_SECONDS; when more ids
+ * are pending than fit, or after the listening connection was made anew
+ * (notifications may have been missed), every question goes to the
+ * primary for that long.  A standby's answer stands in for the primary's
+ * only while the primary cannot answer, and is then never remembered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,9 +281,14 @@ sc_listen(struct session_check *sc, int sync)
 	r = db_listen(sc->listener, CHANNEL, sync, sc_notified, sc);
 	if (r == DB_LISTEN_SAME)
 		return;
-	/* Lost or new: what was sent in between is gone for good. */
+	/*
+	 * Lost or new: what was sent in between is gone for good.  Made
+	 * anew, the primary answers again and may have announced changes a
+	 * standby has not replayed: it answers everything for a while.
+	 * Lost, it may be down: the standbys answer, uncached.
+	 */
 	sc_forget_all(sc);
-	if (sc->reader != NULL)
+	if (sc->reader != NULL && r == DB_LISTEN_NEW)
 		sc->primary_until = sc->now + PENDING_SECONDS;
 	sc->listening = r == DB_LISTEN_NEW;
 	/* A connection just lost is made again by the next request. */
@@ -314,9 +325,18 @@ sc_lookup(struct session_check *sc, const char *sid, const char *aid,
 			*why = "ok (standby, primary unreachable)";
 		return st;
 	}
-	if ((st = sc_ask(sc->reader, sid, aid, why)) == OTAS_OK)
+	if ((st = sc_ask(sc->reader, sid, aid, why)) == OTAS_OK) {
 		*why = "ok";
-	else if (st == OTAS_ERR_TOKEN &&
+		/*
+		 * A standby that has not replayed an end yet says yes: a
+		 * notification of it still on its way shows after a round
+		 * trip, and then the primary answers.
+		 */
+		if (sc->listening && (sc_listen(sc, 1), sc->listening) &&
+		    (sc->now < sc->primary_until || sc_pending(sc, sid, aid)) &&
+		    (st = sc_ask(sc->db, sid, aid, why)) == OTAS_OK)
+			*why = "ok (primary)";
+	} else if (st == OTAS_ERR_TOKEN &&
 	    (st = sc_ask(sc->db, sid, aid, why)) == OTAS_OK)
 		*why = "ok (only on the primary yet)";
 	return st;
@@ -340,12 +360,11 @@ session_check(struct session_check *sc, const char *session_id,
 	 * A hit is confirmed by a round trip on the listening connection,
 	 * which brings any notification still on its way (the change may
 	 * have returned to its maker a moment ago): the cache saves the
-	 * database the query, not the round trip.  With standbys the
-	 * promise is their replay anyway, and the primary is spared it.
+	 * database the query, not the round trip.
 	 */
 	if (sc->listening && sc_cached(sc, session_id, agent_id, now) &&
-	    (sc->reader != NULL || (sc_listen(sc, 1), sc->listening &&
-	    sc_cached(sc, session_id, agent_id, now)))) {
+	    (sc_listen(sc, 1), sc->listening &&
+	    sc_cached(sc, session_id, agent_id, now))) {
 		*why = "ok (cached)";
 		return OTAS_OK;
 	}
