@@ -368,9 +368,7 @@ def test_agent_enable_lets_its_sessions_pass_again(dbmode, keys, run):
 
 # --- behind every server kind's authorizer hook ----------------------------
 
-# Statuses a refusal has behind each kind (mod_fcgid's access checker
-# answers with Apache's own 401 page; the status is what counts here).
-KIND_TRIES = 20
+KIND_TRIES = 10
 
 
 @pytest.mark.parametrize("kind", authz_servers.kinds())
