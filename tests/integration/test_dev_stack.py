@@ -261,7 +261,8 @@ call
 call
 curl -s --request POST \\
   --url "$OTAS_URL/api/agent/v1/session/end/" \\
-  --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN"
+  --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN" \\
+  --data ''
 echo
 call
 """
