@@ -7,11 +7,13 @@ authorizer process, whatever its cache held.
 The refusal tests run one private lighttpd from lighttpd.conf.example with
 its two otas-authz processes in database mode and a cache time far longer
 than the test, so only the notification (LISTEN/NOTIFY, sql/005) can make
-a process forget.  Before each end, requests are sent until the log shows
+a process forget.  Before each end, bursts of concurrent requests (lighttpd
+gives sequential ones all to its first process) go out until the log shows
 that every otas-authz process answered the token from its cache
 ("ok (cached)", with the process id in the log line); then the end (the
 endpoint, otas-admin session end, key revoke --end-sessions, agent
-disable), then one request, which must be 401: 0 of TRIES may pass.
+disable), then one request, which must be 401, and bursts until every
+process has refused it, all 401: 0 of TRIES may pass.
 """
 
 import concurrent.futures
