@@ -106,10 +106,12 @@ static const struct cmd cmds[] = {
 	  "Revokes every active key of an agent and issues one new key, in one\n"
 	  "transaction, and prints the new key once.\n"
 	  KEY_OPTS_HELP },
-	{ "key", "revoke", { NULL }, 1, 1, cmd_key_revoke,
-	  "key revoke KEY_ID|PREFIX",
+	{ "key", "revoke", { "end-sessions", NULL }, 1, 1, cmd_key_revoke,
+	  "key revoke KEY_ID|PREFIX [--end-sessions]",
 	  "Revokes one key, named by its id or its prefix.  It stops working\n"
-	  "at the next request.\n" },
+	  "at the next request; the sessions it made run on.\n"
+	  "  --end-sessions    also end every open session the key made\n"
+	  "                    (a leaked key: whoever stole it is cut off)\n" },
 	{ "key", "list", { NULL }, 1, 1, cmd_key_list,
 	  "key list AGENT_ID",
 	  "Lists an agent's keys: prefix, state (active, revoked, expired),\n"
@@ -118,6 +120,10 @@ static const struct cmd cmds[] = {
 	  "session list AGENT_ID [--limit N]",
 	  "Lists an agent's sessions, newest first, with their meta.\n"
 	  "  --limit N         at most N sessions (default 20)\n" },
+	{ "session", "end", { NULL }, 1, 1, cmd_session_end,
+	  "session end SESSION_ID",
+	  "Ends one session: its token is refused from the next request by\n"
+	  "otas-authz in database mode (OTAS_AUTHZ_CHECK_DB=1).\n" },
 	{ "session", "purge", { "older-than=", "dry-run", "batch=", NULL },
 	  0, 0, cmd_session_purge,
 	  "session purge [--older-than DURATION] [--dry-run] [--batch N]",

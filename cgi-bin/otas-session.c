@@ -8,7 +8,9 @@
  * key never spends the quota, and a refused request writes nothing).
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).
- * A path ending in /health/ is the readiness check instead (health.c).
+ * A path ending in /health/ is the readiness check instead (health.c);
+ * one ending in /session/end/ ends the session of the token it carries:
+ *   method, token (token_verify, as otas-authz), ended_at set.
  *
  * OTAS_SCHEMA_VERSION, the newest migration in sql/, comes from the
  * Makefile: the readiness check wants the database at least there.
@@ -244,6 +246,36 @@ create(struct app *app, struct conn *c, const struct req *rq,
 }
 
 /*
+ * POST .../session/end/: the token ends its own session.  Any token that
+ * otas-authz would accept (current or previous secret) may; ending it
+ * again is the same 200, and the row's first end time stays.
+ */
+static enum otas_status
+end_session(struct app *app, const struct req *rq, struct outcome *o)
+{
+	struct token_claims tc;
+	enum otas_status st;
+
+	if (strcmp(rq->method, "POST") != 0) {
+		o->why = "method is not POST";
+		return OTAS_ERR_METHOD;
+	}
+	if (rq->token_count != 1) {
+		o->why = rq->token_count == 0 ? "no token header" :
+		    "token header sent more than once";
+		return OTAS_ERR_TOKEN;
+	}
+	memset(&tc, 0, sizeof(tc));
+	if (token_verify(rq->token, rq->token_len, &app->cfg.jwt_secret,
+	    &app->cfg.jwt_previous, (long long)time(NULL),
+	    app->cfg.token_leeway, &tc, &o->why) != OTAS_OK)
+		return OTAS_ERR_TOKEN;
+	memcpy(o->key.agent_id, tc.agent_id, sizeof(o->key.agent_id));
+	st = agent_session_end(app->db, tc.session_id, tc.agent_id, &o->why);
+	return st == OTAS_OK ? OTAS_ENDED : st;
+}
+
+/*
  * The readiness check a load balancer polls: the remembered verdict (the
  * database is asked at most once a second per process).  Any method gets
  * it, and nothing of the request is read: it can never make a session.
@@ -266,13 +298,16 @@ handle(struct conn *c, void *arg)
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
-	st = rq.health ? ready(app, &o) : create(app, c, &rq, &o);
+	st = rq.health ? ready(app, &o) : rq.end ? end_session(app, &rq, &o) :
+	    create(app, c, &rq, &o);
 	if (st == OTAS_OK)
 		resp_session_limited(&resp, o.jwt, &o.limit);
 	else if (st == OTAS_ERR_RATE_LIMITED)
 		resp_rate_limited(&resp, &o.limit);
 	else if (st == OTAS_READY)
 		resp_ready(&resp);
+	else if (st == OTAS_ENDED)
+		resp_ended(&resp);
 	else
 		resp_error(&resp, st);
 	if (resp_send(&resp, c) == -1 && st == OTAS_OK)

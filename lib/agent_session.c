@@ -501,3 +501,37 @@ agent_session_insert(struct db *db, struct agent_session_row *rows, int n)
 		for (i = 0; i < n; i++)
 			insert_rows(db, &rows[i], 1);
 }
+
+/*
+ * coalesce keeps the first end's time, so the call is idempotent and two
+ * ends at once both find the row (the second waits for the first's lock
+ * and then changes nothing, which fires no trigger).
+ */
+static const struct db_stmt end = {
+	"otas_end_session",
+	/* $1 session id, $2 agent id. */
+	"UPDATE agent_session SET ended_at = coalesce(ended_at, now())"
+	" WHERE id = $1::uuid AND agent_id = $2::uuid RETURNING 1",
+	2, NULL
+};
+
+enum otas_status
+agent_session_end(struct db *db, const char *session_id, const char *agent_id,
+    const char **why)
+{
+	const char *params[2] = { session_id, agent_id };
+	enum otas_status st;
+	PGresult *res;
+	int rows;
+
+	if ((st = db_run(db, &end, params, &res, NULL, why)) != OTAS_OK)
+		return st;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows == 0) {
+		*why = "no such session (purged?)";
+		return OTAS_ERR_TOKEN;
+	}
+	*why = "session ended";
+	return OTAS_OK;
+}

@@ -59,6 +59,17 @@ struct agent_session_row {
 void		 agent_session_insert(struct db *db,
 		    struct agent_session_row *rows, int n);
 
+/*
+ * Ends session_id of agent_id (both validated uuids): sets ended_at once,
+ * and again is no change (the first time stays).  OTAS_OK when the session
+ * exists — ended now or before; OTAS_ERR_TOKEN when not (purged, or never
+ * made); OTAS_ERR_UNAVAILABLE or OTAS_ERR_SERVER.  The NOTIFY every
+ * otas-authz process listens for is the trigger's (sql/005), sent in the
+ * same transaction.
+ */
+enum otas_status agent_session_end(struct db *db, const char *session_id,
+		    const char *agent_id, const char **why);
+
 /* The statement's SQL, so `make bench` runs the very same text. */
 const char	*agent_session_sql(void);
 

@@ -544,3 +544,87 @@ db_run(struct db *db, const struct db_stmt *s, const char *const *params,
 		*res = NULL;
 	return st;
 }
+
+/* Hands over every notification libpq has read, in the order sent. */
+static void
+drain(struct db *db, void (*notified)(void *, const char *), void *arg)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		notified(arg, n->extra);
+		PQfreemem(n);
+	}
+}
+
+/* Connects and LISTENs; 0, or -1 with nothing left open. */
+static int
+listen_open(struct db *db, const char *channel)
+{
+	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	const char *why = "";
+	char sql[96];
+	PGresult *res;
+	int n, ok;
+
+	n = snprintf(sql, sizeof sql, "LISTEN %s", channel);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return -1;
+	if (db_connect(db, call.deadline, &why) == -1)
+		return -1;
+	res = collect(db, PQsendQuery(db->conn, sql), &call);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		if (call.late != NULL)
+			log_msg("database: LISTEN: %s", call.late);
+		else
+			log_pq("LISTEN", db->conn);
+		drop(db);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * An empty query and its answer.  The server sends every notification
+ * committed before it read the query ahead of its answer, so once the
+ * answer is here nothing committed earlier is still on its way.
+ */
+static int
+listen_sync(struct db *db)
+{
+	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	PGresult *res;
+	int ok;
+
+	res = collect(db, PQsendQuery(db->conn, ""), &call);
+	ok = PQresultStatus(res) == PGRES_EMPTY_QUERY;
+	PQclear(res);
+	if (!ok && call.late != NULL)
+		log_msg("database: listening connection: %s", call.late);
+	return ok ? 0 : -1;
+}
+
+enum db_listen
+db_listen(struct db *db, const char *channel, int sync,
+    void (*notified)(void *, const char *), void *arg)
+{
+	enum db_listen r = DB_LISTEN_SAME;
+
+	pthread_mutex_lock(&db->lock);
+	if (db->conn != NULL && (PQconsumeInput(db->conn) == 0 ||
+	    PQstatus(db->conn) != CONNECTION_OK ||
+	    (sync && listen_sync(db) == -1))) {
+		log_pq("listening connection lost", db->conn);
+		drain(db, notified, arg);	/* what came before the end */
+		drop(db);
+		r = DB_LISTEN_DOWN;
+	} else if (db->conn == NULL)
+		r = listen_open(db, channel) == 0 ? DB_LISTEN_NEW :
+		    DB_LISTEN_DOWN;
+	if (db->conn != NULL)
+		drain(db, notified, arg);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}

@@ -27,7 +27,7 @@
 #include "config.h"
 #include "status.h"
 
-#define DB_MAX_STMTS	6	/* distinct statements one process runs */
+#define DB_MAX_STMTS	8	/* distinct statements one process runs */
 #define DB_SQLSTATE_LEN	5
 
 struct db;
@@ -68,5 +68,26 @@ void		 db_free(struct db *db);
 enum otas_status db_run(struct db *db, const struct db_stmt *stmt,
 		    const char *const *params, PGresult **res,
 		    char sqlstate[DB_SQLSTATE_LEN + 1], const char **why);
+
+/*
+ * A connection that only LISTENs (otas-authz's database mode): give it a
+ * struct db of its own and run no statement on it.  What arrived is read
+ * without blocking (PQconsumeInput) and each notification's payload is
+ * handed to notified(arg, payload).  With sync, an empty query goes to
+ * the server first and its answer is awaited (the usual deadline): every
+ * notification of a change committed before then has arrived with it.
+ * PostgreSQL sends a notification a little after the change's COMMIT has
+ * returned to whoever made it, so without sync one in flight can be
+ * missed by a request that follows at once.  Without a connection it
+ * connects and sends LISTEN channel (a plain identifier).
+ *  DB_LISTEN_SAME: the connection that listened before; nothing missed.
+ *  DB_LISTEN_NEW:  (re)connected and listening just now: any notification
+ *                  sent while there was no connection is lost for good.
+ *  DB_LISTEN_DOWN: not listening (no connection, or it just died).
+ */
+enum db_listen { DB_LISTEN_SAME, DB_LISTEN_NEW, DB_LISTEN_DOWN };
+enum db_listen	 db_listen(struct db *db, const char *channel, int sync,
+		    void (*notified)(void *arg, const char *payload),
+		    void *arg);
 
 #endif

@@ -164,8 +164,10 @@ req_parse(char *const *envp, struct req *r)
 			r->method = v;
 		else if ((v = param_value(*envp, "CONTENT_LENGTH")) != NULL)
 			r->content_length = *v == '\0' ? -1 : parse_length(v);
-		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL)
+		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL) {
 			r->health = path_has(v, REQ_HEALTH_SEGMENT);
+			r->end = path_has(v, REQ_END_SEGMENT);
+		}
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

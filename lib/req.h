@@ -29,6 +29,7 @@ struct req {
 	int		 idem_count;
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
 	int		 health;	/* the path has a REQ_HEALTH_SEGMENT */
+	int		 end;		/* the path has a REQ_END_SEGMENT */
 };
 
 /*
@@ -42,6 +43,13 @@ struct req {
  */
 #define REQ_HEALTH_SEGMENT "/health/"
 #define REQ_PATH_MAX 4096
+
+/*
+ * POST /api/agent/v1/session/end/ (the session token ends its own
+ * session), recognised the same way; the examples route only the exact
+ * path, beside .../session/create/.
+ */
+#define REQ_END_SEGMENT "/session/end/"
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

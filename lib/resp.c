@@ -152,6 +152,13 @@ rate_fields(struct resp *r, const struct rate_answer *a, int refused)
 }
 
 void
+resp_ended(struct resp *r)
+{
+	resp_start(r, OTAS_ENDED);
+	plain_body(r, OTAS_ENDED);
+}
+
+void
 resp_session_limited(struct resp *r, const char *jwt,
     const struct rate_answer *a)
 {

@@ -37,6 +37,9 @@ void	resp_body(struct resp *r, const char *json);
 void	resp_error(struct resp *r, enum otas_status st);
 /* The readiness check's 200: {"status": 1, "status_description": "ready"}. */
 void	resp_ready(struct resp *r);
+/* session/end/'s 200: {"status": 1, "status_description":
+ * "agent_session_ended"}. */
+void	resp_ended(struct resp *r);
 /* otas-session's 200, carrying jwt (base64url and dots only). */
 void	resp_session(struct resp *r, const char *jwt);
 /*

@@ -1,17 +1,25 @@
 /*
  * session_check — otas-authz's optional database mode (OTAS_AUTHZ_CHECK_DB):
- * a token that verifies is accepted only while its session row exists and
- * its agent is active.  Positive answers are remembered per process for
- * OTAS_AUTHZ_CACHE_SECONDS in a small fixed table, so a busy agent costs
- * one query every few seconds, not one per call; a negative answer is never
- * remembered, so a session that appears later is accepted at once.
+ * a token that verifies is accepted only while its session row exists, has
+ * not ended (ended_at, sql/005) and its agent is active.  Positive answers
+ * are remembered per process for up to OTAS_AUTHZ_CACHE_SECONDS in a small
+ * fixed table, so a busy agent costs one query every few seconds, not one
+ * per call; a negative answer is never remembered, so a session that
+ * appears later is accepted at once.
+ *
+ * The cache learns of every change at once: a second connection LISTENs
+ * for the NOTIFY that sql/005's triggers send when a session ends or an
+ * agent is disabled, and it is read, without waiting, before the cache is
+ * consulted on every request.  While that connection is down nothing is
+ * remembered, and when it is lost or made anew the whole cache goes.
  *
  * The query and what its answers mean are here, on otas-authz's own
  * connection (db.c).  With OTAS_AUTHZ_DATABASE_URL (standbys, say) the
  * question goes there first, and a session it does not know is asked of
  * OTAS_DATABASE_URL: a standby lagging behind the primary never refuses a
- * session created a moment ago.  A disabled agent is then shut out once
- * the standby has replayed that, plus the cache time.
+ * session created a moment ago.  What a notification named is asked of the
+ * primary for a minute (session_check.c), so a standby that has not yet
+ * replayed an end does not let the session through.
  */
 #ifndef OTAS_SESSION_CHECK_H
 #define OTAS_SESSION_CHECK_H

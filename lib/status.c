@@ -21,6 +21,7 @@ static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
 	[OTAS_READY]		= { 200, "OK", "ready" },
 	[OTAS_ERR_SCHEMA]	= { 503, "Service Unavailable", "schema_not_current" },
 	[OTAS_ERR_RATE_LIMITED]	= { 429, "Too Many Requests", "rate_limited" },
+	[OTAS_ENDED]		= { 200, "OK", "agent_session_ended" },
 };
 
 const struct otas_status_info *

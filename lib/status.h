@@ -33,6 +33,7 @@ enum otas_status {
 	OTAS_READY,		/* 200 ready (readiness check) */
 	OTAS_ERR_SCHEMA,	/* 503 schema_not_current (readiness check) */
 	OTAS_ERR_RATE_LIMITED,	/* 429 rate_limited: the agent's limit */
+	OTAS_ENDED,		/* 200 agent_session_ended (session/end/) */
 	OTAS_STATUS_COUNT
 };
 

@@ -36,11 +36,21 @@ BEGIN
                    ' TO %I', r);
     -- otas-session inserts sessions (RETURNING reads id and agent_id;
     -- the retry after a lost answer finds its row by id and key);
-    -- otas-authz's database mode asks whether one exists.  meta is not
-    -- readable, and no session can be changed or deleted.
+    -- otas-authz's database mode asks whether one exists and runs.  meta
+    -- is not readable, and no session can be deleted.
     EXECUTE format('GRANT INSERT ON agent_session TO %I', r);
     EXECUTE format('GRANT SELECT (id, agent_id, agent_key_id)'
                    ' ON agent_session TO %I', r);
+    -- 005: POST .../session/end/ sets ended_at (its only change to a
+    -- session); the authorizer reads it.  A schema before 005 has no
+    -- such column: nothing to grant.
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_name = 'agent_session'
+               AND column_name = 'ended_at'
+               AND table_schema = current_schema()) THEN
+        EXECUTE format('GRANT SELECT (ended_at), UPDATE (ended_at)'
+                       ' ON agent_session TO %I', r);
+    END IF;
     -- Idempotency-Key: otas-session records what a key made and answers
     -- a retry from it.  otas-admin session purge expires records past
     -- their TTL also as this role (the Debian package's daily purge, with

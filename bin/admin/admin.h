@@ -149,5 +149,6 @@ int	 cmd_key_revoke(struct ctx *, struct args *);
 int	 cmd_key_list(struct ctx *, struct args *);
 int	 cmd_session_list(struct ctx *, struct args *);
 int	 cmd_session_purge(struct ctx *, struct args *);
+int	 cmd_session_end(struct ctx *, struct args *);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * agents — the commands about agents and their sessions: agent list,
- * agent enable and disable, session list.  Session meta is printed as
+ * agent enable and disable, session list and end.  Session meta is printed as
  * PostgreSQL stores it (jsonb text), never re-parsed, so big numbers keep
  * every digit.
  */
@@ -204,6 +204,56 @@ cmd_session_list(struct ctx *c, struct args *a)
 			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
 			    or_dash(cell(res, i, 2)), PQgetvalue(res, i, 4));
 	}
+	PQclear(res);
+	return EXIT_OK;
+}
+
+/*
+ * session end: sets ended_at once (a session already ended keeps its first
+ * time, and the command succeeds with changed false).  The trigger of
+ * sql/005 sends the NOTIFY that otas-authz's database mode listens for,
+ * in this transaction: when the command returns, the next request with
+ * the session's token is refused.
+ */
+int
+cmd_session_end(struct ctx *c, struct args *a)
+{
+	const char		*p[1] = { a->pos[0] };
+	struct json_object	*o;
+	PGconn			*conn;
+	PGresult		*res;
+	int			 rc, changed;
+
+	if ((rc = check_uuid("session id", a->pos[0])) != 0)
+		return rc;
+	if ((conn = admin_connect(&c->cfg)) == NULL)
+		return EXIT_FAIL;
+	/* The old row's ended_at, from the row the UPDATE locked. */
+	res = admin_query(conn, "WITH old AS (SELECT id, ended_at IS NULL AS"
+	    " open FROM agent_session WHERE id = $1 FOR UPDATE)"
+	    " UPDATE agent_session s SET ended_at = coalesce(s.ended_at, now())"
+	    " FROM old WHERE s.id = old.id"
+	    " RETURNING old.open, " ISO("s.ended_at"), 1, p);
+	PQfinish(conn);
+	if (res == NULL)
+		return EXIT_FAIL;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return fail(EXIT_FAIL, "no session with id %s", a->pos[0]);
+	}
+	changed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (c->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "session_id",
+		    json_object_new_string(a->pos[0]));
+		json_object_object_add(o, "ended_at",
+		    json_object_new_string(PQgetvalue(res, 0, 1)));
+		json_object_object_add(o, "changed",
+		    json_object_new_boolean(changed));
+		json_print(o);
+	} else
+		printf("session %s %s at %s\n", a->pos[0], changed ? "ended" :
+		    "was already ended", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return EXIT_OK;
 }

@@ -327,6 +327,10 @@ prefix_valid(const char *s)
  * KEY is a key id or a prefix.  A prefix shared by several keys (possible
  * with the original backend's prefixes) is refused: the operator names the
  * key by id instead.  Revoking a revoked key changes nothing and succeeds.
+ * The sessions the key made run on until their tokens expire, unless
+ * --end-sessions ends every open one of them in the same transaction (also
+ * for a key revoked before); sessions made before migration 005 whose
+ * agent_key_id the original backend did not fill are not found by key.
  */
 int
 cmd_key_revoke(struct ctx *c, struct args *a)
@@ -337,6 +341,8 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 	PGresult		*res;
 	char			*id = NULL, *prefix = NULL;
 	int			 byid, rc = EXIT_FAIL, changed = 0;
+	int			 end = opt(a, "end-sessions") != NULL;
+	long			 ended = 0;
 
 	byid = uuid_valid(key, strlen(key));
 	if (!byid && !prefix_valid(key))
@@ -374,6 +380,15 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 		goto out;
 	if (changed)
 		PQclear(res);
+	/* The trigger of sql/005 tells every otas-authz, at COMMIT. */
+	if (end && (res = admin_query(conn, "UPDATE agent_session SET"
+	    " ended_at = now() WHERE agent_key_id = $1 AND ended_at IS NULL",
+	    1, p)) == NULL)
+		goto out;
+	if (end) {
+		ended = strtol(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
 	if (admin_exec(conn, "COMMIT") == -1)
 		goto out;
 	if (c->json) {
@@ -383,10 +398,16 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 		    json_object_new_string(prefix));
 		json_object_object_add(o, "changed",
 		    json_object_new_boolean(changed));
+		if (end)
+			json_object_object_add(o, "sessions_ended",
+			    json_object_new_int64(ended));
 		json_print(o);
-	} else
+	} else {
 		printf("key %s (%s) %s\n", prefix, id, changed ? "revoked" :
 		    "was already revoked or inactive");
+		if (end)
+			printf("sessions ended: %ld\n", ended);
+	}
 	rc = EXIT_OK;
 out:
 	free(id);

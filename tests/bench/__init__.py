@@ -32,6 +32,9 @@ One run, on this machine, everything private and on 127.0.0.1:
   * group commit behind lighttpd with the bench agent unlimited against
     limited far above its reach (otas-admin agent limit 1000000/s):
     throughput and statements per request.
+  * the authorizer: requests per second of the protected example URL
+    through lighttpd with one session token, stateless and in database
+    mode (OTAS_AUTHZ_CHECK_DB=1), side by side.
 
 The statement pgbench runs is not written here: tests/bench/hot-sql (linked
 with libotas.a) prints the responder's SQL and its $2..$8 become pgbench

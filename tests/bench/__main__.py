@@ -23,6 +23,8 @@ def run(rig):
     t0 = time.monotonic()
     rig.start()
     report.header(rig)
+    # BENCH_ONLY=authz_modes,...: just those measurements (a quick check
+    # that one runs; the table and targets then lack the others).
     only = [n for n in os.environ.get("BENCH_ONLY", "").split(",") if n]
     for measure in MEASUREMENTS:
         if not only or measure.__name__ in only:

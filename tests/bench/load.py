@@ -9,6 +9,7 @@ charged its own share.
 """
 
 import http.client
+import json
 import os
 import re
 import resource
@@ -76,11 +77,14 @@ def parse_wrk(out):
     return r
 
 
-def run_wrk(url, conns, seconds, key):
+def run_wrk(url, conns, seconds, key, token=None):
     """wrk for seconds on conns connections; its BENCH line as a dict,
-    plus rps, errors and wrk's own CPU (wrk_cpu_us)."""
+    plus rps, errors and wrk's own CPU (wrk_cpu_us).  With token: the
+    protected example URL with that session token (session.lua)."""
     threads = min(conns, 2)
     env = dict(os.environ, OTAS_BENCH_KEY=key)
+    if token is not None:
+        env["OTAS_BENCH_TOKEN"] = token
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%ds" % seconds,
@@ -105,6 +109,22 @@ def series(port, key, n):
         times.append(t)
         statuses.add(st)
     return times, statuses
+
+
+def session_token(port, key):
+    """The jwt_token of one session made with key."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", SESSION_PATH, body=SEED_BODY,
+                     headers={"X-OTAS-AGENT-KEY": key,
+                              "Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise RuntimeError("no session: %d %r" % (r.status, body[:200]))
+        return json.loads(body)["response"]["jwt_token"]
+    finally:
+        conn.close()
 
 
 def one_request(port, key):

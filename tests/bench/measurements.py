@@ -508,5 +508,41 @@ def mean_run(runs):
     return out
 
 
+# --- the authorizer, stateless and in database mode -------------------------
+
+def authz_modes(rig):
+    """Requests per second of the protected example URL through lighttpd
+    (its example: two otas-authz processes in front of otas-echo), one
+    token checked over and over: stateless (signature and claims only)
+    and database mode (OTAS_AUTHZ_CHECK_DB=1: the cache, each hit
+    confirmed by a round trip on the listening connection), side by
+    side, alternating at each concurrency."""
+    k = rig.knobs
+    sl = rig.started(stack.Lighttpd, "authz-stateless", 1)
+    db = rig.started(stack.Lighttpd, "authz-database", 1,
+                     env={"OTAS_AUTHZ_CHECK_DB": "1"})
+    try:
+        token = load.session_token(sl.port, rig.key["key"])
+        for s in (sl, db):
+            load.run_wrk(s.url, max(k.conns), 2, rig.key["key"], token)
+        rig.out("")
+        rig.out("== otas-authz through lighttpd (2 processes): requests/s "
+                "==")
+        rig.out("  %5s  %12s  %12s  %s" % ("conns", "stateless",
+                                           "database", "database/stateless"))
+        for c in k.conns:
+            a = rig.measured_wrk(sl, c, token=token)
+            rig.row("otas-authz, stateless", "lighttpd", c, a)
+            b = rig.measured_wrk(db, c, token=token)
+            rig.row("otas-authz, database mode", "lighttpd", c, b)
+            rig.out("  %5d  %12.0f  %12.0f  %.2f%s" % (
+                c, a["rps"], b["rps"], b["rps"] / max(a["rps"], 1),
+                "  VOID" if a["void"] or b["void"] else ""))
+    finally:
+        rig.stop_server(db)
+        rig.stop_server(sl)
+
+
 MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting,
-                legacy_first_use, prefix_timing, insert_rate, rate_limit]
+                legacy_first_use, prefix_timing, insert_rate, rate_limit,
+                authz_modes]

@@ -213,12 +213,14 @@ class Rig:
         web = [p for p in processes.tree(server.proc.pid) if p not in resp]
         return {"resp": resp, "web": web, "pg": self.pg.pids()}
 
-    def measured_wrk(self, server, conns, seconds=None):
-        """wrk against server with the CPU of every part around it."""
+    def measured_wrk(self, server, conns, seconds=None, token=None):
+        """wrk against server with the CPU of every part around it (with
+        token: the protected URL, see load.run_wrk)."""
         seconds = seconds or self.knobs.seconds
         parts = self.parts(server)
         before = {k: load.cpu_ticks(v) for k, v in parts.items()}
-        res = load.run_wrk(server.url, conns, seconds, self.key["key"])
+        res = load.run_wrk(server.url, conns, seconds, self.key["key"],
+                           token)
         # Backends that connected during the run count too.
         parts["pg"] = self.pg.pids()
         for k, v in parts.items():

@@ -5,19 +5,26 @@
 -- counts every status but 200 exactly, per thread, and done() sums the
 -- threads and prints one machine-readable line for the bench (load.py).
 -- The key comes from the environment (OTAS_BENCH_KEY), never argv, so it
--- does not show in ps.
+-- does not show in ps.  With OTAS_BENCH_TOKEN set instead, every request
+-- is GET /api/some/v1/endpoint/ with that session token: the authorizer
+-- checks it and otas-echo answers.
 
 local key = os.getenv("OTAS_BENCH_KEY")
-if key == nil or key == "" then
+local token = os.getenv("OTAS_BENCH_TOKEN")
+if token ~= nil and token ~= "" then
+	wrk.method = "GET"
+	wrk.path = "/api/some/v1/endpoint/"
+	wrk.headers["X-OTAS-AGENT-SESSION-TOKEN"] = token
+elseif key == nil or key == "" then
 	io.stderr:write("session.lua: OTAS_BENCH_KEY is not set\n")
 	os.exit(2)
+else
+	wrk.method = "POST"
+	wrk.path = "/api/agent/v1/session/create/"
+	wrk.headers["X-OTAS-AGENT-KEY"] = key
+	wrk.headers["Content-Type"] = "application/json"
+	wrk.body = '{"meta": {"task": "summarize", "input_length": 512}}'
 end
-
-wrk.method = "POST"
-wrk.path = "/api/agent/v1/session/create/"
-wrk.headers["X-OTAS-AGENT-KEY"] = key
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"meta": {"task": "summarize", "input_length": 512}}'
 
 local threads = {}
 

@@ -137,12 +137,14 @@ def test_migrate_records_001_on_an_original_database_without_running_it(
     for idx in ("agent_key_prefix_idx", "agent_key_agent_id_idx",
                 "agent_session_agent_id_idx"):
         assert not original_db.exists(idx)
-    # Later migrations add only what is theirs: tables named otas_*, and
-    # 003's index for session purge; none of Django's is rebuilt.
+    # Later migrations add only what is theirs: tables named otas_*, 003's
+    # index for session purge and 005's for a key's open sessions; none of
+    # Django's is rebuilt.
     assert [i for i in indexes] == original_db.query(
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
         " AND left(tablename, 5) <> 'otas_'"
-        " AND indexname <> 'agent_session_created_at_idx' ORDER BY 1")
+        " AND indexname NOT IN ('agent_session_created_at_idx',"
+        " 'agent_session_agent_key_id_idx') ORDER BY 1")
     r = ok(run("migrate", url=original_db.url))
     assert "up to date" in r.stdout
 
@@ -156,11 +158,18 @@ def test_migrate_adds_the_idempotency_table_to_an_original_database(
     out = ok_json(run("migrate", "--json", url=original_db.url))
     assert "002_idempotency.sql" in out["applied"]
     assert original_db.exists("otas_idempotency")
-    # Additive: the original tables keep exactly their columns.
+    # Additive: the original tables keep exactly their columns, plus
+    # 005's nullable agent_session.ended_at, which the original backend
+    # never names.
     assert columns == original_db.query(
         "SELECT table_name, column_name, data_type FROM"
         " information_schema.columns WHERE table_schema = 'public'"
-        " AND left(table_name, 5) <> 'otas_' ORDER BY 1, 2")
+        " AND left(table_name, 5) <> 'otas_' AND NOT (table_name ="
+        " 'agent_session' AND column_name = 'ended_at') ORDER BY 1, 2")
+    assert original_db.scalar(
+        "SELECT is_nullable FROM information_schema.columns WHERE"
+        " table_name = 'agent_session' AND column_name = 'ended_at'") == \
+        "YES"
 
 
 def test_migrate_text_says_001_was_recorded_not_run(run, original_db):

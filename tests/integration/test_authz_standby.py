@@ -111,3 +111,47 @@ def test_prefer_standby_reads_from_the_standby_listed_after_the_primary(
              " WHERE application_name = %s")
     assert pair.standby.scalar(count, (PRIMARY_FIRST,)) == 1
     assert pair.primary.scalar(count, (PRIMARY_FIRST,)) == 0
+
+
+# --- ended sessions, with the cache on (otas-authz.8, REVOCATION) ----------
+
+@pytest.fixture(scope="module")
+def cached(workdir, app, pair):
+    """Standby reads with an hour of cache: only the primary's
+    notifications can make the process forget."""
+    with start_private(os.path.join(workdir, "standby-reads-cached"), app, {
+        "OTAS_DATABASE_URL": pair.primary.runtime_url,
+        "OTAS_AUTHZ_DATABASE_URL": pair.url(attrs="prefer-standby",
+                                            first="standby"),
+        "OTAS_AUTHZ_CHECK_DB": "1",
+        "OTAS_AUTHZ_CACHE_SECONDS": "3600",
+    }, max_procs=1) as srv:
+        yield srv
+
+
+def end_session(server, token):
+    resp = request(server, path="/api/agent/v1/session/end/",
+                   timeout=CLIENT_TIMEOUT, headers=[(TOKEN_HEADER, token)])
+    assert resp.status == 200, resp
+
+
+def test_session_ended_while_the_standby_lags_is_refused_at_once(
+        pair, cached):
+    key = stack.KeyFactory(pair.primary).make()
+    tokens = [new_token(cached, key) for _ in range(2)]
+    pair.wait_synchronous()
+    # The first is remembered, the second never asked about before.
+    assert check(cached, tokens[0]).status == 200   # the standby's answer
+    assert check(cached, tokens[0]).status == 200   # remembered
+    pair.pause_replay()
+    try:
+        for token in tokens:
+            end_session(cached, token)
+            assert_error(check(cached, token), 401, "invalid_session_token")
+        sids = [jwt.decode(t, options={"verify_signature": False})[
+            "agent_session_id"] for t in tokens]
+        assert pair.standby.scalar(
+            "SELECT count(*) FROM agent_session WHERE id = ANY(%s::uuid[])"
+            " AND ended_at IS NULL", (sids,)) == 2, "the standby replayed"
+    finally:
+        pair.resume_replay()

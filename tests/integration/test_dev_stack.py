@@ -246,6 +246,40 @@ def test_readme_authz_chain_runs_as_written_against_make_run(running):
     assert '"status_description": "ok"' in r.stdout, r.stdout + r.stderr
 
 
+# The README's authorizer chain (above), then the end request: make run's
+# otas-authz is in database mode, so the very next call is refused.
+END_CHAIN = """
+. var/dev.env
+TOKEN=$(curl -s --request POST \\
+  --url "$OTAS_URL/api/agent/v1/session/create/" \\
+  --header "X-OTAS-AGENT-KEY: $OTAS_DEMO_KEY" \\
+  --data '{}' |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["response"]["jwt_token"])')
+call() {
+  curl -s -o /dev/null -w '%{http_code}\\n' \\
+    --url "$OTAS_URL/api/some/v1/endpoint/" \\
+    --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN"
+}
+call
+call
+curl -s --request POST \\
+  --url "$OTAS_URL/api/agent/v1/session/end/" \\
+  --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN" \\
+  --data ''
+echo
+call
+"""
+
+
+def test_make_run_refuses_a_token_on_the_call_after_its_session_ended(
+        running):
+    r = bash(running.checkout, END_CHAIN)
+    assert r.stdout.split("\n") == [
+        "200", "200",
+        '{"status": 1, "status_description": "agent_session_ended"}',
+        "401", ""], r.stdout + r.stderr
+
+
 def test_readme_walkthrough_curl_gets_our_json_answer(running):
     line = [ln for ln in readme_block("## Managing agents and keys",
                                       "otas-admin migrate",

@@ -15,6 +15,7 @@ shared instances the other tests use are never disturbed.
 """
 
 import concurrent.futures
+import json
 import os
 import re
 import signal
@@ -228,6 +229,24 @@ def test_cgi_request_creates_a_session(app, pg, keys):
     assert r.returncode == 0, r.stderr
     assert b"agent_session_created" in r.stdout, r.stdout
     assert session_count(pg) == n + 1
+
+
+def test_cgi_request_ends_a_session(app, pg, keys):
+    key = keys.make()
+    r = cgi_run(app, {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "2",
+                      "HTTP_X_OTAS_AGENT_KEY": key.full}, b"{}")
+    token = json.loads(r.stdout.partition(b"\r\n\r\n")[2])[
+        "response"]["jwt_token"]
+    sid = pg.scalar("SELECT id FROM agent_session WHERE agent_id = %s",
+                    (key.agent_id,))
+    r = cgi_run(app, {"REQUEST_METHOD": "POST",
+                      "REQUEST_URI": "/api/agent/v1/session/end/",
+                      "HTTP_X_OTAS_AGENT_SESSION_TOKEN": token})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.partition(b"\r\n\r\n")[2].strip() == (
+        b'{"status": 1, "status_description": "agent_session_ended"}')
+    assert pg.scalar("SELECT ended_at IS NOT NULL FROM agent_session"
+                     " WHERE id = %s", (sid,)) is True
 
 
 # --- sockets on loopback or unix paths only ---------------------------------

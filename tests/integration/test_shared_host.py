@@ -13,6 +13,7 @@ placeholders filled in) on a fresh account with one database user, give
 the 200 it promises.
 """
 
+import base64
 import glob
 import json
 import os
@@ -115,6 +116,21 @@ def assert_session_created(pg, agent_id, answer):
     return doc["response"]["jwt_token"]
 
 
+def assert_session_ends(host, pg, token):
+    """POST .../session/end/ with the token (htaccess.example's own
+    rule): 200 agent_session_ended, and the row has ended_at."""
+    status, _, body = curl(host.url + "/api/agent/v1/session/end/",
+                           "--request", "POST", "--header",
+                           "X-OTAS-AGENT-SESSION-TOKEN: " + token)
+    assert status == 200, body
+    assert json.loads(body) == {"status": 1,
+                                "status_description": "agent_session_ended"}
+    sid = json.loads(base64.urlsafe_b64decode(
+        token.split(".")[1] + "=="))["agent_session_id"]
+    assert pg.scalar("SELECT ended_at IS NOT NULL FROM agent_session"
+                     " WHERE id = %s", (sid,)) is True
+
+
 GUIDE = os.path.join(stack.ROOT, "doc", "shared-hosting.md")
 
 
@@ -199,6 +215,13 @@ def test_authorizer_keeps_the_protected_program_from_running(
     assert status == 401, body
     assert b"agent_id" not in body
     assert not [h for h in headers if h.startswith("variable-")], headers
+
+
+def test_a_session_ends_under_mod_fcgid_and_suexec(fcgid_host, pg, keys):
+    key = keys.make()
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(fcgid_host, key.full))
+    assert_session_ends(fcgid_host, pg, token)
 
 
 def test_web_server_user_cannot_read_the_settings_file(fcgid_host):
@@ -313,6 +336,13 @@ def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
     key = keys.make()
     assert_session_created(pg, key.agent_id,
                            seed_curl(cgi_host, key.full))
+
+
+def test_a_session_ends_under_mod_cgi_and_suexec(cgi_host, pg, keys):
+    key = keys.make()
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(cgi_host, key.full))
+    assert_session_ends(cgi_host, pg, token)
 
 
 def test_without_an_authorizer_the_protected_url_is_refused_under_mod_cgi(

@@ -278,6 +278,36 @@ other_paths_and_no_uri_are_not_the_health_check(void **state)
 	assert_false(is_health("SCRIPT_NAME=/api/agent/v1/health/"));
 }
 
+static int
+is_end(const char *uri_param)
+{
+	char *envp[] = { "REQUEST_METHOD=POST", (char *)uri_param, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	return r.end;
+}
+
+static void
+end_path_is_recognised_with_a_query_or_a_prefix(void **state)
+{
+	assert_true(is_end("REQUEST_URI=/api/agent/v1/session/end/"));
+	assert_true(is_end("REQUEST_URI=/api/agent/v1/session/end/?x=1"));
+	assert_true(is_end("REQUEST_URI=/otas/api/agent/v1/session/end/"));
+}
+
+static void
+other_paths_are_not_the_end_endpoint(void **state)
+{
+	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/create/"));
+	assert_false(is_end(
+	    "REQUEST_URI=/api/agent/v1/session/create/?x=/session/end/"));
+	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/end"));
+	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/ended/"));
+	assert_false(is_end("REQUEST_URI="));
+	assert_false(is_end("SCRIPT_NAME=/api/agent/v1/session/end/"));
+}
+
 static void
 content_length_decimal_is_taken(void **state)
 {
@@ -421,6 +451,8 @@ main(void)
 		cmocka_unit_test(other_paths_and_no_uri_are_not_the_health_check),
 		cmocka_unit_test(health_is_decided_on_the_path_without_dot_segments),
 		cmocka_unit_test(overlong_path_is_never_the_health_check),
+		cmocka_unit_test(end_path_is_recognised_with_a_query_or_a_prefix),
+		cmocka_unit_test(other_paths_are_not_the_end_endpoint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,7 @@ entries_match_the_spec_table(void **state)
 		{ OTAS_READY, 200, "ready" },
 		{ OTAS_ERR_SCHEMA, 503, "schema_not_current" },
 		{ OTAS_ERR_RATE_LIMITED, 429, "rate_limited" },
+		{ OTAS_ENDED, 200, "agent_session_ended" },
 	};
 	size_t i;
 
