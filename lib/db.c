@@ -579,7 +579,7 @@ listen_open(struct db *db, const char *channel)
 		if (call.late != NULL)
 			log_msg("database: LISTEN: %s", call.late);
 		else
-			log_pq("LISTEN", db->conn);
+			log_pq("LISTEN", db->conn, NULL);
 		drop(db);
 		return -1;
 	}
@@ -616,7 +616,7 @@ db_listen(struct db *db, const char *channel, int sync,
 	if (db->conn != NULL && (PQconsumeInput(db->conn) == 0 ||
 	    PQstatus(db->conn) != CONNECTION_OK ||
 	    (sync && listen_sync(db) == -1))) {
-		log_pq("listening connection lost", db->conn);
+		log_pq("listening connection lost", db->conn, NULL);
 		drain(db, notified, arg);	/* what came before the end */
 		drop(db);
 		r = DB_LISTEN_DOWN;
