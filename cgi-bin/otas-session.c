@@ -6,7 +6,8 @@
  *   method, key syntax, body size, JSON, key verification, token, insert.
  * With OTAS_THREADS > 1 the process serves that many requests at once and
  * their inserts are grouped into one statement and one commit (batch.c).
- * A path ending in /health/ is the readiness check instead (health.c).
+ * A path ending in /health/ is the readiness check instead (health.c), one
+ * ending in /metrics the whole pool's counters (metrics.c).
  *
  * OTAS_SCHEMA_VERSION, the newest migration in sql/, comes from the
  * Makefile: the readiness check wants the database at least there.
@@ -28,6 +29,7 @@
 #include "key.h"
 #include "keycache.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
@@ -107,8 +109,11 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 	row.exp = tc->exp;
 	row.idem_ttl = app->cfg.idempotency_ttl;
 	st = batch_create(app->batch, &row, &o->why);
+	if (st == OTAS_OK && !row.replayed)
+		metrics_count(METRICS_SESSIONS_CREATED);
 	if (st != OTAS_OK || !row.replayed)
 		return st;
+	metrics_count(METRICS_IDEMPOTENCY_REPLAYS);
 	o->why = row.why;
 	memcpy(tc->session_id, row.replay_id, sizeof(tc->session_id));
 	tc->iat = row.replay_iat;
@@ -249,6 +254,37 @@ ready(struct app *app, struct outcome *o)
 	return health_check(app->health, log_now_usec() / 1000, &o->why);
 }
 
+/*
+ * GET /metrics: the pool's counters (any method, nothing of the request
+ * read, like the readiness check).  Not itself in otas_requests_total, so
+ * that a scrape does not change what the next one reports.
+ */
+static void
+scrape(struct conn *c, const struct req *rq)
+{
+	struct resp resp;
+	const char *why = NULL;
+	char *text;
+	long n = -1;
+	long long t0 = log_now_usec();
+
+	c->uncounted = 1;
+	if ((text = malloc(METRICS_TEXT_MAX)) != NULL)
+		n = metrics_scrape(text, METRICS_TEXT_MAX);
+	if (n >= 0) {
+		if (resp_send_metrics(c, text, (size_t)n) == -1)
+			why = "client gone before the answer";
+	} else {
+		why = "metrics did not fit or out of memory";
+		resp_error(&resp, OTAS_ERR_SERVER);
+		(void)resp_send(&resp, c);
+	}
+	free(text);
+	log_request(&(struct log_req){ .id = rq->id, .http = c->http,
+	    .code = n >= 0 ? "metrics" : status_info(OTAS_ERR_SERVER)->code,
+	    .usec = log_now_usec() - t0, .why = why });
+}
+
 static void
 handle(struct conn *c, void *arg)
 {
@@ -261,6 +297,10 @@ handle(struct conn *c, void *arg)
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
+	if (rq.metrics) {
+		scrape(c, &rq);
+		return;
+	}
 	st = rq.health ? ready(app, &o) : create(app, c, &rq, &o);
 	if (st == OTAS_OK)
 		resp_session(&resp, o.jwt);

@@ -94,6 +94,8 @@ static const struct setting settings[] = {
 	    0, 0 },
 	{ "OTAS_SESSION_RETENTION",	DURATION, AT(session_retention), NULL,
 	    0, 0 },
+	{ "OTAS_METRICS",		FLAG,	AT(metrics), "1", 0, 1 },
+	{ "OTAS_METRICS_FILE",		PATH,	AT(metrics_file), NULL, 0, 0 },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -579,6 +581,8 @@ config_free(struct otas_config *c)
 	free(c->jwt_secret_file);
 	free(c->jwt_previous_file);
 	free(c->sql_dir);
+	free(c->metrics_file);
+	c->metrics_file = NULL;
 	c->settings_file = c->database_url = c->authz_database_url = NULL;
 	c->jwt_secret_file = c->jwt_previous_file = c->sql_dir = NULL;
 	secret_free(&c->jwt_secret);

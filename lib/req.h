@@ -29,6 +29,7 @@ struct req {
 	int		 idem_count;
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
 	int		 health;	/* the path has a REQ_HEALTH_SEGMENT */
+	int		 metrics;	/* the path ends in REQ_METRICS_PATH */
 };
 
 /*
@@ -39,6 +40,13 @@ struct req {
  * exact path).
  */
 #define REQ_HEALTH_SEGMENT "/health/"
+
+/*
+ * The scrape, GET /metrics: a path (the query cut off) ending in this,
+ * and not the readiness check's.  The examples route exactly /metrics
+ * here, from loopback only.
+ */
+#define REQ_METRICS_PATH "/metrics"
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "metrics.h"
 #include "slowhash.h"
 #include "verify.h"
 
@@ -44,9 +45,14 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 static enum otas_status
 slow_turn(const struct otas_config *cfg, long iterations, const char **why)
 {
-	if (iterations <= cfg->slow_hash_iterations ||
-	    slowhash_wait(iterations, cfg->slow_hash_rate) == 0)
+	if (iterations <= cfg->slow_hash_iterations)
 		return OTAS_OK;
+	if (slowhash_wait(iterations, cfg->slow_hash_rate) == 0) {
+		metrics_count(METRICS_SLOW_HASHES);
+		metrics_add(METRICS_SLOW_HASH_ITERATIONS, (uint64_t)iterations);
+		return OTAS_OK;
+	}
+	metrics_count(METRICS_SLOW_HASHES_REFUSED);
 	*why = "slow-hash budget over two seconds behind";
 	return OTAS_ERR_UNAVAILABLE;
 }
@@ -165,8 +171,11 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
-	if (keycache_get(out->digest, out))
+	if (keycache_get(out->digest, out)) {
+		metrics_count(METRICS_KEY_CACHE_HITS);
 		return OTAS_OK;
+	}
+	metrics_count(METRICS_KEY_CACHE_MISSES);
 	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
 	st = check_rows(cfg, key, len, rows, n, out, rehash, why);
