@@ -782,6 +782,7 @@ metrics_open(const char *prog, const struct otas_config *cfg, int cgi)
 		return;
 	m.program = p;
 	m.cgi = cgi;
+	memset(&private_slot, 0, sizeof(private_slot));
 	private_slot.program = p;
 	m.self = &private_slot;
 	if (file_path(cfg, path, sizeof(path)) == -1 || path[0] == '\0') {
