@@ -237,3 +237,22 @@ def test_a_real_prometheus_scrapes_the_pool_and_sees_a_rate(pool, keys,
         assert up["data"]["result"][0]["value"][1] == "1"
     finally:
         processes.stop(proc)
+
+
+# --- every example ------------------------------------------------------------
+
+def test_every_example_routes_the_scrape_and_counts_its_creates(server, keys):
+    """Each shipped web server example (mod_cgi's one process per request
+    included) answers /metrics from loopback with the pool's counts."""
+    key = keys.make()
+    before = ms.scrape(server)
+    for _ in range(3):
+        assert create_session(server, key, BODY).status == 200
+    assert create_session(server, "agent_%s_%s" % (
+        key.prefix, stack.new_secret()), BODY).status == 401
+    after = ms.scrape(server)
+    assert delta(before, after, "otas_requests_total",
+                 program="otas-session", code="200") == 3
+    assert delta(before, after, "otas_requests_total",
+                 program="otas-session", code="401") == 1
+    assert ms.fetch(server, path="/metrics/x")[0] == 404
