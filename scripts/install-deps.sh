@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the build, the tests and the dev stack use,
 # only when one is missing, so a second `make test` costs nothing here.
 # Web servers are installed with service start-up suppressed: the tests start
-# their own private instances on loopback ports, never the system ones.
+# their own private instances on loopback ports, never the system ones
+# (prometheus too: the metrics tests start their own server and promtool).
 set -eu
 
 PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev libpq-dev
@@ -10,7 +11,7 @@ libssl-dev libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
 apache2-suexec-custom
 nginx spawn-fcgi multiwatch pgbouncer wrk python3 python3-pytest python3-jwt
 python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind procps
-curl debhelper dpkg-dev lintian strace"
+curl debhelper dpkg-dev lintian strace prometheus"
 
 missing=""
 for p in $PKGS; do

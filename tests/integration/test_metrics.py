@@ -192,6 +192,31 @@ def test_promtool_accepts_a_scrape(pool, keys):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+# --- monitoring/ ---------------------------------------------------------------
+
+MONITORING = os.path.join(stack.ROOT, "monitoring")
+METRIC_NAME = re.compile(r"\b(otas_[a-z_]+)")
+
+
+@pytest.mark.skipif(not ms.promtool_available(), reason="no promtool")
+def test_promtool_accepts_the_shipped_rules():
+    r = ms.promtool("check", "rules",
+                    os.path.join(MONITORING, "otas-rules.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_rules_and_dashboard_name_only_metrics_a_scrape_has(pool):
+    scraped = ms.names(ms.scrape(pool))
+    for name in ("otas-rules.yml", "otas-dashboard.json"):
+        with open(os.path.join(MONITORING, name)) as f:
+            text = f.read()
+        if name.endswith(".json"):
+            json.loads(text)
+        named = set(METRIC_NAME.findall(text)) - {"otas_fcgi"}
+        assert named, name
+        assert named - scraped == set(), name
+
+
 # --- a real Prometheus --------------------------------------------------------
 
 def prometheus_query(port, query):
