@@ -217,6 +217,18 @@ def test_rules_and_dashboard_name_only_metrics_a_scrape_has(pool):
         assert named - scraped == set(), name
 
 
+def test_the_man_page_lists_every_metric_a_scrape_has(pool):
+    """otas-session(8)'s METRICS section, both ways."""
+    with open(os.path.join(stack.ROOT, "otas-session.8")) as f:
+        page = f.read()
+    section = page[page.index(".Sh METRICS"):page.index(".Sh FILES")]
+    listed = set(METRIC_NAME.findall(section)) - {"otas_metrics_from"}
+    families = {n for n in ms.names(ms.scrape(pool))
+                if not re.search(r"_(bucket|sum|count)$", n)}
+    assert families - listed == set()
+    assert listed - families == set()
+
+
 # --- a real Prometheus --------------------------------------------------------
 
 def prometheus_query(port, query):
