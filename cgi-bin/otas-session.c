@@ -144,7 +144,8 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 			o->why = "no random bytes for the session id";
 			return OTAS_ERR_SERVER;
 		}
-		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
+		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len,
+		    rq->remote, kp,
 		    &o->key, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;

@@ -83,7 +83,7 @@ static const struct setting settings[] = {
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
 	    "10000", 1, 10000000 },
 	{ "OTAS_SLOW_HASH_RATE",	NUMBER,	AT(slow_hash_rate), "1000000",
-	    1000, 1000000000L },		/* iterations/s per process */
+	    1000, 1000000000L },		/* iterations/s per host */
 	{ "OTAS_REHASH",		FLAG,	AT(rehash), "1", 0, 1 },
 	{ "OTAS_IDEMPOTENCY_TTL",	NUMBER,	AT(idempotency_ttl), "86400",
 	    1, 366L * 86400 },		/* seconds; a day */

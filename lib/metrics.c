@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "slowhash.h"
 #include "version.h"
 
 /* The statuses any program answers; anything else counts as "other". */
@@ -120,6 +121,8 @@ struct header {
 
 struct image {
 	struct header	 h;
+	/* The host's slow-hash budget (slowhash.h), under the pool's lock. */
+	struct slowhash_pool slowhash __attribute__((aligned(64)));
 	struct slot	 gone[METRICS_PROGRAMS];
 	struct slot	 slot[METRICS_SLOTS];
 };
@@ -501,6 +504,21 @@ pool_unlock(void)
 	if (m.fd != -1)
 		flock(m.fd, LOCK_UN);
 	pthread_mutex_unlock(&m.lock);
+}
+
+struct slowhash_pool *
+metrics_pool_lock(void)
+{
+	if (m.map == NULL)
+		return NULL;
+	pool_lock();
+	return &m.map->slowhash;
+}
+
+void
+metrics_pool_unlock(void)
+{
+	pool_unlock();
 }
 
 /* ------------------------------------------------------------ processes */

@@ -18,6 +18,9 @@
  * layout of another version that cannot be replaced) the process counts
  * privately and says so once in the log; its scrape then shows only
  * itself.  OTAS_METRICS=0 turns counting off.
+ *
+ * The file also holds the host's slow-hash budget (slowhash.h), so that
+ * every process of the host draws on one.
  */
 #ifndef OTAS_METRICS_H
 #define OTAS_METRICS_H
@@ -26,7 +29,7 @@
 #include <stdint.h>
 
 #define METRICS_MAGIC		"OTASMTRC"
-#define METRICS_VERSION		1
+#define METRICS_VERSION		2
 #define METRICS_SLOTS		512	/* living processes of a host */
 #define METRICS_FILE_NAME	"otas.metrics" /* beside the settings file */
 
@@ -77,6 +80,15 @@ void	metrics_busy(int delta);	/* +1 a request begins, -1 it ends */
 void	metrics_request(int http, long long usec);
 /* One group commit of rows rows (otas_db_group_commit_rows). */
 void	metrics_commit_rows(int rows);
+
+/*
+ * The host's slow-hash budget in the pool's file (slowhash.c), with the
+ * pool's lock held until metrics_pool_unlock; NULL, and no lock, for a
+ * process without the file.
+ */
+struct slowhash_pool;
+struct slowhash_pool *metrics_pool_lock(void);
+void	metrics_pool_unlock(void);
 
 /*
  * The whole pool in Prometheus' text format (version 0.0.4) into out:

@@ -116,6 +116,8 @@ req_parse(char *const *envp, struct req *r)
 			r->metrics = !r->health &&
 			    path_ends(v, REQ_METRICS_PATH);
 		}
+		else if ((v = param_value(*envp, "REMOTE_ADDR")) != NULL)
+			r->remote = v;
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

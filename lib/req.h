@@ -27,6 +27,7 @@ struct req {
 	const char	*idem;		/* Idempotency-Key value, or NULL */
 	size_t		 idem_len;
 	int		 idem_count;
+	const char	*remote;	/* REMOTE_ADDR, or NULL */
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
 	int		 health;	/* the path has a REQ_HEALTH_SEGMENT */
 	int		 metrics;	/* the path ends in REQ_METRICS_PATH */
