@@ -101,6 +101,43 @@ def test_errors_land_under_their_codes(pool, keys):
                  program="otas-session") >= 3
 
 
+def test_503s_of_a_database_that_is_not_there_count_with_their_errors(
+        workdir, app, keys):
+    """A pool whose database URL names a port nobody listens on."""
+    down = stack.App(app.build, dict(
+        app.env, OTAS_DATABASE_URL="postgresql://otas_runtime@127.0.0.1:%d/"
+        "otas?connect_timeout=2" % processes.free_port()))
+    key = keys.make()
+    with stack.start_private(stack.Lighttpd,
+                             os.path.join(workdir, "metrics-down"), down,
+                             max_procs=1) as srv:
+        before = ms.scrape(srv)
+        for _ in range(3):
+            assert create_session(srv, key, BODY).status == 503
+        after = ms.scrape(srv)
+    assert delta(before, after, "otas_requests_total",
+                 program="otas-session", code="503") == 3
+    assert delta(before, after, "otas_db_errors_total",
+                 program="otas-session") >= 3
+    assert delta(before, after, "otas_sessions_created_total",
+                 program="otas-session") == 0
+
+
+def test_an_idempotency_key_replay_is_no_new_session(pool, keys):
+    key = keys.make()
+    before = ms.scrape(pool)
+    for _ in range(2):
+        assert create_session(pool, key, BODY, headers=[
+            ("Idempotency-Key", '"metrics-replay"')]).status == 200
+    after = ms.scrape(pool)
+    assert delta(before, after, "otas_sessions_created_total",
+                 program="otas-session") == 1
+    assert delta(before, after, "otas_idempotency_replays_total",
+                 program="otas-session") == 1
+    assert delta(before, after, "otas_requests_total",
+                 program="otas-session", code="200") == 2
+
+
 def test_authz_requests_count_under_otas_authz(pool, keys):
     key = keys.make()
     resp = create_session(pool, key, BODY)

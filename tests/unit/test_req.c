@@ -236,6 +236,43 @@ other_paths_and_no_uri_are_not_the_health_check(void **state)
 	assert_false(is_health("SCRIPT_NAME=/api/agent/v1/health/"));
 }
 
+static int
+is_metrics(const char *uri_param)
+{
+	char *envp[] = { "REQUEST_METHOD=GET", (char *)uri_param, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	return r.metrics;
+}
+
+static void
+metrics_path_is_one_ending_in_metrics(void **state)
+{
+	assert_true(is_metrics("REQUEST_URI=/metrics"));
+	assert_true(is_metrics("REQUEST_URI=/metrics?x=1"));
+	assert_true(is_metrics("REQUEST_URI=/~user/metrics"));
+	assert_false(is_metrics("REQUEST_URI=/metrics/"));
+	assert_false(is_metrics("REQUEST_URI=/metricsx"));
+	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/session/create/"
+	    "?next=/metrics"));
+	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/health/metrics"));
+	assert_false(is_metrics("REQUEST_URI="));
+	assert_false(is_metrics("SCRIPT_NAME=/metrics"));
+}
+
+static void
+remote_addr_is_located(void **state)
+{
+	char *envp[] = { "REMOTE_ADDR=127.0.0.2", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.remote, "127.0.0.2");
+	req_parse(envp + 1, &r);
+	assert_null(r.remote);
+}
+
 static void
 content_length_decimal_is_taken(void **state)
 {
@@ -377,6 +414,8 @@ main(void)
 		cmocka_unit_test(
 		    health_path_is_recognised_with_a_query_a_prefix_or_below_it),
 		cmocka_unit_test(other_paths_and_no_uri_are_not_the_health_check),
+		cmocka_unit_test(metrics_path_is_one_ending_in_metrics),
+		cmocka_unit_test(remote_addr_is_located),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
