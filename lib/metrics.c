@@ -854,7 +854,14 @@ scrape_private(char *out, size_t cap)
 		return -1;
 	metrics_image_init(im, 0);
 	if (m.self != NULL) {
-		memcpy(&im->slot[0].n, &m.self->n, sizeof(im->slot[0].n));
+		_Atomic uint64_t *from = (_Atomic uint64_t *)&m.self->n;
+		_Atomic uint64_t *to = (_Atomic uint64_t *)&im->slot[0].n;
+		size_t k;
+
+		/* Other threads add meanwhile: each number read whole. */
+		for (k = 0; k < NVALUES; k++)
+			atomic_store_explicit(&to[k], get(&from[k]),
+			    memory_order_relaxed);
 		im->slot[0].program = m.self->program;
 		atomic_store(&im->slot[0].pid, (int32_t)getpid());
 		atomic_store(&im->slot[0].threads,
