@@ -9,6 +9,7 @@ import http.client
 import re
 import shutil
 import subprocess
+import time
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
@@ -20,7 +21,7 @@ def fetch(server, source=None, path="/metrics"):
     """(status, content type, body text) of GET /metrics; source: the
     local address to send from (e.g. 127.0.0.2)."""
     conn = http.client.HTTPConnection(
-        server.host, server.port, timeout=15,
+        getattr(server, "host", "127.0.0.1"), server.port, timeout=15,
         source_address=(source, 0) if source else None)
     try:
         conn.request("GET", path, headers={"Connection": "close"})
@@ -48,6 +49,18 @@ def scrape(server):
     assert status == 200, body[:300]
     assert ctype.startswith("text/plain; version=0.0.4"), ctype
     return parse(body)
+
+
+def scrape_until(server, ready, timeout=10):
+    """Scrapes until ready(samples) holds (bounded).  A plain CGI process
+    folds its count into the file as it exits, which may be just after
+    its answer reached the client."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(server)
+        if ready(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.1)
 
 
 def value(samples, name, **labels):

@@ -324,7 +324,10 @@ def test_every_example_routes_the_scrape_and_counts_its_creates(server, keys):
         assert create_session(server, key, BODY).status == 200
     assert create_session(server, "agent_%s_%s" % (
         key.prefix, stack.new_secret()), BODY).status == 401
-    after = ms.scrape(server)
+    after = ms.scrape_until(server, lambda after: delta(
+        before, after, "otas_requests_total", program="otas-session",
+        code="200") >= 3 and delta(before, after, "otas_requests_total",
+                                   program="otas-session", code="401") >= 1)
     assert delta(before, after, "otas_requests_total",
                  program="otas-session", code="200") == 3
     assert delta(before, after, "otas_requests_total",
