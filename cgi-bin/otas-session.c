@@ -11,6 +11,7 @@
  * A path ending in /health/ is the readiness check instead (health.c);
  * one ending in /session/end/ ends the session of the token it carries:
  *   method, token (token_verify, as otas-authz), ended_at set.
+ * One ending in /metrics is the whole pool's counters (metrics.c).
  *
  * OTAS_SCHEMA_VERSION, the newest migration in sql/, comes from the
  * Makefile: the readiness check wants the database at least there.
@@ -32,6 +33,7 @@
 #include "key.h"
 #include "keycache.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
@@ -114,8 +116,11 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
 	row.rate_default = &app->cfg.session_rate;
 	st = batch_create(app->batch, &row, &o->why);
 	o->limit = row.limit;
+	if (st == OTAS_OK && !row.replayed)
+		metrics_count(METRICS_SESSIONS_CREATED);
 	if (st != OTAS_OK || !row.replayed)
 		return st;
+	metrics_count(METRICS_IDEMPOTENCY_REPLAYS);
 	o->why = row.why;
 	memcpy(tc->session_id, row.replay_id, sizeof(tc->session_id));
 	tc->iat = row.replay_iat;
@@ -146,7 +151,8 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 			o->why = "no random bytes for the session id";
 			return OTAS_ERR_SERVER;
 		}
-		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len, kp,
+		st = verify_key(app->db, &app->cfg, rq->key, rq->key_len,
+		    rq->remote, kp,
 		    &o->key, o->rehash, &o->why);
 		if (st != OTAS_OK)
 			return st;
@@ -286,6 +292,37 @@ ready(struct app *app, struct outcome *o)
 	return health_check(app->health, log_now_usec() / 1000, &o->why);
 }
 
+/*
+ * GET /metrics: the pool's counters (any method, nothing of the request
+ * read, like the readiness check).  Not itself in otas_requests_total, so
+ * that a scrape does not change what the next one reports.
+ */
+static void
+scrape(struct conn *c, const struct req *rq)
+{
+	struct resp resp;
+	const char *why = NULL;
+	char *text;
+	long n = -1;
+	long long t0 = log_now_usec();
+
+	c->uncounted = 1;
+	if ((text = malloc(METRICS_TEXT_MAX)) != NULL)
+		n = metrics_scrape(text, METRICS_TEXT_MAX);
+	if (n >= 0) {
+		if (resp_send_metrics(c, text, (size_t)n) == -1)
+			why = "client gone before the answer";
+	} else {
+		why = "metrics did not fit or out of memory";
+		resp_error(&resp, OTAS_ERR_SERVER);
+		(void)resp_send(&resp, c);
+	}
+	free(text);
+	log_request(&(struct log_req){ .id = rq->id, .http = c->http,
+	    .code = n >= 0 ? "metrics" : status_info(OTAS_ERR_SERVER)->code,
+	    .usec = log_now_usec() - t0, .why = why });
+}
+
 static void
 handle(struct conn *c, void *arg)
 {
@@ -298,12 +335,18 @@ handle(struct conn *c, void *arg)
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
+	if (rq.metrics) {
+		scrape(c, &rq);
+		return;
+	}
 	st = rq.health ? ready(app, &o) : rq.end ? end_session(app, &rq, &o) :
 	    create(app, c, &rq, &o);
 	if (st == OTAS_OK)
 		resp_session_limited(&resp, o.jwt, &o.limit);
-	else if (st == OTAS_ERR_RATE_LIMITED)
+	else if (st == OTAS_ERR_RATE_LIMITED) {
+		metrics_count(METRICS_RATE_LIMITED);
 		resp_rate_limited(&resp, &o.limit);
+	}
 	else if (st == OTAS_READY)
 		resp_ready(&resp);
 	else if (st == OTAS_ENDED)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "batch.h"
+#include "metrics.h"
 
 struct waiter {
 	struct agent_session_row	*row;
@@ -72,6 +73,7 @@ write_rows(struct batch *b, struct waiter **taken, int n)
 	for (i = 0; i < n; i++)
 		rows[i] = *taken[i]->row;
 	agent_session_insert(b->db, rows, n);
+	metrics_commit_rows(n);
 	for (i = 0; i < n; i++)
 		*taken[i]->row = rows[i];
 }

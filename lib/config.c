@@ -84,7 +84,7 @@ static const struct setting settings[] = {
 	{ "OTAS_SLOW_HASH_ITERATIONS",	NUMBER,	AT(slow_hash_iterations),
 	    "10000", 1, 10000000 },
 	{ "OTAS_SLOW_HASH_RATE",	NUMBER,	AT(slow_hash_rate), "1000000",
-	    1000, 1000000000L },		/* iterations/s per process */
+	    1000, 1000000000L },		/* iterations/s per host */
 	{ "OTAS_REHASH",		FLAG,	AT(rehash), "1", 0, 1 },
 	{ "OTAS_IDEMPOTENCY_TTL",	NUMBER,	AT(idempotency_ttl), "86400",
 	    1, 366L * 86400 },		/* seconds; a day */
@@ -96,6 +96,8 @@ static const struct setting settings[] = {
 	{ "OTAS_SESSION_RETENTION",	DURATION, AT(session_retention), NULL,
 	    0, 0 },
 	{ "OTAS_SESSION_RATE",		RATE,	AT(session_rate), "off", 0, 0 },
+	{ "OTAS_METRICS",		FLAG,	AT(metrics), "1", 0, 1 },
+	{ "OTAS_METRICS_FILE",		PATH,	AT(metrics_file), NULL, 0, 0 },
 };
 
 #define NSETTINGS	(sizeof(settings) / sizeof(settings[0]))
@@ -601,6 +603,8 @@ config_free(struct otas_config *c)
 	free(c->jwt_secret_file);
 	free(c->jwt_previous_file);
 	free(c->sql_dir);
+	free(c->metrics_file);
+	c->metrics_file = NULL;
 	c->settings_file = c->database_url = c->authz_database_url = NULL;
 	c->jwt_secret_file = c->jwt_previous_file = c->sql_dir = NULL;
 	secret_free(&c->jwt_secret);

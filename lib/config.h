@@ -52,6 +52,8 @@ struct otas_config {
 	char		 runtime_role[CONFIG_ROLE_MAX + 1]; /* OTAS_RUNTIME_ROLE */
 	long long	 session_retention; /* OTAS_SESSION_RETENTION, s; 0: off */
 	struct rate	 session_rate;	/* OTAS_SESSION_RATE; quota 0: off */
+	int		 metrics;	/* OTAS_METRICS: count; 1 */
+	char		*metrics_file;	/* OTAS_METRICS_FILE; NULL: beside settings */
 };
 
 /* What a program needs; config_load fails when it is missing. */

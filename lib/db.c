@@ -24,6 +24,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "pghosts.h"
 
 /*
@@ -40,6 +41,7 @@ struct db {
 	struct pghosts	 hosts;		/* .n 0: the URL names one host */
 	int		 first;		/* host tried first: the last to answer */
 	PGconn		*conn;
+	int		 connected;	/* ever: later connects are reconnects */
 	const struct db_stmt *prepared[DB_MAX_STMTS];	/* on conn */
 	int		 nprepared;
 };
@@ -349,9 +351,15 @@ connect_hosts(struct db *db, long long deadline, const char **why)
 static int
 db_connect(struct db *db, long long deadline, const char **why)
 {
+	int rc;
+
 	if (db->hosts.n == 0)
-		return connect_url(db, deadline, why);
-	return connect_hosts(db, deadline, why);
+		rc = connect_url(db, deadline, why);
+	else
+		rc = connect_hosts(db, deadline, why);
+	if (rc == 0 && db->connected++ > 0)
+		metrics_count(METRICS_DB_RECONNECTS);
+	return rc;
 }
 
 /*
@@ -540,8 +548,11 @@ db_run(struct db *db, const struct db_stmt *s, const char *const *params,
 	pthread_mutex_lock(&db->lock);
 	st = run_locked(db, s, params, res, sqlstate, why);
 	pthread_mutex_unlock(&db->lock);
-	if (st != OTAS_OK)
+	metrics_count(METRICS_DB_STATEMENTS);
+	if (st != OTAS_OK) {
+		metrics_count(METRICS_DB_ERRORS);
 		*res = NULL;
+	}
 	return st;
 }
 

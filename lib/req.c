@@ -139,6 +139,15 @@ path_has(const char *uri, const char *segment)
 	    strstr(path, segment) != NULL;
 }
 
+/* Whether the path of a request URI (the query cut off) ends in end. */
+static int
+path_ends(const char *uri, const char *end)
+{
+	size_t n = strcspn(uri, "?"), m = strlen(end);
+
+	return n >= m && memcmp(uri + n - m, end, m) == 0;
+}
+
 void
 req_parse(char *const *envp, struct req *r)
 {
@@ -167,7 +176,11 @@ req_parse(char *const *envp, struct req *r)
 		else if ((v = param_value(*envp, "REQUEST_URI")) != NULL) {
 			r->health = path_has(v, REQ_HEALTH_SEGMENT);
 			r->end = path_has(v, REQ_END_SEGMENT);
+			r->metrics = !r->health &&
+			    path_ends(v, REQ_METRICS_PATH);
 		}
+		else if ((v = param_value(*envp, "REMOTE_ADDR")) != NULL)
+			r->remote = v;
 		else if ((v = param_value(*envp, "UNIQUE_ID")) != NULL ||
 		    (v = param_value(*envp, "HTTP_X_REQUEST_ID")) != NULL)
 			set_id(r, v);

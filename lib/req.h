@@ -27,9 +27,11 @@ struct req {
 	const char	*idem;		/* Idempotency-Key value, or NULL */
 	size_t		 idem_len;
 	int		 idem_count;
+	const char	*remote;	/* REMOTE_ADDR, or NULL */
 	char		 id[REQ_ID_MAX + 1]; /* for the log: safe characters only */
 	int		 health;	/* the path has a REQ_HEALTH_SEGMENT */
 	int		 end;		/* the path has a REQ_END_SEGMENT */
+	int		 metrics;	/* the path ends in REQ_METRICS_PATH */
 };
 
 /*
@@ -50,6 +52,13 @@ struct req {
  * path, beside .../session/create/.
  */
 #define REQ_END_SEGMENT "/session/end/"
+
+/*
+ * The scrape, GET /metrics: a path (the query cut off) ending in this,
+ * and not the readiness check's.  The examples route exactly /metrics
+ * here, from loopback only.
+ */
+#define REQ_METRICS_PATH "/metrics"
 
 /* Scans a NULL-terminated "NAME=value" array; never fails. */
 void	req_parse(char *const *envp, struct req *r);

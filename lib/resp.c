@@ -211,5 +211,24 @@ resp_send(struct resp *r, struct conn *c)
 {
 	if (r->overflow)
 		resp_error(r, OTAS_ERR_SERVER);
+	c->http = r->http;
 	return conn_write(c, r->buf, r->len);
+}
+
+int
+resp_send_metrics(struct conn *c, const char *text, size_t len)
+{
+	struct resp r;
+
+	status_line(&r, OTAS_READY);
+	append(&r, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Length: %zu\r\n\r\n", len);
+	if (r.overflow)		/* cannot happen: a few fixed lines */
+		return -1;
+	c->http = r.http;
+	if (conn_write(c, r.buf, r.len) == -1)
+		return -1;
+	return conn_write(c, text, len);
 }

@@ -63,6 +63,12 @@ void	resp_allow(struct resp *r, const char *session_id,
 void	resp_echo(struct resp *r, const char *session_id,
 	    const char *agent_id, long long expires);
 
+/*
+ * The scrape's 200: Prometheus' text format, len bytes of text, written
+ * straight from the caller's buffer (it is larger than RESP_MAX).
+ */
+int	resp_send_metrics(struct conn *c, const char *text, size_t len);
+
 /* Writes the answer (a 500 if it overflowed); returns conn_write's result. */
 int	resp_send(struct resp *r, struct conn *c);
 

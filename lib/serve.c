@@ -29,6 +29,7 @@
 
 #include "decimal.h"
 #include "log.h"
+#include "metrics.h"
 #include "serve.h"
 #include "version.h"
 
@@ -93,12 +94,28 @@ conn_write(struct conn *c, const char *buf, size_t n)
 	return 0;
 }
 
+/* fn on one request, counted under the status it answered. */
+static void
+serve_one(serve_fn fn, void *arg, struct conn *c)
+{
+	long long t0 = log_now_usec();
+
+	metrics_busy(1);
+	c->http = 0;
+	c->uncounted = 0;
+	fn(c, arg);
+	if (!c->uncounted)
+		metrics_request(c->http, log_now_usec() - t0);
+	metrics_busy(-1);
+}
+
 static int
 serve_cgi(serve_fn fn, void *arg)
 {
-	struct conn c = { environ, NULL, 0, 0, 0 };
+	struct conn c = { environ, NULL, 0, 0, 0, 0, 0 };
 
-	fn(&c, arg);
+	metrics_threads(1);
+	serve_one(fn, arg, &c);
 	return 0;
 }
 
@@ -197,7 +214,7 @@ worker_main(void *v)
 			c.authorizer = req.role == FCGI_AUTHORIZER;
 			c.worker = w->index;
 			c.got = 0;
-			p->fn(&c, p->arg);
+			serve_one(p->fn, p->arg, &c);
 			finish(&req, &c);
 		}
 		FCGX_Free(&req, 1);
@@ -244,16 +261,31 @@ install_wake(void)
 	return 0;
 }
 
+static int serve_pool(long, int, serve_fn, void *);
+
 int
 serve(long max_requests, int threads, serve_fn fn, void *arg)
+{
+	int rc;
+
+	if (FCGX_IsCGI())
+		rc = serve_cgi(fn, arg);
+	else {
+		metrics_threads(threads);
+		rc = serve_pool(max_requests, threads, fn, arg);
+	}
+	metrics_close();
+	return rc;
+}
+
+static int
+serve_pool(long max_requests, int threads, serve_fn fn, void *arg)
 {
 	struct pool p;
 	struct worker *w;
 	sigset_t stop_set;
 	int i, started = 0;
 
-	if (FCGX_IsCGI())
-		return serve_cgi(fn, arg);
 	if (FCGX_Init() != 0 || install_wake() == -1) {
 		fprintf(stderr, "cannot initialise libfcgi\n");
 		return 1;
@@ -307,5 +339,6 @@ serve_start(const char *prog, int argc, char *argv[],
 		return 1;
 	}
 	log_start(cfg);
+	metrics_open(prog, cfg, FCGX_IsCGI());
 	return -1;
 }

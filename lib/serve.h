@@ -20,6 +20,8 @@ struct conn {
 	int		 authorizer;	/* FastCGI role AUTHORIZER */
 	int		 worker;	/* 0 .. threads-1: per-thread buffers */
 	long long	 got;		/* body bytes conn_read returned */
+	int		 http;		/* the status answered (resp_send) */
+	int		 uncounted;	/* a scrape: not in otas_requests_total */
 };
 
 /* Reads up to n bytes; returns how many (< n only at end of body), or -1. */
@@ -31,8 +33,9 @@ int	conn_write(struct conn *c, const char *buf, size_t n);
 /*
  * What every program does before its first request: answers --version,
  * names itself in the log, reads its settings (config_load with need; cfg
- * NULL for a program that has none) and logs the first line.  Returns -1 to go on, or the exit status when the
- * program is done (the reason already on stderr).
+ * NULL for a program that has none), logs the first line and joins the
+ * pool's metrics (metrics.h).  Returns -1 to go on, or the exit status
+ * when the program is done (the reason already on stderr).
  */
 int	serve_start(const char *prog, int argc, char *argv[],
 	    struct otas_config *cfg, int need);
@@ -43,7 +46,9 @@ typedef void (*serve_fn)(struct conn *c, void *arg);
  * Serves requests with fn on `threads` threads (fn must then be
  * thread-safe; c->worker tells the threads apart) until SIGTERM or SIGINT
  * (requests in hand are finished first), until max_requests have been
- * accepted (0: no limit), or, in CGI mode, after the one request.  Returns
+ * accepted (0: no limit), or, in CGI mode, after the one request.  Each
+ * request is counted by the status fn answered (c->http) and its time;
+ * before returning, the process's counts join the pool's totals.  Returns
  * the process exit status.
  */
 int	serve(long max_requests, int threads, serve_fn fn, void *arg);

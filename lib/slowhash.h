@@ -1,5 +1,5 @@
 /*
- * slowhash — the CPU budget of slow key verifications in one process.
+ * slowhash — the CPU budget of slow key verifications on a host.
  *
  * A PBKDF2 hash above OTAS_SLOW_HASH_ITERATIONS (a key from the original
  * backend, 260 000 iterations: about 80 ms of a core) is paid once per
@@ -8,20 +8,32 @@
  * knows a prefix lock its owner out, so a key is never refused for that:
  * each slow hash waits for its share of a budget of OTAS_SLOW_HASH_RATE
  * iterations per second (a token bucket holding at most one second of
- * it).  Over any T seconds a process therefore starts slow hashes of at
+ * it).  The bucket lives in the pool's metrics file (metrics.h), shared by
+ * every process of the host, so mod_fcgid starting more processes for
+ * waiting hashes adds no budget; a process without the file keeps one of
+ * its own.  Over any T seconds the host therefore starts slow hashes of at
  * most rate * (T + 1) iterations plus the one in hand; at the default of
  * 1 000 000 that is under a third of one core, however many requests come.
- * A guesser may make the owner's first verification wait its turn behind
- * his; a key already verified never meets the budget (verify.c asks the
- * cache first).  So that no worker sleeps for long, a hash whose turn is
- * more than SLOWHASH_MAX_WAIT seconds away (only possible with several
- * threads per process) is not queued: that request is answered 503 with
- * Retry-After, to be tried again, never 401.
+ *
+ * The queue is shared fairly by source address (REMOTE_ADDR; IPv6 by its
+ * /64): a hash whose turn is more than SLOWHASH_MAX_WAIT seconds away is
+ * not queued, and past SLOWHASH_SHARED_WAIT only an address with no hash
+ * of its own still queued may join.  One address flooding guesses thus
+ * fills at most the first part of the queue, and its 503s are cheap; the
+ * owner, from another address, always finds room and waits at most about
+ * SLOWHASH_MAX_WAIT.  A refused request is answered 503 with Retry-After,
+ * to be tried again, never 401.  A key already verified never meets the
+ * budget (verify.c asks the cache first).
  */
 #ifndef OTAS_SLOWHASH_H
 #define OTAS_SLOWHASH_H
 
+#include <stddef.h>
+
 #define SLOWHASH_MAX_WAIT	2.0	/* seconds */
+#define SLOWHASH_SHARED_WAIT	1.0	/* beyond: addresses with none queued */
+#define SLOWHASH_ADDRS		256	/* addresses remembered at once */
+#define SLOWHASH_ADDR_MAX	8	/* an IPv4 address, or an IPv6 /64 */
 
 /* The bucket, in iterations; zeroed means full at the first use. */
 struct slowhash_bucket {
@@ -41,12 +53,44 @@ struct slowhash_bucket {
 double	slowhash_take(struct slowhash_bucket *b, double rate,
 	    double iterations, double now);
 
+/* One source address and when the last hash it queued ends. */
+struct slowhash_addr {
+	unsigned char	key[SLOWHASH_ADDR_MAX];
+	unsigned char	len;		/* 0: unknown address */
+	unsigned char	used;
+	double		until;		/* seconds, of the clock passed in */
+};
+
+/* The budget and the addresses queued in it: a file's bytes, untrusted. */
+struct slowhash_pool {
+	struct slowhash_bucket	bucket;
+	struct slowhash_addr	addr[SLOWHASH_ADDRS];
+};
+
 /*
- * The process's bucket: takes iterations at rate and sleeps as long as
- * slowhash_take says (no lock held while sleeping).  Returns 0, or -1
- * when the turn is too far away and the hash must not be done now.
- * Thread-safe.
+ * REMOTE_ADDR as the key its fair share is kept under: 4 bytes of IPv4
+ * (also IPv4-mapped IPv6), the first 8 of IPv6; 0 (all unknown addresses
+ * share one key) for NULL or anything else.  Returns the key's length.
  */
-int	slowhash_wait(long iterations, long rate);
+size_t	slowhash_addr_key(const char *remote,
+	    unsigned char key[SLOWHASH_ADDR_MAX]);
+
+/*
+ * slowhash_take for the address key[0..len) in pool p: -1 without taking
+ * anything when the turn is over SLOWHASH_MAX_WAIT away, or over
+ * SLOWHASH_SHARED_WAIT away while the address still has a hash queued.
+ * Pure arithmetic; values that are not numbers (a damaged file) start the
+ * bucket afresh.
+ */
+double	slowhash_take_fair(struct slowhash_pool *p, const unsigned char *key,
+	    size_t len, double rate, double iterations, double now);
+
+/*
+ * The host's budget (the pool's file, else the process's): takes
+ * iterations at rate for remote (REMOTE_ADDR, or NULL) and sleeps as long
+ * as slowhash_take_fair says (no lock held while sleeping).  Returns 0, or
+ * -1 when the hash must not be done now.  Thread-safe.
+ */
+int	slowhash_wait(long iterations, long rate, const char *remote);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "metrics.h"
 #include "slowhash.h"
 #include "verify.h"
 
@@ -42,12 +43,18 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 
 /* A slow hash waits for its turn in the process's budget (slowhash.h). */
 static enum otas_status
-slow_turn(const struct otas_config *cfg, long iterations, const char **why)
+slow_turn(const struct otas_config *cfg, long iterations, const char *remote,
+    const char **why)
 {
-	if (iterations <= cfg->slow_hash_iterations ||
-	    slowhash_wait(iterations, cfg->slow_hash_rate) == 0)
+	if (iterations <= cfg->slow_hash_iterations)
 		return OTAS_OK;
-	*why = "slow-hash budget over two seconds behind";
+	if (slowhash_wait(iterations, cfg->slow_hash_rate, remote) == 0) {
+		metrics_count(METRICS_SLOW_HASHES);
+		metrics_add(METRICS_SLOW_HASH_ITERATIONS, (uint64_t)iterations);
+		return OTAS_OK;
+	}
+	metrics_count(METRICS_SLOW_HASHES_REFUSED);
+	*why = "slow-hash budget too far behind for this address";
 	return OTAS_ERR_UNAVAILABLE;
 }
 
@@ -60,10 +67,18 @@ slow_turn(const struct otas_config *cfg, long iterations, const char **why)
 static char dummy[HASH_ENCODED_MAX];
 static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* What one verification checks, and for whom (the budget's share). */
+struct presented {
+	const struct otas_config *cfg;
+	const char	*key;
+	size_t		 len;
+	const char	*remote;	/* REMOTE_ADDR, or NULL */
+};
+
 static enum otas_status
-check_dummy(const struct otas_config *cfg, const char *key, size_t len,
-    const char **why)
+check_dummy(const struct presented *pk, const char **why)
 {
+	const struct otas_config *cfg = pk->cfg;
 	char enc[HASH_ENCODED_MAX];
 
 	pthread_mutex_lock(&dummy_lock);
@@ -72,9 +87,9 @@ check_dummy(const struct otas_config *cfg, const char *key, size_t len,
 		dummy[0] = '\0';
 	memcpy(enc, dummy, sizeof(enc));
 	pthread_mutex_unlock(&dummy_lock);
-	if (slow_turn(cfg, cfg->key_iterations, why) != OTAS_OK)
+	if (slow_turn(cfg, cfg->key_iterations, pk->remote, why) != OTAS_OK)
 		return OTAS_ERR_UNAVAILABLE;
-	(void)hash_verify(key, len, enc);
+	(void)hash_verify(pk->key, pk->len, enc);
 	return OTAS_ERR_KEY;
 }
 
@@ -108,15 +123,17 @@ want_rehash(const struct otas_config *cfg, const char *key, size_t len,
 
 /*
  * Checks the rows in turn; returns OTAS_OK when one matches and is usable.
- * A slow hash waits for its share of the process's budget first: never
- * refused, so guesses cannot lock the owner of a prefix out (at worst a
- * 503 to retry, when the budget is too far behind).
+ * A slow hash waits for its address's share of the host's budget first:
+ * never refused for failures, so guesses cannot lock the owner of a
+ * prefix out (at worst a 503 to retry, when the budget is too far behind
+ * for the guesser's address).
  */
 static enum otas_status
-check_rows(const struct otas_config *cfg, const char *key, size_t len,
-    struct agent_key_row *rows, int n, struct keycache_entry *out,
-    char rehash[HASH_ENCODED_MAX], const char **why)
+check_rows(const struct presented *pk, struct agent_key_row *rows, int n,
+    struct keycache_entry *out, char rehash[HASH_ENCODED_MAX],
+    const char **why)
 {
+	const struct otas_config *cfg = pk->cfg;
 	int i, hashed = 0;
 
 	*why = "unknown key prefix";
@@ -130,10 +147,10 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			*why = "stored hash is not pbkdf2_sha256";
 			continue;
 		}
-		if (slow_turn(cfg, iter, why) != OTAS_OK)
+		if (slow_turn(cfg, iter, pk->remote, why) != OTAS_OK)
 			return OTAS_ERR_UNAVAILABLE;
 		hashed++;
-		if (hash_verify(key, len, r->hashed_key) != HASH_MATCH) {
+		if (hash_verify(pk->key, pk->len, r->hashed_key) != HASH_MATCH) {
 			*why = "wrong secret";
 			continue;
 		}
@@ -141,19 +158,21 @@ check_rows(const struct otas_config *cfg, const char *key, size_t len,
 			return OTAS_ERR_KEY;
 		fill(out, r);
 		if (slow)
-			want_rehash(cfg, key, len, r->prefix, rehash);
+			want_rehash(cfg, pk->key, pk->len, r->prefix, rehash);
 		return OTAS_OK;
 	}
 	if (hashed == 0)
-		return check_dummy(cfg, key, len, why);
+		return check_dummy(pk, why);
 	return OTAS_ERR_KEY;
 }
 
 enum otas_status
 verify_key(struct db *db, const struct otas_config *cfg, const char *key,
-    size_t len, const struct key_parts *parts, struct keycache_entry *out,
-    char rehash[HASH_ENCODED_MAX], const char **why)
+    size_t len, const char *remote, const struct key_parts *parts,
+    struct keycache_entry *out, char rehash[HASH_ENCODED_MAX],
+    const char **why)
 {
+	struct presented pk = { cfg, key, len, remote };
 	struct agent_key_row rows[AGENT_KEY_MAX_ROWS];
 	enum otas_status st;
 	int n;
@@ -165,11 +184,14 @@ verify_key(struct db *db, const struct otas_config *cfg, const char *key,
 		*why = "SHA-256 failed";
 		return OTAS_ERR_SERVER;
 	}
-	if (keycache_get(out->digest, out))
+	if (keycache_get(out->digest, out)) {
+		metrics_count(METRICS_KEY_CACHE_HITS);
 		return OTAS_OK;
+	}
+	metrics_count(METRICS_KEY_CACHE_MISSES);
 	if ((st = agent_key_lookup(db, parts, rows, &n, why)) != OTAS_OK)
 		return st;
-	st = check_rows(cfg, key, len, rows, n, out, rehash, why);
+	st = check_rows(&pk, rows, n, out, rehash, why);
 	agent_key_rows_free(rows, n);
 	if (st == OTAS_OK)
 		keycache_put(out);

@@ -25,11 +25,13 @@
  * and should be replaced ("" otherwise); OTAS_ERR_KEY with *why saying
  * which of unknown, wrong secret, inactive, revoked, expired, agent
  * inactive; OTAS_ERR_UNAVAILABLE (database, or the slow-hash budget too far
- * behind) / OTAS_ERR_SERVER.  out->prefix is set for the log whenever a
- * prefix is known.
+ * behind for remote, the client's REMOTE_ADDR or NULL: slowhash.h) /
+ * OTAS_ERR_SERVER.  out->prefix is set for the log whenever a prefix is
+ * known.
  */
 enum otas_status verify_key(struct db *db, const struct otas_config *cfg,
-		    const char *key, size_t len, const struct key_parts *parts,
+		    const char *key, size_t len, const char *remote,
+		    const struct key_parts *parts,
 		    struct keycache_entry *out, char rehash[HASH_ENCODED_MAX],
 		    const char **why);
 

@@ -9,7 +9,8 @@
 #                          clang, valgrind, Django, lintian... (~400 MB).
 #
 # Web servers are installed with service start-up suppressed: the tests start
-# their own private instances on loopback ports, never the system ones.
+# their own private instances on loopback ports, never the system ones
+# (prometheus too: the metrics tests start their own server and promtool).
 set -eu
 
 RUN_PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev
@@ -17,7 +18,7 @@ libpq-dev libssl-dev postgresql-15 lighttpd python3 procps curl"
 TEST_PKGS="libcmocka-dev libjansson-dev xz-utils apache2 libapache2-mod-fcgid apache2-suexec-custom
 nginx spawn-fcgi multiwatch pgbouncer wrk python3-pytest python3-jwt
 python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind
-debhelper dpkg-dev lintian strace"
+debhelper dpkg-dev lintian strace prometheus"
 
 case ${1:-test} in
 run) PKGS=$RUN_PKGS ;;

@@ -223,6 +223,53 @@ def latency_pair(rig):
                void=bad > 0)
 
 
+# --- metrics on and off, interleaved ---------------------------------------
+
+def metrics_cost(rig):
+    """What counting costs: two group-commit lighttpd stacks alike but for
+    OTAS_METRICS (1: every process counts into the pool's file; 0: no
+    counting at all), runs interleaved A B A B A B at the judged
+    connection count, as latency_pair does against drift.  Requests per
+    second and the responders' CPU per request, both printed."""
+    k = rig.knobs
+    t, c = k.modes[-1], k.c16
+    secs = max(2, k.seconds // 2)
+    runs = {"1": [], "0": []}
+    bad = 0
+    stacks = {}
+    try:
+        for on in ("1", "0"):
+            stacks[on] = rig.started(stack.Lighttpd, "metrics-%s" % on, t,
+                                     env={"OTAS_METRICS": on},
+                                     max_procs=k.gc_procs)
+            rig.warm(stacks[on], c, 2)
+        for _ in range(3):
+            for on in ("1", "0"):
+                r = rig.measured_wrk(stacks[on], c, secs)
+                runs[on].append(r)
+                bad += r["void"]
+    finally:
+        for srv in stacks.values():
+            rig.stop_server(srv)
+    rps = {on: statistics.median(r["rps"] for r in runs[on]) for on in runs}
+    cpu = {on: statistics.median(r["resp_us_req"] for r in runs[on])
+           for on in runs}
+    rig.out("")
+    rig.out("== metrics on / off (lighttpd, OTAS_THREADS=%d, %d "
+            "connections, 3 x %d s each) ==" % (t, c, secs))
+    for on, name in (("1", "on "), ("0", "off")):
+        rig.out("  metrics %s: %s req/s (median %.0f); responder CPU "
+                "%.1f us/request" % (name, " ".join(
+                    "%.0f" % r["rps"] for r in runs[on]), rps[on], cpu[on]))
+    q = rps["1"] / max(rps["0"], 1)
+    rig.out("  on / off: %.3f req/s, %.3f responder CPU%s" % (
+        q, cpu["1"] / max(cpu["0"], 0.001),
+        "  VOID runs: %d" % bad if bad else ""))
+    rig.target("  metrics on / off at %d connections: %.3f x the requests "
+               "per second (target >= 0.98)" % (c, q), q >= 0.98,
+               void=bad > 0)
+
+
 # --- the per-process key cache ---------------------------------------------
 
 def key_cache(rig):
@@ -543,6 +590,6 @@ def authz_modes(rig):
         rig.stop_server(sl)
 
 
-MEASUREMENTS = [modes, latency_pair, key_cache, shared_hosting,
+MEASUREMENTS = [modes, latency_pair, metrics_cost, key_cache, shared_hosting,
                 legacy_first_use, prefix_timing, insert_rate, rate_limit,
                 authz_modes]

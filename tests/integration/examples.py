@@ -210,8 +210,8 @@ def spawn_fcgi_command(example, program):
 
 def render_spawn_fcgi(argv, rundir, libexec, env, port=None, procs=None):
     """The documented command with a site's values: each OTAS_*=... word
-    gets env's value (OTAS_THREADS keeps the documented one when env has
-    none); a command that takes settings also gets env's other
+    gets env's value (OTAS_THREADS and OTAS_METRICS_FILE keep the
+    documented one, below rundir, when env has none); a command that takes settings also gets env's other
     OTAS_* settings, before spawn-fcgi; the default paths become rundir
     and libexec; port replaces the documented TCP port.  procs > 1 runs
     that many copies under `multiwatch -f procs --`, the way the nginx
@@ -221,8 +221,8 @@ def render_spawn_fcgi(argv, rundir, libexec, env, port=None, procs=None):
     env = dict(env)
     for word in argv:
         name, _, value = word.partition("=")
-        if name == "OTAS_THREADS":
-            env.setdefault(name, value)
+        if name in ("OTAS_THREADS", "OTAS_METRICS_FILE"):
+            env.setdefault(name, value.replace(DEFAULT_RUNDIR, rundir))
     missing = named - set(env)
     if missing:
         raise ValueError("no value for %s" % ", ".join(sorted(missing)))

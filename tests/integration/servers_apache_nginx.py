@@ -24,7 +24,7 @@ import os
 
 import examples
 import processes
-from stack import Server, check_config, register
+from stack import SERVER_USER, Server, check_config, register
 
 APACHE = "/usr/sbin/apache2"
 NGINX = "/usr/sbin/nginx"
@@ -113,6 +113,8 @@ class Apache(Server):
             "modules": APACHE_MODULES,
             "database_url": self.app.env["OTAS_DATABASE_URL"],
             "jwt_secret_file": self.app.env["OTAS_JWT_SECRET_FILE"],
+            "metrics_file": os.path.join(self.rundir, "metrics",
+                                         "otas.metrics"),
         }
         extra = {k: v for k, v in self.app.env.items()
                  if k not in MAIN_SETTINGS}
@@ -122,6 +124,9 @@ class Apache(Server):
         self.app.binary("otas-session")
         for d in (self.dir, self.rundir, os.path.join(self.dir, "logs")):
             os.makedirs(d, exist_ok=True)
+        # As the example asks: the metrics file's directory is the User's.
+        os.makedirs(os.path.join(self.rundir, "metrics"), exist_ok=True)
+        processes.give_to(os.path.join(self.rundir, "metrics"), SERVER_USER)
         # The build directory is the otas_libexec the workers (www-data)
         # must reach; the programs there are world-executable already.
         self.conf = os.path.join(self.dir, "apache.conf")
@@ -207,6 +212,9 @@ class Nginx(Server):
         logdir = os.path.join(self.dir, "logs")
         for d in (self.dir, self.rundir, logdir):
             os.makedirs(d, exist_ok=True)
+        # As the example asks: the metrics file's directory is www-data's.
+        os.makedirs(os.path.join(self.rundir, "metrics"), exist_ok=True)
+        processes.give_to(os.path.join(self.rundir, "metrics"), SERVER_USER)
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(examples.nginx(self.port, self.rundir, logdir))

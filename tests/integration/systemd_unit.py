@@ -209,6 +209,7 @@ class Service:
         argv[at:at] = self.wrap
         env = service_environment(self.unit, self.path_map, self.users)
         env.update(self.wrap_env)
+        self.runtime_directories()
         umask = int(self.unit.get("Service", "UMask", "0022"), 8)
         self.sock, self.socket_path = listen(self.socket_unit,
                                              self.path_map)
@@ -222,6 +223,21 @@ class Service:
             # The service holds the socket now; ours would keep it alive.
             self.sock.close()
         return self
+
+    def runtime_directories(self):
+        """RuntimeDirectory= as systemd makes it: below /run (mapped),
+        the unit's user's, RuntimeDirectoryMode (0755); kept, as
+        RuntimeDirectoryPreserve=yes keeps it."""
+        user = self.unit.get("Service", "User", "root")
+        pw = pwd.getpwnam(self.users.get(user, user))
+        mode = int(self.unit.get("Service", "RuntimeDirectoryMode", "0755"),
+                   8)
+        for value in self.unit.all("Service", "RuntimeDirectory"):
+            for word in value.split():
+                d = map_path("/run/" + word, self.path_map)
+                os.makedirs(d, exist_ok=True)
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+                os.chmod(d, mode)
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

@@ -311,6 +311,24 @@ def test_dev_env_exports_what_otas_admin_and_psql_need(running):
     assert int(r.stdout) >= 1
 
 
+def test_make_run_prints_and_exports_the_metrics_url_which_counts(running):
+    env = dev_env(running.checkout)
+    url = "http://localhost:%d/metrics" % running.port
+    assert env["OTAS_METRICS_URL"] == url
+    assert "curl %s" % url in running.output()
+    r = bash(running.checkout, '. var/dev.env && curl -s -o /dev/null '
+             '-w "%{http_code}" -X POST -H "X-OTAS-AGENT-KEY: $OTAS_DEMO_KEY" '
+             '-H "Content-Type: application/json" --data "{}" '
+             '"$OTAS_URL/api/agent/v1/session/create/" && echo && '
+             'curl -s "$OTAS_METRICS_URL"')
+    status, _, text = r.stdout.partition("\n")
+    assert status == "200", r.stdout + r.stderr
+    m = re.search(r'^otas_requests_total\{program="otas-session",'
+                  r'code="200"\} (\d+)$', text, re.MULTILINE)
+    assert m and int(m.group(1)) >= 1, text[:2000]
+    assert env["OTAS_DEMO_KEY"] not in text
+
+
 def test_make_run_programs_connect_as_the_runtime_role(running):
     bash(running.checkout, readme_block("## The two commands",
                                         ". var/dev.env"))

@@ -24,6 +24,7 @@ import subprocess
 import pytest
 
 import admin_cli
+import metrics_scrape as ms
 import shared_host
 import stack
 
@@ -360,6 +361,30 @@ def test_settings_file_is_not_served_under_mod_cgi(cgi_host):
 def test_only_the_endpoint_url_makes_a_session_under_mod_cgi(
         cgi_host, pg, keys):
     assert_only_the_endpoint_makes_sessions(cgi_host, pg, keys, ".cgi")
+
+
+# --- GET /metrics on the shared host ----------------------------------------
+
+@pytest.mark.parametrize("kind", ["fcgid", "cgi"])
+def test_metrics_count_the_sites_requests_and_the_file_is_not_served(
+        request, kind, keys):
+    """The htaccess routes /metrics to otas-session for loopback; the
+    processes, run as the customer, count into otas.metrics beside
+    otas.conf (plain CGI: each process as it exits)."""
+    host = request.getfixturevalue(kind + "_host")
+    before = ms.scrape(host)
+    key = keys.make()
+    assert seed_curl(host, key.full)[0] == 200
+    after = ms.scrape_until(host, lambda a: ms.value(
+        a, "otas_requests_total", program="otas-session", code="200") >
+        ms.value(before, "otas_requests_total", program="otas-session",
+                 code="200"))
+    assert ms.value(after, "otas_requests_total", program="otas-session",
+                    code="200") == ms.value(
+        before, "otas_requests_total", program="otas-session",
+        code="200") + 1
+    status, _, body = curl(host.url + "/otas.metrics")
+    assert status == 403 and b"OTASMTRC" not in body
 
 
 # --- otas-admin from the web space -----------------------------------------

@@ -15,12 +15,14 @@ import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
 
 import jwt
 import pytest
 
 import examples
+import metrics_scrape as ms
 import processes
 import servers_apache_nginx as san
 import stack
@@ -107,6 +109,12 @@ def private_etc(etc, service_user, secret, settings, extra=None):
     return etc
 
 
+def metrics_file(run):
+    """The packaged OTAS_METRICS_FILE below the stand-in of /run/otas-fcgi
+    (the units' RuntimeDirectory=otas-fcgi/metrics)."""
+    return os.path.join(run, "metrics", "otas.metrics")
+
+
 @pytest.fixture(scope="module")
 def units(workdir, build_dir, pg, secret, service_user):
     """otas-session, otas-authz and otas-echo started from their units,
@@ -116,7 +124,8 @@ def units(workdir, build_dir, pg, secret, service_user):
     os.makedirs(base)
     os.chmod(base, 0o755)
     etc = private_etc(os.path.join(base, "etc"), service_user, secret,
-                      {"OTAS_DATABASE_URL": pg.runtime_url})
+                      {"OTAS_DATABASE_URL": pg.runtime_url,
+                       "OTAS_METRICS_FILE": metrics_file(run)})
     path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
                 "/usr/lib/otas-fcgi": build_dir}
     started = {}
@@ -281,6 +290,23 @@ def test_otas_authz_guards_the_protected_url_behind_nginx(nginx, pg, keys,
     assert_authz_guards_the_protected_url(nginx, pg, keys, secret)
 
 
+def test_both_services_count_into_one_file_in_their_runtime_directory(
+        nginx, units, pg, keys, secret, service_user):
+    """GET /metrics through nginx reports both services, which count into
+    the packaged OTAS_METRICS_FILE: the service user's, 0600."""
+    before = ms.scrape(nginx)
+    assert_authz_guards_the_protected_url(nginx, pg, keys, secret)
+    after = ms.scrape(nginx)
+    for program in ("otas-session", "otas-authz"):
+        assert ms.total(after, "otas_processes", program=program) == 1
+        assert ms.total(after, "otas_requests_total", program=program) > \
+            ms.total(before, "otas_requests_total", program=program)
+    st = os.stat(metrics_file(units["otas-session"].path_map[
+        "/run/otas-fcgi"]))
+    assert st.st_uid == pwd.getpwnam(service_user).pw_uid
+    assert stat.S_IMODE(st.st_mode) == 0o600
+
+
 def test_seed_request_through_lighttpd_pointed_at_the_sockets_gets_200(
         lighttpd, pg, keys, secret):
     key = keys.make()
@@ -408,7 +434,10 @@ def traced(workdir, units, pg, keys, secret, service_user):
     run, logs = os.path.join(base, "run"), os.path.join(base, "logs")
     os.makedirs(logs)
     os.chmod(base, 0o755)
-    etc = units["otas-session"].path_map["/etc/otas-fcgi"]
+    # Settings of its own: the metrics file in its own run directory.
+    etc = private_etc(os.path.join(base, "etc"), service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url,
+                       "OTAS_METRICS_FILE": metrics_file(run)})
     path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
                 "/usr/lib/otas-fcgi":
                 units["otas-session"].path_map["/usr/lib/otas-fcgi"]}

@@ -308,6 +308,43 @@ other_paths_are_not_the_end_endpoint(void **state)
 	assert_false(is_end("SCRIPT_NAME=/api/agent/v1/session/end/"));
 }
 
+static int
+is_metrics(const char *uri_param)
+{
+	char *envp[] = { "REQUEST_METHOD=GET", (char *)uri_param, NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	return r.metrics;
+}
+
+static void
+metrics_path_is_one_ending_in_metrics(void **state)
+{
+	assert_true(is_metrics("REQUEST_URI=/metrics"));
+	assert_true(is_metrics("REQUEST_URI=/metrics?x=1"));
+	assert_true(is_metrics("REQUEST_URI=/~user/metrics"));
+	assert_false(is_metrics("REQUEST_URI=/metrics/"));
+	assert_false(is_metrics("REQUEST_URI=/metricsx"));
+	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/session/create/"
+	    "?next=/metrics"));
+	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/health/metrics"));
+	assert_false(is_metrics("REQUEST_URI="));
+	assert_false(is_metrics("SCRIPT_NAME=/metrics"));
+}
+
+static void
+remote_addr_is_located(void **state)
+{
+	char *envp[] = { "REMOTE_ADDR=127.0.0.2", NULL };
+	struct req r;
+
+	req_parse(envp, &r);
+	assert_string_equal(r.remote, "127.0.0.2");
+	req_parse(envp + 1, &r);
+	assert_null(r.remote);
+}
+
 static void
 content_length_decimal_is_taken(void **state)
 {
@@ -453,6 +490,8 @@ main(void)
 		cmocka_unit_test(overlong_path_is_never_the_health_check),
 		cmocka_unit_test(end_path_is_recognised_with_a_query_or_a_prefix),
 		cmocka_unit_test(other_paths_are_not_the_end_endpoint),
+		cmocka_unit_test(metrics_path_is_one_ending_in_metrics),
+		cmocka_unit_test(remote_addr_is_located),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
