@@ -10,7 +10,8 @@ libssl-dev libcmocka-dev postgresql-15 lighttpd apache2 libapache2-mod-fcgid
 apache2-suexec-custom
 nginx spawn-fcgi multiwatch pgbouncer wrk python3 python3-pytest python3-jwt
 python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind procps
-curl debhelper dpkg-dev lintian strace"
+curl debhelper dpkg-dev lintian strace
+postgresql-15-auto-failover pg-auto-failover-cli"
 
 missing=""
 for p in $PKGS; do
