@@ -118,7 +118,13 @@ class Node:
         return rows[0][0] if rows else None
 
     def answers(self):
-        return processes.port_answers(self.port)
+        """Whether its PostgreSQL takes connections (the port alone is
+        open from "the database system is starting up" on)."""
+        try:
+            psycopg2.connect(self.dsn("postgres"), connect_timeout=2).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -212,9 +218,9 @@ class Formation:
         os.killpg(node.proc.pid, signal.SIGKILL)
         at = time.monotonic()
         node.proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while node.answers() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        left = self.strays(node.dir)
+        assert not left, "still running after the loss of %s: %r" % (
+            name, [(pid, processes.tree(pid).get(pid)) for pid in left])
         return at
 
     def stop(self):
@@ -231,10 +237,11 @@ class Formation:
                     except (ProcessLookupError, PermissionError):
                         pass
 
-    def strays(self):
-        """PIDs of processes still running with our directory in their
-        command line (a `pg_autoctl create` that failed half-way leaves
-        its PostgreSQL running outside any service)."""
+    def strays(self, where=None):
+        """PIDs of processes still running with where (our directory) in
+        their command line (a `pg_autoctl create` that failed half-way
+        leaves its PostgreSQL running outside any service)."""
+        where = (where or self.dir) + "/"
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == os.getpid():
@@ -245,7 +252,7 @@ class Formation:
                         "utf-8", "replace")
             except OSError:
                 continue
-            if self.dir + "/" in cmd and processes.pid_alive(int(entry)):
+            if where in cmd and processes.pid_alive(int(entry)):
                 found.append(int(entry))
         return found
 
