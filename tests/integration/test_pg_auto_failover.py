@@ -113,16 +113,22 @@ def check(server, token):
                    headers=[(TOKEN_HEADER, token)])
 
 
-def wait_for_200_after(load, at, seconds):
-    """Until the load has a 200 to a request sent after `at` (the loss),
-    at most `seconds` after it; that answer, or None."""
-    deadline = at + seconds + CLIENT_TIMEOUT
+def wait_until_back(load, at, settle=3):
+    """Until 200s have come back after the loss at `at`: a 200 to a request
+    sent after the last 503, followed by `settle` seconds with no 503.
+    That first 200, or None when there is none by the bound (plus the
+    client's timeout)."""
+    deadline = at + BACK_WITHIN + CLIENT_TIMEOUT
     while time.monotonic() < deadline:
         with load.lock:
-            back = [a for a in load.answers if a.start > at and
-                    a.status == 200]
+            after = [a for a in load.answers if a.start > at]
+        last_503 = max((a.end for a in after if a.status == 503),
+                       default=at)
+        back = [a for a in after if a.status == 200 and a.start > last_503]
         if back:
-            return min(back, key=lambda a: a.end)
+            first = min(back, key=lambda a: a.end)
+            if time.monotonic() - first.end >= settle:
+                return first
         time.sleep(0.2)
     return None
 
@@ -135,8 +141,7 @@ def lose_under_load(f, served, key, lost, during=None):
         time.sleep(2)
         lost_at = f.lose(lost)
         seen = during() if during else None
-        back = wait_for_200_after(load, lost_at, BACK_WITHIN)
-        time.sleep(1)
+        back = wait_until_back(load, lost_at)
     assert not load.errors, load.errors[:5]
     return load.answers, lost_at, back, seen
 
@@ -152,7 +157,7 @@ def assert_failover(answers, lost_at, back):
         [a for a in answers if a.status == 503 and a.retry_after != "1"][:3]
     assert back is not None and back.end - lost_at <= BACK_WITHIN, \
         "no 200 within %d s of the loss" % BACK_WITHIN
-    # Requests sent once a 200 was seen again: all 200.
+    # Requests sent once 200s were back: all 200.
     late = [a for a in answers if a.start >= back.end]
     assert late and all(a.status == 200 for a in late), (
         "back", round(back.start - lost_at, 2), round(back.end - lost_at, 2),
@@ -160,14 +165,18 @@ def assert_failover(answers, lost_at, back):
                   a.status) for a in late if a.status != 200][:10])
 
 
-def reads_move_to(standby, served, token, seconds=60):
+def authz_connections(node):
+    return node.scalar("SELECT count(*) FROM pg_stat_activity WHERE "
+                       "application_name = 'otas-authz'")
+
+
+def reads_move_to(standby, primary, served, token, seconds=60):
     """Whether otas-authz, asked again and again, comes to hold a
-    connection to standby within seconds."""
+    connection to standby and none to primary within seconds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert check(served, token).status == 200
-        if standby.scalar("SELECT count(*) FROM pg_stat_activity WHERE "
-                          "application_name = 'otas-authz'"):
+        if authz_connections(standby) and not authz_connections(primary):
             return True
         time.sleep(0.5)
     return False
@@ -237,7 +246,8 @@ def test_lost_primary_then_lost_new_primary_lose_no_acknowledged_session(
     assert node1.scalar("SELECT pg_is_in_recovery()")
     # The authorizer's reads, on node2 since its promotion, go back to
     # the secondary by themselves.
-    assert reads_move_to(node1, served, before), \
+    assert authz_connections(node2), "otas-authz was not on node2"
+    assert reads_move_to(node1, node2, served, before), \
         "otas-authz still reads from the primary only"
 
     # node2's machine is lost: node1 takes over again.
