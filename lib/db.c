@@ -12,7 +12,11 @@
  * failure, the deadline or a refused connection is 503 for that request
  * only, and the next request connects again.  A URL naming several hosts
  * is tried one host at a time, each with a share of the deadline, since
- * libpq's own walk of the list lets a silent host use up all of it.
+ * libpq's own walk of the list lets a silent host use up all of it.  A
+ * prefer-standby connection that is on a primary (no standby answered, or
+ * its standby was promoted under it: the server says so in in_hot_standby)
+ * is given up after a while, so the reads return to a standby once one
+ * follows the primary again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +37,13 @@
  */
 #define DB_MAX_PARAMS	72
 
+/*
+ * How long a prefer-standby connection that had to settle for a primary
+ * is kept before the standbys are tried again: one reconnect this often
+ * while there is no standby, nothing when there is one.
+ */
+#define DB_STANDBY_RETRY_MS	10000
+
 struct db {
 	pthread_mutex_t	 lock;		/* one statement at a time */
 	const struct otas_config *cfg;
@@ -40,6 +51,8 @@ struct db {
 	const char	*url;		/* NULL: libpq's PG* defaults */
 	struct pghosts	 hosts;		/* .n 0: the URL names one host */
 	int		 first;		/* host tried first: the last to answer */
+	int		 prefer_standby; /* a host list, prefer-standby */
+	long long	 standby_retry;	/* ms; 0: conn is not known on a primary */
 	PGconn		*conn;
 	int		 connected;	/* ever: later connects are reconnects */
 	const struct db_stmt *prepared[DB_MAX_STMTS];	/* on conn */
@@ -72,6 +85,9 @@ db_new_at(const struct otas_config *cfg, const char *url,
 		return NULL;
 	}
 	pthread_mutex_init(&db->lock, NULL);
+	db->prefer_standby = db->hosts.n > 0 &&
+	    pghosts_attrs(&db->hosts) != NULL &&
+	    strcmp(pghosts_attrs(&db->hosts), "prefer-standby") == 0;
 	db->cfg = cfg;
 	db->url = url;
 	db->app_name = app_name;
@@ -90,6 +106,7 @@ drop(struct db *db)
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db->nprepared = 0;
+	db->standby_retry = 0;
 }
 
 void
@@ -493,6 +510,29 @@ refused(struct db *db, const struct db_stmt *s, PGresult *res,
 }
 
 /*
+ * A prefer-standby connection found on a primary is dropped once it has
+ * been for DB_STANDBY_RETRY_MS, so the next connection looks for a
+ * standby again.  in_hot_standby is reported by the server (PostgreSQL
+ * 14 and later) at login and again when it is promoted; an older server
+ * reports nothing and its connection is kept.
+ */
+static void
+standby_again(struct db *db)
+{
+	const char *hot;
+
+	if (!db->prefer_standby || db->conn == NULL)
+		return;
+	if (db->standby_retry == 0) {
+		hot = PQparameterStatus(db->conn, "in_hot_standby");
+		if (hot != NULL && strcmp(hot, "off") == 0)
+			db->standby_retry = now_ms() + DB_STANDBY_RETRY_MS;
+	} else if (now_ms() >= db->standby_retry) {
+		drop(db);
+	}
+}
+
+/*
  * db_run with db->lock held.  The retry after a lost answer sends the
  * statement's after_loss form when it has one.  It is made on a fresh
  * connection even when the lost one was fresh too (PgBouncer drops the
@@ -507,6 +547,7 @@ run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
 	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
 	int tries;
 
+	standby_again(db);
 	for (tries = 0; tries < 2; tries++) {
 		if (db->conn == NULL && db_connect(db, call.deadline, why) == -1)
 			return OTAS_ERR_UNAVAILABLE;

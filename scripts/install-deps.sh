@@ -15,10 +15,12 @@ set -eu
 
 RUN_PKGS="build-essential pkg-config libfcgi-dev libjson-c-dev libjwt-dev
 libpq-dev libssl-dev postgresql-15 lighttpd python3 procps curl"
-TEST_PKGS="libcmocka-dev libjansson-dev xz-utils apache2 libapache2-mod-fcgid apache2-suexec-custom
+TEST_PKGS="libcmocka-dev libjansson-dev xz-utils apache2 libapache2-mod-fcgid
+apache2-suexec-custom
 nginx spawn-fcgi multiwatch pgbouncer wrk python3-pytest python3-jwt
 python3-psycopg2 python3-django clang-14 libclang-rt-14-dev valgrind
-debhelper dpkg-dev lintian strace prometheus"
+debhelper dpkg-dev lintian strace prometheus
+postgresql-15-auto-failover pg-auto-failover-cli"
 
 case ${1:-test} in
 run) PKGS=$RUN_PKGS ;;

@@ -66,6 +66,37 @@ each_host_gets_its_own_host_and_port_and_every_other_parameter(void **st)
 	pghosts_free(&h);
 }
 
+/*
+ * The URL `pg_autoctl show uri --formation default` prints (postgres://,
+ * no user, sslmode last) with the role appended as the pg_auto_failover
+ * guide says: each host gets it, and sslmode too.
+ */
+static void
+pg_autoctl_formation_uri_with_the_role_appended(void **st)
+{
+	struct pghosts h;
+	struct params p;
+	int i;
+
+	assert_int_equal(pghosts_parse(&h, "postgres://10.0.0.11:5432,"
+	    "10.0.0.12:5432/otas?target_session_attrs=read-write"
+	    "&sslmode=require&user=otas_runtime"), 1);
+	assert_int_equal(h.n, 2);
+	assert_string_equal(pghosts_attrs(&h), "read-write");
+	for (i = 0; i < 2; i++) {
+		host_params(&h, i, NULL, &p);
+		assert_string_equal(value(&p, "host"),
+		    i == 0 ? "10.0.0.11" : "10.0.0.12");
+		assert_string_equal(value(&p, "port"), "5432");
+		assert_string_equal(value(&p, "user"), "otas_runtime");
+		assert_string_equal(value(&p, "dbname"), "otas");
+		assert_string_equal(value(&p, "sslmode"), "require");
+		assert_string_equal(value(&p, "target_session_attrs"),
+		    "read-write");
+	}
+	pghosts_free(&h);
+}
+
 static void
 one_port_applies_to_every_host_and_none_leaves_the_default(void **st)
 {
@@ -215,6 +246,8 @@ main(void)
 		    too_few_entries_for_the_parameters_is_refused),
 		cmocka_unit_test(
 		    a_name_too_long_for_the_buffer_becomes_the_hosts_number),
+		cmocka_unit_test(
+		    pg_autoctl_formation_uri_with_the_role_appended),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
