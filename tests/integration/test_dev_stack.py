@@ -11,6 +11,7 @@ left" is checked exactly: no process of that namespace survives a stop.
 """
 
 import collections
+import json
 import os
 import re
 import shutil
@@ -246,38 +247,21 @@ def test_readme_authz_chain_runs_as_written_against_make_run(running):
     assert '"status_description": "ok"' in r.stdout, r.stdout + r.stderr
 
 
-# The README's authorizer chain (above), then the end request: make run's
-# otas-authz is in database mode, so the very next call is refused.
-END_CHAIN = """
-. var/dev.env
-TOKEN=$(curl -s --request POST \\
-  --url "$OTAS_URL/api/agent/v1/session/create/" \\
-  --header "X-OTAS-AGENT-KEY: $OTAS_DEMO_KEY" \\
-  --data '{}' |
-  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["response"]["jwt_token"])')
-call() {
-  curl -s -o /dev/null -w '%{http_code}\\n' \\
-    --url "$OTAS_URL/api/some/v1/endpoint/" \\
-    --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN"
-}
-call
-call
-curl -s --request POST \\
-  --url "$OTAS_URL/api/agent/v1/session/end/" \\
-  --header "X-OTAS-AGENT-SESSION-TOKEN: $TOKEN" \\
-  --data ''
-echo
-call
-"""
-
-
-def test_make_run_refuses_a_token_on_the_call_after_its_session_ended(
-        running):
-    r = bash(running.checkout, END_CHAIN)
-    assert r.stdout.split("\n") == [
-        "200", "200",
-        '{"status": 1, "status_description": "agent_session_ended"}',
-        "401", ""], r.stdout + r.stderr
+def test_readme_end_request_refuses_the_token_on_the_next_call(running):
+    """The README's authorizer chain, then its end request as written:
+    make run's otas-authz is in database mode, so the very next call with
+    the token is refused."""
+    heading = "## Protecting later calls: `otas-authz`"
+    chain = readme_block(heading, "TOKEN=$(")
+    end = readme_block(heading, "session/end/")
+    r = bash(running.checkout, chain + end)
+    answers, text, at = [], r.stdout, 0
+    while text.find("{", at) != -1:
+        doc, at = json.JSONDecoder().raw_decode(text, text.find("{", at))
+        answers.append(doc)
+    assert [d["status_description"] for d in answers] == [
+        "ok", "agent_session_ended", "invalid_session_token"], \
+        r.stdout + r.stderr
 
 
 def test_readme_walkthrough_curl_gets_our_json_answer(running):
