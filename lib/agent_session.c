@@ -521,13 +521,10 @@ agent_session_end(struct db *db, const char *session_id, const char *agent_id,
 {
 	const char *params[2] = { session_id, agent_id };
 	enum otas_status st;
-	PGresult *res;
 	int rows;
 
-	if ((st = db_run(db, &end, params, &res, NULL, why)) != OTAS_OK)
+	if ((st = db_count(db, &end, params, &rows, why)) != OTAS_OK)
 		return st;
-	rows = PQntuples(res);
-	PQclear(res);
 	if (rows == 0) {
 		*why = "no such session (purged?)";
 		return OTAS_ERR_TOKEN;

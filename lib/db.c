@@ -597,6 +597,20 @@ db_run(struct db *db, const struct db_stmt *s, const char *const *params,
 	return st;
 }
 
+enum otas_status
+db_count(struct db *db, const struct db_stmt *s, const char *const *params,
+    int *rows, const char **why)
+{
+	enum otas_status st;
+	PGresult *res;
+
+	if ((st = db_run(db, s, params, &res, NULL, why)) != OTAS_OK)
+		return st;
+	*rows = PQntuples(res);
+	PQclear(res);
+	return OTAS_OK;
+}
+
 /* Hands over every notification libpq has read, in the order sent. */
 static void
 drain(struct db *db, void (*notified)(void *, const char *), void *arg)

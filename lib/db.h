@@ -70,6 +70,14 @@ enum otas_status db_run(struct db *db, const struct db_stmt *stmt,
 		    char sqlstate[DB_SQLSTATE_LEN + 1], const char **why);
 
 /*
+ * db_run for a statement whose answer is only how many rows it returned
+ * (an existence check, an UPDATE ... RETURNING): *rows on OTAS_OK, the
+ * result freed.  Failures as db_run's.
+ */
+enum otas_status db_count(struct db *db, const struct db_stmt *stmt,
+		    const char *const *params, int *rows, const char **why);
+
+/*
  * A connection that only LISTENs (otas-authz's database mode): give it a
  * struct db of its own and run no statement on it.  What arrived is read
  * without blocking (PQconsumeInput) and each notification's payload is

@@ -125,13 +125,10 @@ sc_ask(struct db *db, const char *sid, const char *aid, const char **why)
 {
 	const char *params[2] = { sid, aid };
 	enum otas_status st;
-	PGresult *res;
 	int rows;
 
-	if ((st = db_run(db, &exists, params, &res, NULL, why)) != OTAS_OK)
+	if ((st = db_count(db, &exists, params, &rows, why)) != OTAS_OK)
 		return st;
-	rows = PQntuples(res);
-	PQclear(res);
 	if (rows == 0) {
 		*why = "session unknown or ended, or agent inactive";
 		return OTAS_ERR_TOKEN;
