@@ -170,11 +170,20 @@ class DevStack:
     def exited(self):
         return self.proc.poll() is not None
 
-    def ctrl_c(self, timeout=60):
+    def ctrl_c(self, timeout=120):
         """SIGINT to the process group, as the terminal sends it; the
-        exit status of make."""
+        exit status of make.  The bound is generous: a stop waits for
+        PostgreSQL's fast shutdown (up to 30 s under load, then SIGKILL)
+        after lighttpd's; past it, what still runs is named."""
         os.killpg(self.proc.pid, signal.SIGINT)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("make run still running %d s after Ctrl-C; "
+                                 "left: %s\n%s" % (timeout, {
+                                     pid: comm(pid)
+                                     for pid in self.left_behind()},
+                                     self.output()[-2000:]))
 
     def left_behind(self):
         return pids_in_ns(self.ns) if self.ns else []
@@ -185,7 +194,7 @@ class DevStack:
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.ctrl_c(timeout=30)
-            except subprocess.TimeoutExpired:
+            except AssertionError:
                 processes.stop(self.proc, signal.SIGKILL)
         for pid in self.left_behind():
             os.kill(pid, signal.SIGKILL)
