@@ -1,4 +1,4 @@
-"""Per-agent rate limits on POST /api/agent/v1/session/create/ (issue 22):
+"""Per-agent rate limits on POST /api/agent/v1/session/create/:
 `otas-admin agent limit AGENT_ID RATE [--burst N]` and OTAS_SESSION_RATE,
 enforced by PostgreSQL in the statement that inserts the session, so the
 count is exact across processes, threads and web servers.  Over the limit:

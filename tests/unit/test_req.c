@@ -224,7 +224,10 @@ health_path_is_recognised_with_a_query_a_prefix_or_below_it(void **state)
 	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/x"));
 }
 
-/* The path the server routed, dot segments removed (issue 19 item 10). */
+/*
+ * The path the server routed, dot segments removed: ".../health/../x" is
+ * no readiness check.
+ */
 static void
 health_is_decided_on_the_path_without_dot_segments(void **state)
 {

@@ -847,7 +847,10 @@ agrees_with_oracle_on_what_fails(void **state)
 	    &cur), -1);
 }
 
-/* Item 9 of issue 19, each with the reason the log gives. */
+/*
+ * crit, duplicate names, escaped or upper-case uuids: each refused, with
+ * the reason the log gives.
+ */
 static void
 rejects_crit_header(void **state)
 {
