@@ -31,6 +31,7 @@ import time
 
 import psycopg2
 
+import guide
 import processes
 import stack
 
@@ -54,10 +55,7 @@ def available():
 
 def guide_blocks(kind="sh"):
     """The guide's ```kind blocks, in order."""
-    with open(GUIDE) as f:
-        text = f.read()
-    return re.findall(r"^```%s\n(.*?)^```$" % re.escape(kind), text,
-                      re.MULTILINE | re.DOTALL)
+    return guide.blocks(GUIDE, kind=kind)
 
 
 def machine_of(block):

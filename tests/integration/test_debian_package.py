@@ -28,6 +28,7 @@ import jwt
 import pytest
 
 import examples
+import guide
 import postgres
 import processes
 import servers_apache_nginx as san
@@ -201,10 +202,8 @@ def machine(debs):
 def readme_steps():
     """The shell block of doc/debian-server.md "## With the package", one
     command a line (a trailing `# comment` kept apart)."""
-    with open(os.path.join(stack.ROOT, "doc", "debian-server.md")) as f:
-        text = f.read()
-    part = text.split("\n## With the package\n", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", part, re.DOTALL).group(1)
+    block = guide.blocks(guide.path("debian-server.md"),
+                         "## With the package")[0]
     steps = []
     for line in block.splitlines():
         cmd, _, comment = line.partition("  # ")

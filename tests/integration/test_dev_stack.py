@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+import guide
 import otas_http
 import postgres
 import processes
@@ -228,16 +229,7 @@ def running(private_checkout):
 def readme_block(heading, marker, path=README):
     """The ```sh block of section heading of the README (or of the guide
     at path) that contains marker."""
-    with open(path) as f:
-        text = f.read()
-    start = text.index("\n" + heading + "\n")
-    end = text.find("\n## ", start + 1)
-    end = len(text) if end == -1 else end
-    for block in re.findall(r"^```sh\n(.*?)^```$", text[start:end],
-                            re.MULTILINE | re.DOTALL):
-        if marker in block:
-            return block
-    raise AssertionError("README %s: no sh block with %r" % (heading, marker))
+    return guide.block(path, heading, marker)
 
 
 # --- serving ---------------------------------------------------------------

@@ -24,6 +24,7 @@ import subprocess
 import pytest
 
 import admin_cli
+import guide
 import metrics_scrape as ms
 import shared_host
 import stack
@@ -138,21 +139,10 @@ GUIDE = os.path.join(stack.ROOT, "doc", "shared-hosting.md")
 def readme_shell_blocks():
     """The ```sh blocks of the guide's "Steps" section: the steps in the
     account, the request, psql for hosts without a shell."""
-    with open(GUIDE) as f:
-        text = f.read()
-    start = text.index("\n## Steps\n")
-    end = text.find("\n## ", start + 1)
-    end = len(text) if end == -1 else end
-    return re.findall(r"^```sh\n(.*?)^```$", text[start:end],
-                      re.MULTILINE | re.DOTALL)
+    return guide.blocks(GUIDE, "## Steps")
 
 
-def fill(block, values):
-    """The block with each placeholder replaced; each must be there."""
-    for old, new in values.items():
-        assert old in block, "guide block lacks %r" % old
-        block = block.replace(old, new)
-    return block
+fill = guide.fill
 
 
 def assert_only_the_endpoint_makes_sessions(host, pg, keys, suffix):
