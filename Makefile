@@ -223,17 +223,23 @@ $(STATIC)/otas-admin: bin/otas-admin.c bin/admin/*.c bin/admin/*.h \
 
 # `make install`: the FastCGI/CGI programs are not commands a user runs,
 # so they go to $(PREFIX)/lib/otas-fcgi/ (where the example configs point);
-# otas-admin to $(PREFIX)/bin, the man pages, the migrations it applies and
-# the example configs under $(PREFIX)/share.  DESTDIR stages a package.
+# otas-admin to $(PREFIX)/bin, the man pages, the migrations it applies,
+# the example configs, the guides of doc/ and the monitoring rules and
+# dashboard under $(PREFIX)/share (the man pages name the guides' installed
+# path).  DESTDIR stages a package.
 LIBEXECDIR = $(PREFIX)/lib/otas-fcgi
 SQLDIR     = $(PREFIX)/share/otas-fcgi/sql
-EXAMPLEDIR = $(PREFIX)/share/doc/otas-fcgi/examples
+DOCDIR     = $(PREFIX)/share/doc/otas-fcgi
+EXAMPLEDIR = $(DOCDIR)/examples
+MONITORDIR = $(DOCDIR)/monitoring
 MAN1DIR    = $(PREFIX)/share/man/man1
 MAN5DIR    = $(PREFIX)/share/man/man5
 MAN8DIR    = $(PREFIX)/share/man/man8
 CGI_PROGS  := $(notdir $(basename $(wildcard cgi-bin/*.c)))
 EXAMPLES   := $(wildcard *.conf.example)
 SQL_FILES  := $(wildcard sql/*.sql)
+GUIDES     := $(wildcard doc/*.md)
+MONITORING := $(wildcard monitoring/*)
 MAN1       := $(wildcard *.1)
 MAN5       := $(wildcard *.5)
 MAN8       := $(wildcard *.8)
@@ -241,12 +247,14 @@ MAN8       := $(wildcard *.8)
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(SQLDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(MAN1DIR) \
-	    $(DESTDIR)$(MAN5DIR) $(DESTDIR)$(MAN8DIR)
+	    $(DESTDIR)$(MAN5DIR) $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(MONITORDIR)
 	install -m 0755 $(addprefix $(BUILD)/,$(CGI_PROGS)) \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(BUILD)/otas-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(SQL_FILES) $(DESTDIR)$(SQLDIR)/
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0644 $(GUIDES) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(MONITORING) $(DESTDIR)$(MONITORDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MAN1DIR)/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MAN5DIR)/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MAN8DIR)/
@@ -256,12 +264,14 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/bin/otas-admin \
 	    $(addprefix $(DESTDIR)$(SQLDIR)/,$(notdir $(SQL_FILES))) \
 	    $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLES)) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(GUIDES))) \
+	    $(addprefix $(DESTDIR)$(MONITORDIR)/,$(notdir $(MONITORING))) \
 	    $(addprefix $(DESTDIR)$(MAN1DIR)/,$(MAN1)) \
 	    $(addprefix $(DESTDIR)$(MAN5DIR)/,$(MAN5)) \
 	    $(addprefix $(DESTDIR)$(MAN8DIR)/,$(MAN8))
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SQLDIR) \
 	    $(DESTDIR)$(PREFIX)/share/otas-fcgi $(DESTDIR)$(EXAMPLEDIR) \
-	    $(DESTDIR)$(PREFIX)/share/doc/otas-fcgi 2>/dev/null
+	    $(DESTDIR)$(MONITORDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # `make dist`: what a shared-hosting user uploads, one tarball of the
 # static programs, the migrations, the man pages, the example settings

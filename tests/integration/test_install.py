@@ -48,6 +48,13 @@ def test_install_puts_each_file_where_documented_and_uninstall_removes_it(
     expected |= {p + "/share/doc/otas-fcgi/examples/" + n
                  for n in os.listdir(stack.ROOT)
                  if n.endswith(".conf.example")}
+    # The guides, and the alert rules and dashboard of doc/monitoring.md.
+    expected |= {p + "/share/doc/otas-fcgi/" + n
+                 for n in os.listdir(os.path.join(stack.ROOT, "doc"))
+                 if n.endswith(".md")}
+    expected |= {p + "/share/doc/otas-fcgi/monitoring/" + n
+                 for n in os.listdir(os.path.join(stack.ROOT, "monitoring"))}
+    assert p + "/share/doc/otas-fcgi/api.md" in expected
     expected |= {p + "/share/otas-fcgi/sql/" + n
                  for n in os.listdir(os.path.join(stack.ROOT, "sql"))
                  if n.endswith(".sql")}
