@@ -304,7 +304,8 @@ $(DIST): $(STATIC_PROGS) $(SQL_FILES) $(MAN1) $(MAN5) $(MAN8) $(DIST_DOCS)
 # version in VERSION.  The package build runs its own make: none of this
 # make's settings (BUILD above all, which its `make clean` would remove)
 # may reach it.
-DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql \
+DEB_SRC  := Makefile VERSION README.md BENCHMARKS.md lib cgi-bin bin sql doc \
+            monitoring \
             debian tests/unit tests/oracle tests/fuzz/token_verdicts.c \
             tests/fuzz/token_input.h $(EXAMPLES) $(MAN1) $(MAN5) $(MAN8)
 DEB      := $(BUILD)/deb/otas-fcgi_$(VERSION)_amd64.deb
