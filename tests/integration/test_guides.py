@@ -1,0 +1,200 @@
+"""The guides of doc/ followed as written: database-roles.md, failover.md
+(a synchronous standby, then PgBouncer) and web-servers.md.
+
+Each test runs a guide's ```sh blocks in order, each by `sh -e` as root
+(the guides' commands are root's on Debian 12), against the real
+components: a PostgreSQL 15 cluster run as postgres, asking passwords of
+every role but postgres on 127.0.0.1 as Debian's does; a real streaming
+standby; real PgBouncer, lighttpd, nginx.  What differs from the guide's
+host, and only that, is filled in (guide.fill): the database's port (the
+guide's 5432), the guide's directories under /etc and /run (a private
+directory each), the passwords, the site URL, and the key the guide's own
+`agent create` printed.  Where a guide says "start the server" (its
+service, or a command it leaves running), the test starts that server as
+its own child, so that every process is stopped by PID however the test
+ends; the psql and createdb of the guide reach the private cluster by
+PGHOST/PGPORT, as they would reach Debian's own on its default socket.
+`otas-admin` on PATH is the build's, finding the checkout's migrations
+as an installed one finds its own.  Each walk ends with the seed's curl
+answered 200 and the session's row in agent_session.
+"""
+
+import json
+import os
+import re
+import secrets
+import shutil
+import string
+import subprocess
+
+import pytest
+
+import guide
+import postgres
+import processes
+import stack
+
+pytestmark = pytest.mark.skipif(not stack.Lighttpd.available(),
+                                reason="lighttpd is not installed")
+
+GUIDE_PORT = "5432"
+PASSWORDS = ("OWNER-PASSWORD", "RUNTIME-PASSWORD")
+# Every role but postgres gives its password on 127.0.0.1, as on Debian
+# (its pg_hba.conf: scram-sha-256 for host connections); postgres, the
+# test's own, is trusted on loopback and its socket.
+PG_HBA = """local all all trust
+host all postgres 127.0.0.1/32 trust
+host replication postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+"""
+
+
+def password():
+    # Letters only: no run of digits in a password can pass for a port.
+    return "".join(secrets.choice(string.ascii_letters) for _ in range(20))
+
+
+class Site:
+    """One host of a guide: a private root (standing for /etc/otas-fcgi
+    and root's HOME), the values filled into the guide's blocks, and the
+    environment its commands run in."""
+
+    def __init__(self, base, build, sql_dir, pg):
+        self.base = base
+        self.etc = os.path.join(base, "etc-otas-fcgi")
+        self.home = os.path.join(base, "root")
+        self.bin = os.path.join(base, "bin")
+        for d in (self.home, self.bin):
+            os.makedirs(d, mode=0o700)
+        os.chmod(self.bin, 0o755)
+        # otas-admin as installed: finding its migrations by itself.
+        admin = os.path.join(self.bin, "otas-admin")
+        with open(admin, "w") as f:
+            f.write('#!/bin/sh\nOTAS_SQL_DIR=%s exec %s "$@"\n' % (
+                sql_dir, os.path.join(build, "otas-admin")))
+        os.chmod(admin, 0o755)
+        self.pg = pg
+        self.values = {"/etc/otas-fcgi": self.etc}
+        self.values.update({p: password() for p in PASSWORDS})
+        self.outputs = []
+
+    def env(self, pg=None):
+        pg = pg or self.pg
+        return {"PATH": self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": self.home, "LANG": "C.UTF-8",
+                "PGHOST": "127.0.0.1", "PGPORT": str(pg.port)}
+
+    def fill(self, block, more=None):
+        """block with this site's values; no guide value left over."""
+        values = dict(self.values)
+        values["127.0.0.1:" + GUIDE_PORT] = "127.0.0.1:%d" % self.pg.port
+        values.update(more or {})
+        for old, new in values.items():
+            block = block.replace(old, new)
+        left = [v for v in PASSWORDS + ("/etc/otas-fcgi", "/run/otas-fcgi")
+                if v in block]
+        if re.search(r"(?<![0-9])%s(?![0-9])" % GUIDE_PORT, block):
+            left.append(GUIDE_PORT)
+        assert not left, "guide block keeps %r:\n%s" % (left, block)
+        return block
+
+    def run(self, block, more=None, pg=None, timeout=120):
+        """One block, filled in, by `sh -e` as root; its output."""
+        script = self.fill(block, more)
+        r = subprocess.run(["sh", "-e", "-c", script], env=self.env(pg),
+                           cwd=self.base, capture_output=True, text=True,
+                           timeout=timeout)
+        assert r.returncode == 0, "guide block failed (%d):\n%s\n%s%s" % (
+            r.returncode, script, r.stdout[-3000:], r.stderr[-3000:])
+        self.outputs.append(r.stdout)
+        return r.stdout
+
+    def settings(self, block):
+        """The NAME=value settings a block gives the programs (its
+        `env -i ...` line), filled in."""
+        return dict(re.findall(r"\b((?:OTAS|PG)[A-Z_]+)=(\S+)",
+                               self.fill(block)))
+
+
+def key_of(output):
+    """The key `agent create` printed, alone on its line."""
+    m = re.search(r"^(agent_\S+)$", output, re.MULTILINE)
+    assert m, output
+    return m.group(1)
+
+
+def site_cluster(base, name="pg"):
+    """A private cluster, its pg_hba.conf Debian's in effect; started."""
+    pg = postgres.Postgres(base, dbname="otas", name=name)
+    pg.init()
+    hba = os.path.join(pg.data, "pg_hba.conf")
+    with open(hba, "w") as f:
+        f.write(PG_HBA)
+    processes.give_to(hba, "postgres")
+    pg.start()
+    return pg
+
+
+@pytest.fixture
+def base(workdir):
+    d = os.path.join(workdir, "guide-" + secrets.token_hex(4))
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def serve(base, build, settings):
+    """lighttpd from its example with the guide's settings for the
+    programs (web-servers.md's first server); started, the caller stops
+    it."""
+    env = dict(settings)
+    app = stack.App(build, env)
+    return stack.start_private(stack.Lighttpd, os.path.join(base, "web"),
+                               app)
+
+
+def assert_session_created(site, stdout, pg=None):
+    """The curl's answer is the 200 JSON with a token, and the session's
+    row is in agent_session, of the key's agent."""
+    assert stdout.startswith("{"), stdout
+    doc = json.loads(stdout)
+    assert doc["status_description"] == "agent_session_created", stdout
+    rows = (pg or site.pg).query(
+        "SELECT s.meta::text FROM agent_session s"
+        " JOIN agent a ON a.id = s.agent_id WHERE a.name = 'my-agent'"
+        " ORDER BY s.created_at")
+    assert rows, "no session row for the guide's agent"
+    assert '"task": "summarize"' in rows[-1][0], rows
+
+
+# --- database-roles.md ------------------------------------------------------
+
+def test_database_roles_guide_as_written_gives_the_seed_curl_200(
+        base, build_dir, sql_dir):
+    pg = site_cluster(base)
+    srv = None
+    try:
+        site = Site(base, build_dir, sql_dir, pg)
+        blocks = guide.blocks(guide.path("database-roles.md"), "## Steps")
+        roles, owner, files, check, request = blocks
+        site.run(roles)
+        site.run(owner)
+        site.run(files)
+        out = site.run(check)
+        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
+                         re.MULTILINE), out
+        key = key_of(out)
+        # The programs get what check was given; the runtime role logs in
+        # with the password of their file (scram on 127.0.0.1).
+        settings = site.settings(check.split("otas-admin check")[0])
+        assert set(settings) == {"OTAS_DATABASE_URL", "PGPASSFILE",
+                                 "OTAS_JWT_SECRET_FILE"}, settings
+        srv = serve(base, build_dir, settings)
+        out = site.run(request, {"agent_...": key,
+                                 "http://localhost:8000": srv.url})
+        assert_session_created(site, out)
+    finally:
+        if srv is not None:
+            srv.stop()
+        pg.destroy()
