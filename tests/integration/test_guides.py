@@ -32,13 +32,18 @@ import pytest
 import guide
 import postgres
 import processes
+import replication
 import stack
 
 pytestmark = pytest.mark.skipif(not stack.Lighttpd.available(),
                                 reason="lighttpd is not installed")
 
 GUIDE_PORT = "5432"
-PASSWORDS = ("OWNER-PASSWORD", "RUNTIME-PASSWORD")
+PASSWORDS = ("OWNER-PASSWORD", "RUNTIME-PASSWORD", "REPLICATION-PASSWORD")
+# A guide's values that are the site's: each must be filled in.
+GUIDE_PATHS = ("/etc/otas-fcgi", "/run/otas-fcgi", "/etc/postgresql",
+               "/var/lib/postgresql", "/etc/pgbouncer", "10.0.0.")
+SYSTEMCTL = re.compile(r"^systemctl (\w+) (\S+)$", re.MULTILINE)
 # Every role but postgres gives its password on 127.0.0.1, as on Debian
 # (its pg_hba.conf: scram-sha-256 for host connections); postgres, the
 # test's own, is trusted on loopback and its socket.
@@ -91,29 +96,43 @@ class Site:
         values.update(more or {})
         for old, new in values.items():
             block = block.replace(old, new)
-        left = [v for v in PASSWORDS + ("/etc/otas-fcgi", "/run/otas-fcgi")
-                if v in block]
+        left = [v for v in PASSWORDS + GUIDE_PATHS if v in block]
         if re.search(r"(?<![0-9])%s(?![0-9])" % GUIDE_PORT, block):
             left.append(GUIDE_PORT)
         assert not left, "guide block keeps %r:\n%s" % (left, block)
         return block
 
-    def run(self, block, more=None, pg=None, timeout=120):
-        """One block, filled in, by `sh -e` as root; its output."""
+    def run(self, block, more=None, pg=None, services=None, timeout=120):
+        """One block, filled in, by `sh -e` as root; its output.  A line
+        `systemctl VERB UNIT` is services["VERB UNIT"]() instead, called
+        between the parts of the block before and after it."""
         script = self.fill(block, more)
+        out, at = "", 0
+        for m in list(SYSTEMCTL.finditer(script)) + [None]:
+            part = script[at:m.start() if m else len(script)]
+            out += self._sh(part, pg, timeout) if part.strip() else ""
+            if m:
+                what = "%s %s" % m.groups()
+                assert services and what in services, \
+                    "guide block runs systemctl %s:\n%s" % (what, script)
+                services[what]()
+                at = m.end()
+        self.outputs.append(out)
+        return out
+
+    def _sh(self, script, pg, timeout):
         r = subprocess.run(["sh", "-e", "-c", script], env=self.env(pg),
                            cwd=self.base, capture_output=True, text=True,
                            timeout=timeout)
         assert r.returncode == 0, "guide block failed (%d):\n%s\n%s%s" % (
             r.returncode, script, r.stdout[-3000:], r.stderr[-3000:])
-        self.outputs.append(r.stdout)
         return r.stdout
 
-    def settings(self, block):
+    def settings(self, block, more=None):
         """The NAME=value settings a block gives the programs (its
         `env -i ...` line), filled in."""
-        return dict(re.findall(r"\b((?:OTAS|PG)[A-Z_]+)=(\S+)",
-                               self.fill(block)))
+        return {k: v.strip("'") for k, v in re.findall(
+            r"\b((?:OTAS|PG)[A-Z_]+)=(\S+)", self.fill(block, more))}
 
 
 def key_of(output):
@@ -123,9 +142,10 @@ def key_of(output):
     return m.group(1)
 
 
-def site_cluster(base, name="pg"):
-    """A private cluster, its pg_hba.conf Debian's in effect; started."""
-    pg = postgres.Postgres(base, dbname="otas", name=name)
+def site_cluster(base, pg=None):
+    """A private cluster (pg, not yet made), its pg_hba.conf Debian's in
+    effect; started."""
+    pg = pg or postgres.Postgres(base, dbname="otas")
     pg.init()
     hba = os.path.join(pg.data, "pg_hba.conf")
     with open(hba, "w") as f:
@@ -170,21 +190,28 @@ def assert_session_created(site, stdout, pg=None):
 
 # --- database-roles.md ------------------------------------------------------
 
+def database_roles(site):
+    """database-roles.md's steps up to the agent; its check and request
+    blocks, the check run."""
+    roles, owner, files, check, request = guide.blocks(
+        guide.path("database-roles.md"), "## Steps")
+    site.run(roles)
+    site.run(owner)
+    site.run(files)
+    out = site.run(check)
+    assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
+                     re.MULTILINE), out
+    return check, request
+
+
 def test_database_roles_guide_as_written_gives_the_seed_curl_200(
         base, build_dir, sql_dir):
     pg = site_cluster(base)
     srv = None
     try:
         site = Site(base, build_dir, sql_dir, pg)
-        blocks = guide.blocks(guide.path("database-roles.md"), "## Steps")
-        roles, owner, files, check, request = blocks
-        site.run(roles)
-        site.run(owner)
-        site.run(files)
-        out = site.run(check)
-        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
-                         re.MULTILINE), out
-        key = key_of(out)
+        check, request = database_roles(site)
+        key = key_of(site.outputs[-1])
         # The programs get what check was given; the runtime role logs in
         # with the password of their file (scram on 127.0.0.1).
         settings = site.settings(check.split("otas-admin check")[0])
@@ -198,3 +225,59 @@ def test_database_roles_guide_as_written_gives_the_seed_curl_200(
         if srv is not None:
             srv.stop()
         pg.destroy()
+
+
+# --- failover.md --------------------------------------------------------------
+
+def test_failover_guide_standby_promoted_as_written_gives_200_again(
+        base, build_dir, sql_dir):
+    """The guide's primary and synchronous standby, made as it says; the
+    seed's curl gets 200; the primary crashes (-m immediate), the guide's
+    promotion; the same curl gets 200 from the new primary."""
+    pair = replication.Pair(base)
+    primary, standby = pair.primary, pair.standby
+    srv = None
+    try:
+        site_cluster(base, primary)
+        site = Site(base, build_dir, sql_dir, primary)
+        database_roles(site)
+        key = key_of(site.outputs[-1])
+        (repl_role, copy, sync, web, request,
+         promote) = guide.blocks(guide.path("failover.md"),
+                                 "## A primary and a synchronous standby")
+        machines = {
+            "10.0.0.1:5432": "127.0.0.1:%d" % primary.port,
+            "10.0.0.2:5432": "127.0.0.1:%d" % standby.port,
+            "*:5432:": "*:*:",
+            "/etc/postgresql/15/main/pg_hba.conf":
+                os.path.join(primary.data, "pg_hba.conf"),
+            "/var/lib/postgresql/15/main": standby.data,
+            "10.0.0.1": "127.0.0.1", "10.0.0.2": "127.0.0.1",
+            "10.0.0.3": "127.0.0.1"}
+        site.run(repl_role, machines, pg=primary)
+        os.makedirs(standby.dir)
+        processes.give_to(standby.dir, "postgres")
+        site.run(copy, machines, pg=standby, services={
+            # This machine has no cluster of its own to stop; its start
+            # is the copy's, on the standby's port (standby.start()).
+            "stop postgresql@15-main": lambda: None,
+            "start postgresql@15-main": standby.start})
+        site.run(sync, machines, pg=primary)
+        pair.wait_synchronous()
+        out = site.run(web, machines)
+        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
+                         re.MULTILINE), out
+        srv = serve(base, build_dir,
+                    site.settings(web.split("otas-admin")[0], machines))
+        seed = dict(machines, **{"agent_...": key,
+                                 "http://localhost:8000": srv.url})
+        assert_session_created(site, site.run(request, seed), primary)
+
+        primary.stop("immediate")
+        site.run(promote, machines, pg=standby)
+        assert_session_created(site, site.run(request, seed), standby)
+        assert standby.scalar("SELECT count(*) FROM agent_session") == 2
+    finally:
+        if srv is not None:
+            srv.stop()
+        pair.stop()
