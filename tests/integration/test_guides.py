@@ -31,6 +31,7 @@ import pytest
 
 import guide
 import postgres
+import pgbouncer_server
 import processes
 import replication
 import stack
@@ -42,7 +43,7 @@ GUIDE_PORT = "5432"
 PASSWORDS = ("OWNER-PASSWORD", "RUNTIME-PASSWORD", "REPLICATION-PASSWORD")
 # A guide's values that are the site's: each must be filled in.
 GUIDE_PATHS = ("/etc/otas-fcgi", "/run/otas-fcgi", "/etc/postgresql",
-               "/var/lib/postgresql", "/etc/pgbouncer", "10.0.0.")
+               "/var/lib/postgresql", "/etc/pgbouncer", "10.0.0.", "6432")
 SYSTEMCTL = re.compile(r"^systemctl (\w+) (\S+)$", re.MULTILINE)
 # Every role but postgres gives its password on 127.0.0.1, as on Debian
 # (its pg_hba.conf: scram-sha-256 for host connections); postgres, the
@@ -281,3 +282,52 @@ def test_failover_guide_standby_promoted_as_written_gives_200_again(
         if srv is not None:
             srv.stop()
         pair.stop()
+
+
+def start_pgbouncer(ini, port):
+    """PgBouncer as its Debian unit runs it (as postgres, the ini as its
+    argument), our child; ready when its port takes connections."""
+    d = os.path.dirname(ini)
+    return processes.start(
+        [pgbouncer_server.PGBOUNCER, ini], os.path.join(d, "pgbouncer.out"),
+        lambda: processes.port_answers(port), 20, what="pgbouncer",
+        user="postgres", group="postgres", cwd=d)
+
+
+@pytest.mark.skipif(not os.access(pgbouncer_server.PGBOUNCER, os.X_OK),
+                    reason="pgbouncer is not installed")
+def test_pgbouncer_guide_as_written_gives_the_seed_curl_200(
+        base, build_dir, sql_dir):
+    pg = site_cluster(base)
+    srv = bouncer = None
+    try:
+        site = Site(base, build_dir, sql_dir, pg)
+        database_roles(site)
+        key = key_of(site.outputs[-1])
+        conf, web, request = guide.blocks(guide.path("failover.md"),
+                                          "## PgBouncer in front")
+        etc = os.path.join(base, "etc-pgbouncer")
+        os.makedirs(etc)
+        port = processes.free_port()
+        here = {"/etc/pgbouncer": etc, "6432": str(port),
+                "port=5432": "port=%d" % pg.port}
+
+        def restart():
+            nonlocal bouncer
+            bouncer = start_pgbouncer(os.path.join(etc, "pgbouncer.ini"),
+                                      port)
+        site.run(conf, here, services={"restart pgbouncer": restart})
+        out = site.run(web, here)
+        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
+                         re.MULTILINE), out
+        settings = site.settings(web.split("otas-admin")[0], here)
+        assert settings["OTAS_DB_UNNAMED_STATEMENTS"] == "1", settings
+        srv = serve(base, build_dir, settings)
+        out = site.run(request, {"agent_...": key,
+                                 "http://localhost:8000": srv.url})
+        assert_session_created(site, out)
+    finally:
+        if srv is not None:
+            srv.stop()
+        processes.stop(bouncer)
+        pg.destroy()
