@@ -43,8 +43,10 @@ GUIDE_PORT = "5432"
 PASSWORDS = ("OWNER-PASSWORD", "RUNTIME-PASSWORD", "REPLICATION-PASSWORD")
 # A guide's values that are the site's: each must be filled in.
 GUIDE_PATHS = ("/etc/otas-fcgi", "/run/otas-fcgi", "/etc/postgresql",
-               "/var/lib/postgresql", "/etc/pgbouncer", "10.0.0.", "6432")
-SYSTEMCTL = re.compile(r"^systemctl (\w+) (\S+)$", re.MULTILINE)
+               "/var/lib/postgresql", "/etc/pgbouncer", "/etc/lighttpd",
+               "/var/www/", "/usr/local/", "10.0.0.", "6432", ":8000")
+# One command of a block: a line and its continuation lines.
+COMMAND = re.compile(r"^(?:[^\n]*\\\n)*[^\n]*$", re.MULTILINE)
 # Every role but postgres gives its password on 127.0.0.1, as on Debian
 # (its pg_hba.conf: scram-sha-256 for host connections); postgres, the
 # test's own, is trusted on loopback and its socket.
@@ -104,20 +106,30 @@ class Site:
         return block
 
     def run(self, block, more=None, pg=None, services=None, timeout=120):
-        """One block, filled in, by `sh -e` as root; its output.  A line
-        `systemctl VERB UNIT` is services["VERB UNIT"]() instead, called
-        between the parts of the block before and after it."""
+        """One block, filled in, by `sh -e` as root; its output.  A
+        command (a line with its continuation lines) that a pattern of
+        services matches in full starts or stops a service instead: the
+        pattern's function is called with the command, between the parts
+        of the block before and after it.  Every `systemctl` must be one
+        of them."""
         script = self.fill(block, more)
+        services = dict(services or {})
         out, at = "", 0
-        for m in list(SYSTEMCTL.finditer(script)) + [None]:
+        for m in list(COMMAND.finditer(script)) + [None]:
+            if m is not None:
+                cmd = m.group(0).replace("\\\n", " ")
+                run = [f for pat, f in services.items()
+                       if re.fullmatch(pat, cmd)]
+                if not run:
+                    assert not cmd.startswith("systemctl "), \
+                        "guide block runs %r:\n%s" % (cmd, script)
+                    continue
             part = script[at:m.start() if m else len(script)]
             out += self._sh(part, pg, timeout) if part.strip() else ""
-            if m:
-                what = "%s %s" % m.groups()
-                assert services and what in services, \
-                    "guide block runs systemctl %s:\n%s" % (what, script)
-                services[what]()
-                at = m.end()
+            if m is None:
+                break
+            run[0](cmd)
+            at = m.end()
         self.outputs.append(out)
         return out
 
@@ -261,8 +273,9 @@ def test_failover_guide_standby_promoted_as_written_gives_200_again(
         site.run(copy, machines, pg=standby, services={
             # This machine has no cluster of its own to stop; its start
             # is the copy's, on the standby's port (standby.start()).
-            "stop postgresql@15-main": lambda: None,
-            "start postgresql@15-main": standby.start})
+            r"systemctl stop postgresql@15-main": lambda cmd: None,
+            r"systemctl start postgresql@15-main":
+                lambda cmd: standby.start()})
         site.run(sync, machines, pg=primary)
         pair.wait_synchronous()
         out = site.run(web, machines)
@@ -312,11 +325,12 @@ def test_pgbouncer_guide_as_written_gives_the_seed_curl_200(
         here = {"/etc/pgbouncer": etc, "6432": str(port),
                 "port=5432": "port=%d" % pg.port}
 
-        def restart():
+        def restart(cmd):
             nonlocal bouncer
             bouncer = start_pgbouncer(os.path.join(etc, "pgbouncer.ini"),
                                       port)
-        site.run(conf, here, services={"restart pgbouncer": restart})
+        site.run(conf, here,
+                 services={r"systemctl restart pgbouncer": restart})
         out = site.run(web, here)
         assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
                          re.MULTILINE), out
