@@ -23,17 +23,20 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import string
 import subprocess
 
 import pytest
 
+import examples
 import guide
 import postgres
 import pgbouncer_server
 import processes
 import replication
+import servers_apache_nginx as san
 import stack
 
 pytestmark = pytest.mark.skipif(not stack.Lighttpd.available(),
@@ -345,3 +348,117 @@ def test_pgbouncer_guide_as_written_gives_the_seed_curl_200(
             srv.stop()
         processes.stop(bouncer)
         pg.destroy()
+
+
+# --- web-servers.md -----------------------------------------------------------
+
+WEB_GUIDE = guide.path("web-servers.md")
+
+
+class WebSite:
+    """web-servers.md's host after database-roles.md: the installed
+    examples (the checkout's, with this machine's site values, as every
+    test of the examples has them), and the servers the guide leaves
+    running, each our child."""
+
+    def __init__(self, site, build):
+        self.site = site
+        self.port = processes.free_port()
+        base = site.base
+        self.run_dir = os.path.join(base, "run-otas-fcgi")
+        self.logs = os.path.join(base, "logs")
+        self.examples = os.path.join(base, "examples")
+        self.lighttpd_dir = os.path.join(base, "etc-lighttpd")
+        for d in (self.logs, self.examples, self.lighttpd_dir):
+            os.makedirs(d)
+        processes.give_to(self.logs, stack.SERVER_USER)
+        self.values = {
+            "/usr/local/share/doc/otas-fcgi/examples": self.examples,
+            "/usr/local/lib/otas-fcgi": build,
+            "/run/otas-fcgi": self.run_dir,
+            "/var/www/otas-empty": os.path.join(base, "www-empty"),
+            "/etc/lighttpd": self.lighttpd_dir,
+        }
+        self.procs = []
+
+    def install_example(self, name, text):
+        """The installed example: text with this site's own paths."""
+        text = text.replace("/etc/otas-fcgi", self.site.etc)
+        with open(os.path.join(self.examples, name), "w") as f:
+            f.write(text)
+
+    def start(self, what, ready):
+        """A service command of the guide, started as our child."""
+        def go(cmd):
+            argv = shlex.split(cmd)
+            self.procs.append(processes.start(
+                argv, os.path.join(self.logs, "%s.out" % what), ready, 20,
+                what=what, env=self.site.env(), cwd=self.site.base))
+        return go
+
+    def stop(self):
+        while self.procs:
+            processes.stop(self.procs.pop())
+
+    def request(self, key):
+        """The guide's request, run as written against this site."""
+        (request,) = guide.blocks(WEB_GUIDE, "## The request")
+        return self.site.run(request, {
+            "agent_...": key,
+            "http://localhost:8000": "http://127.0.0.1:%d" % self.port})
+
+
+@pytest.fixture
+def web_site(base, build_dir, sql_dir):
+    """A host after database-roles.md's steps; yields (WebSite, key)."""
+    pg = site_cluster(base)
+    web = None
+    try:
+        site = Site(base, build_dir, sql_dir, pg)
+        database_roles(site)
+        key = key_of(site.outputs[-1])
+        web = WebSite(site, build_dir)
+        yield web, key
+    finally:
+        if web is not None:
+            web.stop()
+        pg.destroy()
+
+
+def test_web_servers_guide_lighttpd_as_written_gives_the_seed_curl_200(
+        web_site):
+    web, key = web_site
+    site = web.site
+    web.install_example("lighttpd.conf.example", examples.lighttpd({
+        "port": web.port, "logdir": web.logs,
+        # The rest as the guide's values become this machine's.
+        "libexec": web.values["/usr/local/lib/otas-fcgi"],
+        "rundir": web.run_dir,
+        "docroot": web.values["/var/www/otas-empty"],
+        "database_url": "postgresql://otas_runtime@127.0.0.1:%d/otas"
+                        % site.pg.port,
+        "jwt_secret_file": os.path.join(site.etc, "jwt-secret")}))
+    (steps,) = guide.blocks(WEB_GUIDE, "## lighttpd (`lighttpd.conf.example`)")
+    site.run(steps, web.values, services={
+        r"lighttpd -D -f \S+": web.start(
+            "lighttpd", lambda: processes.http_answers(web.port))})
+    assert_session_created(site, web.request(key))
+
+
+@pytest.mark.skipif(not san.Nginx.available(),
+                    reason="nginx or spawn-fcgi is not installed")
+def test_web_servers_guide_nginx_as_written_gives_the_seed_curl_200(
+        web_site):
+    web, key = web_site
+    site = web.site
+    web.install_example("nginx.conf.example", examples.nginx(
+        web.port, web.run_dir, web.logs))
+    (steps,) = guide.blocks(WEB_GUIDE,
+                            "## nginx + spawn-fcgi (`nginx.conf.example`)")
+    sock = os.path.join(web.run_dir, "session.sock")
+    site.run(steps, web.values, services={
+        r"env -i .* spawn-fcgi .*": web.start(
+            "spawn-fcgi", lambda: os.path.exists(sock)),
+        r"nginx -c \S+ -g 'daemon off;'": web.start(
+            "nginx", lambda: processes.http_answers(web.port))})
+    assert_session_created(site, web.request(key))
