@@ -462,3 +462,28 @@ def test_web_servers_guide_nginx_as_written_gives_the_seed_curl_200(
         r"nginx -c \S+ -g 'daemon off;'": web.start(
             "nginx", lambda: processes.http_answers(web.port))})
     assert_session_created(site, web.request(key))
+
+
+@pytest.mark.skipif(not san.ApacheFcgid.available(),
+                    reason="apache2 or mod_fcgid is not installed")
+def test_web_servers_guide_apache_fcgid_as_written_gives_the_seed_curl_200(
+        web_site):
+    web, key = web_site
+    site = web.site
+    web.install_example("apache.conf.example", examples.apache("fcgid", {
+        "listen": "127.0.0.1:%d" % web.port, "logdir": web.logs,
+        "modules": san.APACHE_MODULES,
+        # The rest as the guide's values become this machine's.
+        "libexec": web.values["/usr/local/lib/otas-fcgi"],
+        "rundir": web.run_dir,
+        "database_url": "postgresql://otas_runtime@127.0.0.1:%d/otas"
+                        % site.pg.port,
+        "jwt_secret_file": os.path.join(site.etc, "jwt-secret"),
+        "metrics_file": os.path.join(web.run_dir, "metrics",
+                                     "otas.metrics")}, {}))
+    (steps,) = guide.blocks(WEB_GUIDE, "## Apache + mod_fcgid "
+                            "(`apache.conf.example`, `otas_mode_fcgid`)")
+    site.run(steps, web.values, services={
+        r"apache2 -DFOREGROUND -f \S+": web.start(
+            "apache2", lambda: processes.http_answers(web.port))})
+    assert_session_created(site, web.request(key))
