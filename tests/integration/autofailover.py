@@ -21,7 +21,6 @@ own switch for the socket directory, which it otherwise leaves at
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -161,14 +160,9 @@ class Formation:
                       ("-p 5432", "-p %d" % own.port)]
         pairs += [(addr, "127.0.0.1") for _, addr in MACHINES]
         pairs += sorted(self.passwords.items())
-        for old, new in pairs:
-            block = block.replace(old, new)
-        left = [v for v in ("10.0.0.", GUIDE_PGDATA) + PASSWORDS
-                if v in block]
-        if re.search(r"(?<![0-9])%s(?![0-9])" % GUIDE_PORT, block):
-            left.append(GUIDE_PORT)
-        assert not left, "guide block keeps %r:\n%s" % (left, block)
-        return block
+        return guide.fill_site(block, pairs,
+                               ("10.0.0.", GUIDE_PGDATA) + PASSWORDS,
+                               GUIDE_PORT)
 
     def blocks(self, machine):
         return [b for b in guide_blocks() if machine_of(b) == machine]

@@ -57,3 +57,18 @@ def fill(text, values):
         assert old in text, "guide block lacks %r:\n%s" % (old, text)
         text = text.replace(old, new)
     return text
+
+
+def fill_site(text, pairs, keep_out=(), port=None):
+    """text with each (old, new) of pairs replaced, in order, where it
+    occurs (a guide's site values, not all of them in every block); then
+    none of keep_out, the guide's own values, may be left, nor its port
+    as a number of its own."""
+    for old, new in pairs:
+        text = text.replace(old, new)
+    left = [v for v in keep_out if v in text]
+    if port is not None and re.search(r"(?<![0-9])%s(?![0-9])" % port,
+                                      text):
+        left.append(port)
+    assert not left, "guide block keeps %r:\n%s" % (left, text)
+    return text

@@ -100,13 +100,8 @@ class Site:
         values = dict(self.values)
         values["127.0.0.1:" + GUIDE_PORT] = "127.0.0.1:%d" % self.pg.port
         values.update(more or {})
-        for old, new in values.items():
-            block = block.replace(old, new)
-        left = [v for v in PASSWORDS + GUIDE_PATHS if v in block]
-        if re.search(r"(?<![0-9])%s(?![0-9])" % GUIDE_PORT, block):
-            left.append(GUIDE_PORT)
-        assert not left, "guide block keeps %r:\n%s" % (left, block)
-        return block
+        return guide.fill_site(block, values.items(),
+                               PASSWORDS + GUIDE_PATHS, GUIDE_PORT)
 
     def run(self, block, more=None, pg=None, services=None, timeout=120):
         """One block, filled in, by `sh -e` as root; its output.  A
