@@ -395,12 +395,28 @@ class WebSite:
         while self.procs:
             processes.stop(self.procs.pop())
 
-    def request(self, key):
-        """The guide's request, run as written against this site."""
+    def example_values(self):
+        """The example's site settings that are the guides' values (its
+        defaults), as this machine's."""
+        return {"libexec": self.values["/usr/local/lib/otas-fcgi"],
+                "rundir": self.run_dir,
+                "database_url": "postgresql://otas_runtime@127.0.0.1:%d/otas"
+                                % self.site.pg.port,
+                "jwt_secret_file": os.path.join(self.site.etc,
+                                                "jwt-secret")}
+
+    def answers(self):
+        return processes.http_answers(self.port)
+
+    def walk(self, heading, key, services):
+        """The steps of the guide's section heading, then its request:
+        200 and the session's row."""
+        (steps,) = guide.blocks(WEB_GUIDE, heading)
+        self.site.run(steps, self.values, services=services)
         (request,) = guide.blocks(WEB_GUIDE, "## The request")
-        return self.site.run(request, {
+        assert_session_created(self.site, self.site.run(request, {
             "agent_...": key,
-            "http://localhost:8000": "http://127.0.0.1:%d" % self.port})
+            "http://localhost:8000": "http://127.0.0.1:%d" % self.port}))
 
 
 @pytest.fixture
@@ -423,21 +439,11 @@ def web_site(base, build_dir, sql_dir):
 def test_web_servers_guide_lighttpd_as_written_gives_the_seed_curl_200(
         web_site):
     web, key = web_site
-    site = web.site
-    web.install_example("lighttpd.conf.example", examples.lighttpd({
-        "port": web.port, "logdir": web.logs,
-        # The rest as the guide's values become this machine's.
-        "libexec": web.values["/usr/local/lib/otas-fcgi"],
-        "rundir": web.run_dir,
-        "docroot": web.values["/var/www/otas-empty"],
-        "database_url": "postgresql://otas_runtime@127.0.0.1:%d/otas"
-                        % site.pg.port,
-        "jwt_secret_file": os.path.join(site.etc, "jwt-secret")}))
-    (steps,) = guide.blocks(WEB_GUIDE, "## lighttpd (`lighttpd.conf.example`)")
-    site.run(steps, web.values, services={
-        r"lighttpd -D -f \S+": web.start(
-            "lighttpd", lambda: processes.http_answers(web.port))})
-    assert_session_created(site, web.request(key))
+    web.install_example("lighttpd.conf.example", examples.lighttpd(dict(
+        web.example_values(), port=web.port, logdir=web.logs,
+        docroot=web.values["/var/www/otas-empty"])))
+    web.walk("## lighttpd (`lighttpd.conf.example`)", key, {
+        r"lighttpd -D -f \S+": web.start("lighttpd", web.answers)})
 
 
 @pytest.mark.skipif(not san.Nginx.available(),
@@ -445,18 +451,13 @@ def test_web_servers_guide_lighttpd_as_written_gives_the_seed_curl_200(
 def test_web_servers_guide_nginx_as_written_gives_the_seed_curl_200(
         web_site):
     web, key = web_site
-    site = web.site
     web.install_example("nginx.conf.example", examples.nginx(
         web.port, web.run_dir, web.logs))
-    (steps,) = guide.blocks(WEB_GUIDE,
-                            "## nginx + spawn-fcgi (`nginx.conf.example`)")
     sock = os.path.join(web.run_dir, "session.sock")
-    site.run(steps, web.values, services={
+    web.walk("## nginx + spawn-fcgi (`nginx.conf.example`)", key, {
         r"env -i .* spawn-fcgi .*": web.start(
             "spawn-fcgi", lambda: os.path.exists(sock)),
-        r"nginx -c \S+ -g 'daemon off;'": web.start(
-            "nginx", lambda: processes.http_answers(web.port))})
-    assert_session_created(site, web.request(key))
+        r"nginx -c \S+ -g 'daemon off;'": web.start("nginx", web.answers)})
 
 
 @pytest.mark.skipif(not san.ApacheFcgid.available(),
@@ -464,21 +465,12 @@ def test_web_servers_guide_nginx_as_written_gives_the_seed_curl_200(
 def test_web_servers_guide_apache_fcgid_as_written_gives_the_seed_curl_200(
         web_site):
     web, key = web_site
-    site = web.site
-    web.install_example("apache.conf.example", examples.apache("fcgid", {
-        "listen": "127.0.0.1:%d" % web.port, "logdir": web.logs,
-        "modules": san.APACHE_MODULES,
-        # The rest as the guide's values become this machine's.
-        "libexec": web.values["/usr/local/lib/otas-fcgi"],
-        "rundir": web.run_dir,
-        "database_url": "postgresql://otas_runtime@127.0.0.1:%d/otas"
-                        % site.pg.port,
-        "jwt_secret_file": os.path.join(site.etc, "jwt-secret"),
-        "metrics_file": os.path.join(web.run_dir, "metrics",
-                                     "otas.metrics")}, {}))
-    (steps,) = guide.blocks(WEB_GUIDE, "## Apache + mod_fcgid "
-                            "(`apache.conf.example`, `otas_mode_fcgid`)")
-    site.run(steps, web.values, services={
-        r"apache2 -DFOREGROUND -f \S+": web.start(
-            "apache2", lambda: processes.http_answers(web.port))})
-    assert_session_created(site, web.request(key))
+    web.install_example("apache.conf.example", examples.apache("fcgid", dict(
+        web.example_values(), listen="127.0.0.1:%d" % web.port,
+        logdir=web.logs, modules=san.APACHE_MODULES,
+        metrics_file=os.path.join(web.run_dir, "metrics", "otas.metrics")),
+        {}))
+    web.walk("## Apache + mod_fcgid (`apache.conf.example`, "
+             "`otas_mode_fcgid`)", key, {
+                 r"apache2 -DFOREGROUND -f \S+": web.start("apache2",
+                                                           web.answers)})
