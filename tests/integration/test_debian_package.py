@@ -450,6 +450,12 @@ def test_package_files_are_where_the_readme_says(deployed):
     assert {"/usr/share/otas-fcgi/sql/" + n for n in os.listdir(
         os.path.join(stack.ROOT, "sql"))} <= files
     assert {UNIT_DIR + "/" + u for u in UNITS} <= files
+    # The guides and monitoring/, uncompressed: the man pages name
+    # /usr/share/doc/otas-fcgi/api.md.
+    for d in ("doc", "monitoring"):
+        under = "" if d == "doc" else d + "/"
+        assert {"/usr/share/doc/otas-fcgi/" + under + n for n in os.listdir(
+            os.path.join(stack.ROOT, d))} <= files, d
     conffiles = run(["dpkg-query", "-W", "-f", "${Conffiles}", PKG])
     assert [line.split()[0] for line in conffiles.strip().splitlines()] == \
         [ETC + "/otas.conf"]
