@@ -97,7 +97,7 @@ main(int argc, char *argv[])
 		return rc;
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
-		fprintf(stderr, "otas-authz: out of memory\n");
+		log_fail("out of memory");
 		config_free(&app.cfg);
 		return 1;
 	}

@@ -412,7 +412,7 @@ main(int argc, char *argv[])
 		return rc;
 	rc = 1;
 	if (app_init(&app) == -1)
-		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
+		log_fail("cannot set up (out of memory?)");
 	else
 		rc = serve(app.cfg.max_requests, (int)app.cfg.threads, handle,
 		    &app);
