@@ -93,8 +93,8 @@ main(int argc, char *argv[])
 
 	memset(&app, 0, sizeof(app));
 	if ((rc = serve_start("otas-authz", argc, argv, &app.cfg,
-	    CONFIG_NEED_SECRET)) != -1)
-		return rc;
+	    CONFIG_NEED_SECRET)) != 0)
+		return rc == 1 ? 0 : 1;
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
 		log_fail("out of memory");

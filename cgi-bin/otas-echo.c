@@ -106,7 +106,7 @@ main(int argc, char *argv[])
 {
 	int rc;
 
-	if ((rc = serve_start("otas-echo", argc, argv, NULL, 0)) != -1)
-		return rc;
+	if ((rc = serve_start("otas-echo", argc, argv, NULL, 0)) != 0)
+		return rc == 1 ? 0 : 1;
 	return serve(0, 1, handle, NULL);
 }

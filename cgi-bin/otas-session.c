@@ -408,8 +408,8 @@ main(int argc, char *argv[])
 
 	memset(&app, 0, sizeof(app));
 	if ((rc = serve_start("otas-session", argc, argv, &app.cfg,
-	    CONFIG_NEED_SECRET)) != -1)
-		return rc;
+	    CONFIG_NEED_SECRET)) != 0)
+		return rc == 1 ? 0 : 1;
 	rc = 1;
 	if (app_init(&app) == -1)
 		log_fail("cannot set up (out of memory?)");

@@ -331,14 +331,14 @@ serve_start(const char *prog, int argc, char *argv[],
 	int rc;
 
 	log_init(prog);
-	if ((rc = version_answer(prog, argc, argv)) != -1)
+	if ((rc = version_answer(prog, argc, argv)) != 0)
 		return rc;
 	if (cfg != NULL &&
 	    config_load(cfg, argv[0], need, err, sizeof(err)) == -1) {
 		log_fail("%s", err);
-		return 1;
+		return -1;
 	}
 	log_start(cfg);
 	metrics_open(prog, cfg, FCGX_IsCGI());
-	return -1;
+	return 0;
 }

@@ -34,8 +34,9 @@ int	conn_write(struct conn *c, const char *buf, size_t n);
  * What every program does before its first request: answers --version,
  * names itself in the log, reads its settings (config_load with need; cfg
  * NULL for a program that has none), logs the first line and joins the
- * pool's metrics (metrics.h).  Returns -1 to go on, or the exit status
- * when the program is done (the reason already on stderr).
+ * pool's metrics (metrics.h).  Returns 0 to go on; 1 when the program is
+ * done (it answered --version: exit 0); -1 when it cannot start (the
+ * reason logged: exit 1).
  */
 int	serve_start(const char *prog, int argc, char *argv[],
 	    struct otas_config *cfg, int need);
