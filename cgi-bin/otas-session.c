@@ -37,6 +37,7 @@
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
+#include "start.h"
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
@@ -407,7 +408,7 @@ main(int argc, char *argv[])
 	int rc;
 
 	memset(&app, 0, sizeof(app));
-	if ((rc = serve_start("otas-session", argc, argv, &app.cfg,
+	if ((rc = start_program("otas-session", argc, argv, &app.cfg,
 	    CONFIG_NEED_SECRET)) != 0)
 		return rc == 1 ? 0 : 1;
 	rc = 1;

@@ -31,7 +31,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "serve.h"
-#include "version.h"
 
 extern char **environ;
 
@@ -321,24 +320,4 @@ serve_pool(long max_requests, int threads, serve_fn fn, void *arg)
 		pthread_join(w[i].tid, NULL);
 	free(w);
 	return started == threads ? 0 : 1;
-}
-
-int
-serve_start(const char *prog, int argc, char *argv[],
-    struct otas_config *cfg, int need)
-{
-	char err[512];
-	int rc;
-
-	log_init(prog);
-	if ((rc = version_answer(prog, argc, argv)) != 0)
-		return rc;
-	if (cfg != NULL &&
-	    config_load(cfg, argv[0], need, err, sizeof(err)) == -1) {
-		log_fail("%s", err);
-		return -1;
-	}
-	log_start(cfg);
-	metrics_open(prog, cfg, FCGX_IsCGI());
-	return 0;
 }
