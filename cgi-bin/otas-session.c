@@ -3,7 +3,9 @@
  * (or one plain CGI request).  The request path, in the order doc/api.md's
  * "The endpoint" fixes so that nothing that fails early ever reaches the
  * database:
- *   method, key syntax, body size, JSON, key verification, token, insert
+ *   method, key header and syntax, Idempotency-Key syntax, body size,
+ *   the body's SHA-256 (with an Idempotency-Key), JSON, key verification,
+ *   token, insert
  * (the insert's statement also applies the agent's rate limit: a wrong
  * key never spends the quota, and a refused request writes nothing).
  * With OTAS_THREADS > 1 the process serves that many requests at once and
