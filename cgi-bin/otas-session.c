@@ -140,8 +140,8 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
  * with the reason in the log.
  */
 static enum otas_status
-store(struct app *app, const struct req *rq, const struct key_parts *kp,
-    const struct ask *a, struct outcome *o)
+verify_sign_insert(struct app *app, const struct req *rq,
+    const struct key_parts *kp, const struct ask *a, struct outcome *o)
 {
 	char session_id[UUID_STR_LEN + 1];
 	struct token_claims tc;
@@ -251,7 +251,7 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	if (st != OTAS_OK)
 		return st;
 	a.meta = meta.json;
-	return store(app, rq, &kp, &a, o);
+	return verify_sign_insert(app, rq, &kp, &a, o);
 }
 
 /*
