@@ -63,8 +63,8 @@ struct outcome {
 	struct rate_answer	 limit;		/* the agent's rate limit */
 };
 
-/* What the request asks to store. */
-struct ask {
+/* The parts of the new session's row that the request supplies. */
+struct from_request {
 	const char		*meta;		/* JSON object text */
 	const struct idem_key	*idem;		/* NULL: no Idempotency-Key */
 	char			 body_hash[2 * HASH_SHA256_LEN + 1];
@@ -99,7 +99,7 @@ claims(struct app *app, const char session_id[UUID_STR_LEN + 1],
  * claims signed again: the same secret gives the same token, byte for byte.
  */
 static enum otas_status
-insert(struct app *app, struct token_claims *tc, const struct ask *a,
+insert(struct app *app, struct token_claims *tc, const struct from_request *a,
     struct outcome *o)
 {
 	struct agent_session_row row;
@@ -141,7 +141,8 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
  */
 static enum otas_status
 verify_sign_insert(struct app *app, const struct req *rq,
-    const struct key_parts *kp, const struct ask *a, struct outcome *o)
+    const struct key_parts *kp, const struct from_request *a,
+    struct outcome *o)
 {
 	char session_id[UUID_STR_LEN + 1];
 	struct token_claims tc;
@@ -178,7 +179,7 @@ verify_sign_insert(struct app *app, const struct req *rq,
 
 /* The Idempotency-Key header, if sent: exactly once, one sf-string. */
 static enum otas_status
-idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
+idem_header(const struct req *rq, struct idem_key *k, struct from_request *a,
     struct outcome *o)
 {
 	a->idem = NULL;
@@ -199,7 +200,8 @@ idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
 
 /* Hex SHA-256 of the body, what a repeat of an Idempotency-Key must match. */
 static enum otas_status
-body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
+body_hash(const char *body, size_t len, struct from_request *a,
+    struct outcome *o)
 {
 	unsigned char d[HASH_SHA256_LEN];
 
@@ -218,7 +220,7 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	struct key_parts kp;
 	struct body_meta meta;
 	struct idem_key idem;
-	struct ask a;
+	struct from_request a;
 	enum otas_status st;
 	size_t len;
 
