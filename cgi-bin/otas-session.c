@@ -253,7 +253,8 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	if (st != OTAS_OK)
 		return st;
 	a.meta = meta.json;
-	return verify_sign_insert(app, rq, &kp, &a, o);
+	st = verify_sign_insert(app, rq, &kp, &a, o);
+	return st == OTAS_OK ? OTAS_CREATED : st;
 }
 
 /*
@@ -346,7 +347,7 @@ handle(struct conn *c, void *arg)
 	}
 	st = rq.health ? ready(app, &o) : rq.end ? end_session(app, &rq, &o) :
 	    create(app, c, &rq, &o);
-	if (st == OTAS_OK)
+	if (st == OTAS_CREATED)
 		resp_session_limited(&resp, o.jwt, &o.limit);
 	else if (st == OTAS_ERR_RATE_LIMITED) {
 		metrics_count(METRICS_RATE_LIMITED);
@@ -358,7 +359,7 @@ handle(struct conn *c, void *arg)
 		resp_ended(&resp);
 	else
 		resp_error(&resp, st);
-	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
+	if (resp_send(&resp, c) == -1 && st == OTAS_CREATED)
 		o.why = "client gone before the answer";
 
 	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,

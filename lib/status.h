@@ -16,8 +16,17 @@
 #ifndef OTAS_STATUS_H
 #define OTAS_STATUS_H
 
+/*
+ * A step's verdict and the answer to send are named apart: OTAS_OK is a
+ * step that succeeded (verify_key, token_verify, body_read, db_run...), no
+ * answer by itself; it lies outside the table, so status_info maps it to
+ * 500 as any value outside, and a verdict passed on as an answer by
+ * mistake is never a 200.  The program turns it into its answer
+ * (OTAS_CREATED, OTAS_ENDED, OTAS_ALLOWED).
+ */
 enum otas_status {
-	OTAS_OK = 0,		/* 200 agent_session_created */
+	OTAS_OK = -1,		/* a step succeeded: not an answer */
+	OTAS_CREATED = 0,	/* 200 agent_session_created */
 	OTAS_ALLOWED,		/* 200 ok: otas-authz let it through, otas-echo */
 	OTAS_ERR_METHOD,	/* 405 method_not_allowed */
 	OTAS_ERR_KEY,		/* 401 invalid_agent_key */
@@ -46,7 +55,10 @@ struct otas_status_info {
 /* Whether st is an answer of success (the body's "status": 1). */
 int	status_ok(enum otas_status st);
 
-/* Never NULL: an out-of-range value maps to OTAS_ERR_SERVER's entry. */
+/*
+ * Never NULL: an out-of-range value, OTAS_OK among them, maps to
+ * OTAS_ERR_SERVER's entry.
+ */
 const struct otas_status_info *status_info(enum otas_status st);
 
 #endif
