@@ -4,14 +4,26 @@
  * written only from there (see resp.c).
  *
  * How an outcome travels, the one way through lib/ and the programs:
- *  - a step of a request that can fail returns enum otas_status and, when
- *    it is not OTAS_OK, points *why at a static string for the log: the
- *    detail the client is not told, never a key, a secret or a token;
+ *  - a step of a request that can fail returns enum otas_status: OTAS_OK,
+ *    or an error for which it points *why at a static string for the log
+ *    (the detail the client is not told, never a key, a secret or a
+ *    token); the caller passes it on, and the program turns the last
+ *    step's OTAS_OK into its answer (OTAS_CREATED, OTAS_ENDED, ...);
  *  - a pure syntax check (key_parse, uuid_valid, a decimal) answers 0/-1
  *    or 1/0 and leaves the status to its caller, who knows what the
- *    failure means there;
+ *    failure means there; any other int is 0 or -1 (failed), a count
+ *    or -1, or 1/0 for found/not found; 1 beside 0 and -1 only as a third
+ *    outcome its header names (version_answer, start_program: "done,
+ *    exit 0"), and serve() alone returns the process's exit status;
  *  - at start-up, config_load writes its message into the caller's buffer
- *    (it names the setting at fault) and the program exits.
+ *    (it names the setting at fault); start_program logs it and the
+ *    program exits.
+ * Every line a server-side program writes goes through log.c: one per
+ * request with its *why (log_request), free-form lines (log_msg: the
+ * first line, database trouble, where db.c adds libpq's own message, which
+ * no static *why can carry), and the reason it stops before its first
+ * request (log_fail).  otas-admin, a command for a person, prints its
+ * errors with fail() (bin/admin/util.c) and exits with their code.
  */
 #ifndef OTAS_STATUS_H
 #define OTAS_STATUS_H
