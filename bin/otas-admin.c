@@ -272,8 +272,8 @@ main(int argc, char *argv[])
 	char			**av, label[64];
 	int			 i, n = 0, help = 0, dashdash = 0, rc, first;
 
-	if ((rc = version_answer("otas-admin", argc, argv)) != -1)
-		return rc;
+	if ((rc = version_answer("otas-admin", argc, argv)) != 0)
+		return rc == 1 ? 0 : 1;
 	memset(&ctx, 0, sizeof ctx);
 	if ((av = calloc(argc + 1, sizeof *av)) == NULL)
 		return fail(EXIT_FAIL, "out of memory");

@@ -19,6 +19,7 @@
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
+#include "start.h"
 #include "session_check.h"
 #include "token.h"
 
@@ -92,12 +93,12 @@ main(int argc, char *argv[])
 	int rc;
 
 	memset(&app, 0, sizeof(app));
-	if ((rc = serve_start("otas-authz", argc, argv, &app.cfg,
-	    CONFIG_NEED_SECRET)) != -1)
-		return rc;
+	if ((rc = start_program("otas-authz", argc, argv, &app.cfg,
+	    CONFIG_NEED_SECRET)) != 0)
+		return rc == 1 ? 0 : 1;
 	if (app.cfg.authz_check_db &&
 	    (app.sc = session_check_new(&app.cfg, "otas-authz")) == NULL) {
-		fprintf(stderr, "otas-authz: out of memory\n");
+		log_fail("out of memory");
 		config_free(&app.cfg);
 		return 1;
 	}

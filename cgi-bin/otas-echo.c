@@ -20,6 +20,7 @@
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
+#include "start.h"
 #include "uuid.h"
 
 enum { V_SESSION, V_AGENT, V_EXPIRES, V_COUNT };
@@ -106,7 +107,7 @@ main(int argc, char *argv[])
 {
 	int rc;
 
-	if ((rc = serve_start("otas-echo", argc, argv, NULL, 0)) != -1)
-		return rc;
+	if ((rc = start_program("otas-echo", argc, argv, NULL, 0)) != 0)
+		return rc == 1 ? 0 : 1;
 	return serve(0, 1, handle, NULL);
 }

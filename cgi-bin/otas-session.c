@@ -3,7 +3,9 @@
  * (or one plain CGI request).  The request path, in the order doc/api.md's
  * "The endpoint" fixes so that nothing that fails early ever reaches the
  * database:
- *   method, key syntax, body size, JSON, key verification, token, insert
+ *   method, key header and syntax, Idempotency-Key syntax, body size,
+ *   the body's SHA-256 (with an Idempotency-Key), JSON, key verification,
+ *   token, insert
  * (the insert's statement also applies the agent's rate limit: a wrong
  * key never spends the quota, and a refused request writes nothing).
  * With OTAS_THREADS > 1 the process serves that many requests at once and
@@ -37,6 +39,7 @@
 #include "req.h"
 #include "resp.h"
 #include "serve.h"
+#include "start.h"
 #include "token.h"
 #include "uuid.h"
 #include "verify.h"
@@ -60,8 +63,8 @@ struct outcome {
 	struct rate_answer	 limit;		/* the agent's rate limit */
 };
 
-/* What the request asks to store. */
-struct ask {
+/* The parts of the new session's row that the request supplies. */
+struct from_request {
 	const char		*meta;		/* JSON object text */
 	const struct idem_key	*idem;		/* NULL: no Idempotency-Key */
 	char			 body_hash[2 * HASH_SHA256_LEN + 1];
@@ -96,7 +99,7 @@ claims(struct app *app, const char session_id[UUID_STR_LEN + 1],
  * claims signed again: the same secret gives the same token, byte for byte.
  */
 static enum otas_status
-insert(struct app *app, struct token_claims *tc, const struct ask *a,
+insert(struct app *app, struct token_claims *tc, const struct from_request *a,
     struct outcome *o)
 {
 	struct agent_session_row row;
@@ -137,8 +140,9 @@ insert(struct app *app, struct token_claims *tc, const struct ask *a,
  * with the reason in the log.
  */
 static enum otas_status
-store(struct app *app, const struct req *rq, const struct key_parts *kp,
-    const struct ask *a, struct outcome *o)
+verify_sign_insert(struct app *app, const struct req *rq,
+    const struct key_parts *kp, const struct from_request *a,
+    struct outcome *o)
 {
 	char session_id[UUID_STR_LEN + 1];
 	struct token_claims tc;
@@ -175,7 +179,7 @@ store(struct app *app, const struct req *rq, const struct key_parts *kp,
 
 /* The Idempotency-Key header, if sent: exactly once, one sf-string. */
 static enum otas_status
-idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
+idem_header(const struct req *rq, struct idem_key *k, struct from_request *a,
     struct outcome *o)
 {
 	a->idem = NULL;
@@ -196,7 +200,8 @@ idem_header(const struct req *rq, struct idem_key *k, struct ask *a,
 
 /* Hex SHA-256 of the body, what a repeat of an Idempotency-Key must match. */
 static enum otas_status
-body_hash(const char *body, size_t len, struct ask *a, struct outcome *o)
+body_hash(const char *body, size_t len, struct from_request *a,
+    struct outcome *o)
 {
 	unsigned char d[HASH_SHA256_LEN];
 
@@ -215,7 +220,7 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	struct key_parts kp;
 	struct body_meta meta;
 	struct idem_key idem;
-	struct ask a;
+	struct from_request a;
 	enum otas_status st;
 	size_t len;
 
@@ -248,7 +253,8 @@ create(struct app *app, struct conn *c, const struct req *rq,
 	if (st != OTAS_OK)
 		return st;
 	a.meta = meta.json;
-	return store(app, rq, &kp, &a, o);
+	st = verify_sign_insert(app, rq, &kp, &a, o);
+	return st == OTAS_OK ? OTAS_CREATED : st;
 }
 
 /*
@@ -341,7 +347,7 @@ handle(struct conn *c, void *arg)
 	}
 	st = rq.health ? ready(app, &o) : rq.end ? end_session(app, &rq, &o) :
 	    create(app, c, &rq, &o);
-	if (st == OTAS_OK)
+	if (st == OTAS_CREATED)
 		resp_session_limited(&resp, o.jwt, &o.limit);
 	else if (st == OTAS_ERR_RATE_LIMITED) {
 		metrics_count(METRICS_RATE_LIMITED);
@@ -353,7 +359,7 @@ handle(struct conn *c, void *arg)
 		resp_ended(&resp);
 	else
 		resp_error(&resp, st);
-	if (resp_send(&resp, c) == -1 && st == OTAS_OK)
+	if (resp_send(&resp, c) == -1 && st == OTAS_CREATED)
 		o.why = "client gone before the answer";
 
 	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
@@ -407,12 +413,12 @@ main(int argc, char *argv[])
 	int rc;
 
 	memset(&app, 0, sizeof(app));
-	if ((rc = serve_start("otas-session", argc, argv, &app.cfg,
-	    CONFIG_NEED_SECRET)) != -1)
-		return rc;
+	if ((rc = start_program("otas-session", argc, argv, &app.cfg,
+	    CONFIG_NEED_SECRET)) != 0)
+		return rc == 1 ? 0 : 1;
 	rc = 1;
 	if (app_init(&app) == -1)
-		fprintf(stderr, "otas-session: cannot set up (out of memory?)\n");
+		log_fail("cannot set up (out of memory?)");
 	else
 		rc = serve(app.cfg.max_requests, (int)app.cfg.threads, handle,
 		    &app);

@@ -17,6 +17,12 @@
  * its standby was promoted under it: the server says so in in_hot_standby)
  * is given up after a while, so the reads return to a standby once one
  * follows the primary again.
+ *
+ * Errors travel as status.h says: a status and a static *why for the
+ * request's line, logged by the caller.  The lines this file logs itself
+ * carry what no static *why can: libpq's own message, which host of a list
+ * failed and how, the step (connect, prepare, the statement's name), and
+ * the listening connection's trouble, which no request reports.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -141,21 +141,43 @@ message(char *msg, size_t cap, const char *fmt, va_list ap)
 		    sizeof(LOG_MSG_CUT));
 }
 
+/*
+ * One line: head (who, and when: short, our own names), then the formatted
+ * message, filtered.
+ */
+static void
+say(const char *head, const char *fmt, va_list ap)
+{
+	char line[LINE_MAX_LEN], msg[LOG_MSG_MAX + 1], safe[LOG_MSG_MAX + 1];
+
+	message(msg, sizeof(msg), fmt, ap);
+	emit(line, snprintf(line, sizeof(line), "%s%s\n", head,
+	    clean(msg, TEXT, safe, sizeof(safe))));
+}
+
 void
 log_msg(const char *fmt, ...)
 {
-	char line[LINE_MAX_LEN], ts[40], msg[LOG_MSG_MAX + 1];
-	char safe[LOG_MSG_MAX + 1];
+	char head[128], ts[40];
 	va_list ap;
-	int n;
 
-	va_start(ap, fmt);
-	message(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	timestamp(ts, sizeof(ts));
-	n = snprintf(line, sizeof(line), "%s %s[%ld] %s\n", ts, prog_name,
-	    prog_pid, clean(msg, TEXT, safe, sizeof(safe)));
-	emit(line, n);
+	snprintf(head, sizeof(head), "%s %s[%ld] ", ts, prog_name, prog_pid);
+	va_start(ap, fmt);
+	say(head, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_fail(const char *fmt, ...)
+{
+	char head[96];
+	va_list ap;
+
+	snprintf(head, sizeof(head), "%s: ", prog_name);
+	va_start(ap, fmt);
+	say(head, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -1,7 +1,10 @@
 /*
- * log — one line per request on stderr, which every web server here sends
- * to its error log.  The line carries the key prefix or agent id, never a
- * key, a secret or a token: callers pass only those fields.
+ * log — every line a server-side program writes, on stderr, which every
+ * web server here sends to its error log: one per request, free-form lines
+ * (the first line of a process, database trouble) and the reason a program
+ * stops before its first request.  The request line carries the key prefix
+ * or agent id, never a key, a secret or a token: callers pass only those
+ * fields.  Usable before log_init (as program "otas").
  */
 #ifndef OTAS_LOG_H
 #define OTAS_LOG_H
@@ -34,6 +37,13 @@ void	log_request(const struct log_req *l);
 #define LOG_MSG_MAX	511
 #define LOG_MSG_CUT	" [cut]"
 void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Why the program stops before its first request (a bad setting, no
+ * memory, libfcgi refused): "PROG: message", as any Unix command says it,
+ * since whoever started it reads it; the line after it is the exit.
+ * Filtered and cut as log_msg's.
+ */
+void	log_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Microseconds on a monotonic clock, for request timing. */
 long long log_now_usec(void);

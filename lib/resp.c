@@ -162,9 +162,9 @@ void
 resp_session_limited(struct resp *r, const char *jwt,
     const struct rate_answer *a)
 {
-	resp_start(r, OTAS_OK);
+	resp_start(r, OTAS_CREATED);
 	rate_fields(r, a, 0);
-	success_body(r, OTAS_OK,
+	success_body(r, OTAS_CREATED,
 	    "\"Header_value\": \"%s\", \"jwt_token\": \"%s\"",
 	    SESSION_HEADER, jwt);
 }

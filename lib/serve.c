@@ -31,7 +31,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "serve.h"
-#include "version.h"
 
 extern char **environ;
 
@@ -287,7 +286,7 @@ serve_pool(long max_requests, int threads, serve_fn fn, void *arg)
 	int i, started = 0;
 
 	if (FCGX_Init() != 0 || install_wake() == -1) {
-		fprintf(stderr, "cannot initialise libfcgi\n");
+		log_fail("cannot initialise libfcgi");
 		return 1;
 	}
 	/* Only the main thread takes SIGTERM/SIGINT, via sigtimedwait. */
@@ -302,7 +301,7 @@ serve_pool(long max_requests, int threads, serve_fn fn, void *arg)
 	p.fn = fn;
 	p.arg = arg;
 	if ((w = calloc((size_t)threads, sizeof(*w))) == NULL) {
-		fprintf(stderr, "out of memory\n");
+		log_fail("out of memory");
 		return 1;
 	}
 	for (i = 0; i < threads; i++) {
@@ -321,24 +320,4 @@ serve_pool(long max_requests, int threads, serve_fn fn, void *arg)
 		pthread_join(w[i].tid, NULL);
 	free(w);
 	return started == threads ? 0 : 1;
-}
-
-int
-serve_start(const char *prog, int argc, char *argv[],
-    struct otas_config *cfg, int need)
-{
-	char err[512];
-	int rc;
-
-	if ((rc = version_answer(prog, argc, argv)) != -1)
-		return rc;
-	log_init(prog);
-	if (cfg != NULL &&
-	    config_load(cfg, argv[0], need, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		return 1;
-	}
-	log_start(cfg);
-	metrics_open(prog, cfg, FCGX_IsCGI());
-	return -1;
 }

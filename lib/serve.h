@@ -12,8 +12,6 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
-#include "config.h"
-
 struct conn {
 	char *const	*envp;		/* the request's parameters */
 	FCGX_Request	*fcgi;		/* NULL in CGI mode */
@@ -29,16 +27,6 @@ long	conn_read(struct conn *c, char *buf, size_t n);
 
 /* Writes all n bytes; returns 0, or -1 when the client has gone. */
 int	conn_write(struct conn *c, const char *buf, size_t n);
-
-/*
- * What every program does before its first request: answers --version,
- * names itself in the log, reads its settings (config_load with need; cfg
- * NULL for a program that has none), logs the first line and joins the
- * pool's metrics (metrics.h).  Returns -1 to go on, or the exit status
- * when the program is done (the reason already on stderr).
- */
-int	serve_start(const char *prog, int argc, char *argv[],
-	    struct otas_config *cfg, int need);
 
 typedef void (*serve_fn)(struct conn *c, void *arg);
 

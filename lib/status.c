@@ -5,7 +5,7 @@
 #include "status.h"
 
 static const struct otas_status_info table[OTAS_STATUS_COUNT] = {
-	[OTAS_OK]		= { 200, "OK", "agent_session_created" },
+	[OTAS_CREATED]		= { 200, "OK", "agent_session_created" },
 	[OTAS_ALLOWED]		= { 200, "OK", "ok" },
 	[OTAS_ERR_METHOD]	= { 405, "Method Not Allowed", "method_not_allowed" },
 	[OTAS_ERR_KEY]		= { 401, "Unauthorized", "invalid_agent_key" },

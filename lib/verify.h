@@ -44,10 +44,4 @@ void		 verify_forget(const struct keycache_entry *k);
 /* The database now holds rehash for k's row: remember that instead. */
 void		 verify_rehashed(struct keycache_entry *k, const char *rehash);
 
-/*
- * The database no longer accepts k (its row changed since it was
- * verified): the next verify_key of that key asks the database again.
- */
-void		 verify_forget(const struct keycache_entry *k);
-
 #endif

@@ -29,8 +29,8 @@ version_answer(const char *prog, int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "--version") != 0 ||
 	    getenv("GATEWAY_INTERFACE") != NULL)
-		return -1;
+		return 0;
 	if (printf("%s %s\n", prog, OTAS_VERSION) < 0 || fflush(stdout) != 0)
-		return 1;
-	return 0;
+		return -1;
+	return 1;
 }

@@ -11,9 +11,9 @@ const char	*version_string(void);
 
 /*
  * When argv is exactly { prog, "--version" } and the process is not a CGI
- * request, prints "PROG VERSION" on stdout and returns the exit status (0,
- * or 1 when stdout cannot be written); otherwise returns -1, printing
- * nothing, and the program goes on.
+ * request, prints "PROG VERSION" on stdout and returns 1 (the program is
+ * done: exit 0), or -1 when stdout cannot be written (exit 1); otherwise
+ * returns 0, printing nothing, and the program goes on.
  */
 int		 version_answer(const char *prog, int argc, char **argv);
 

@@ -4,7 +4,7 @@
  * become '?' and a line ends once; in why="..." quotes and backslashes are
  * escaped, so the field ends where the line says even when it is cut; a
  * field ended by a space cannot hold a space or a quote; a message too long
- * for its line says it was cut.
+ * for its line says it was cut; a start-up failure is "PROG: message".
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,6 +230,18 @@ missing_fields_are_dashes(void **state)
 	assert_non_null(strstr(line, " why=\"-\"\n"));
 }
 
+static void
+start_failure_is_the_program_and_its_message_on_one_line(void **state)
+{
+	char line[LINE_CAP];
+
+	capture();
+	log_fail("OTAS_MAX_BODY: not a number: \"6\n4k\"");
+	captured(line, sizeof(line));
+	assert_string_equal(line,
+	    "test_log: OTAS_MAX_BODY: not a number: \"6?4k\"\n");
+}
+
 int
 main(void)
 {
@@ -244,6 +256,8 @@ main(void)
 		cmocka_unit_test(why_ends_where_the_line_says_even_when_cut),
 		cmocka_unit_test(word_fields_hold_no_space_or_quote),
 		cmocka_unit_test(missing_fields_are_dashes),
+		cmocka_unit_test(
+		    start_failure_is_the_program_and_its_message_on_one_line),
 	};
 
 	log_init("test_log");

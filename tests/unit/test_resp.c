@@ -155,7 +155,7 @@ each_error_status_gives_its_status_line_headers_and_body(void **state)
 
 	assert_non_null(r);
 	assert_non_null(a);
-	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
 		if (status_ok((enum otas_status)st))
 			continue;
 		resp_error(r, (enum otas_status)st);
@@ -177,7 +177,7 @@ allow_post_only_on_405(void **state)
 
 	assert_non_null(r);
 	assert_non_null(a);
-	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
 		if (status_ok((enum otas_status)st))
 			continue;
 		resp_error(r, (enum otas_status)st);
@@ -205,7 +205,7 @@ retry_after_only_on_503(void **state)
 
 	assert_non_null(r);
 	assert_non_null(a);
-	for (st = OTAS_OK + 1; st < OTAS_STATUS_COUNT; st++) {
+	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
 		if (status_ok((enum otas_status)st))
 			continue;
 		resp_error(r, (enum otas_status)st);
@@ -397,7 +397,7 @@ header_too_large_for_the_buffer_is_sent_as_500(void **state)
 	assert_non_null(value);
 	memset(value, 'V', RESP_MAX);
 	value[RESP_MAX] = '\0';
-	resp_start(r, OTAS_OK);
+	resp_start(r, OTAS_CREATED);
 	resp_header(r, "X-Big", value);
 	resp_body(r, "{}");
 	assert_overflow_becomes_500(r, "VVVVVVVV");

@@ -51,7 +51,7 @@ entries_match_the_spec_table(void **state)
 		int		 http;
 		const char	*code;
 	} spec[] = {
-		{ OTAS_OK, 200, "agent_session_created" },
+		{ OTAS_CREATED, 200, "agent_session_created" },
 		{ OTAS_ALLOWED, 200, "ok" },
 		{ OTAS_ERR_METHOD, 405, "method_not_allowed" },
 		{ OTAS_ERR_KEY, 401, "invalid_agent_key" },
