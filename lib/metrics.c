@@ -35,7 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "slowhash.h"
+#include "hashbudget.h"
 #include "version.h"
 
 /* The statuses any program answers; anything else counts as "other". */
@@ -121,8 +121,8 @@ struct header {
 
 struct image {
 	struct header	 h;
-	/* The host's slow-hash budget (slowhash.h), under the pool's lock. */
-	struct slowhash_pool slowhash __attribute__((aligned(64)));
+	/* The host's slow-hash budget (hashbudget.h), under the pool's lock. */
+	struct hashbudget_pool hashbudget __attribute__((aligned(64)));
 	struct slot	 gone[METRICS_PROGRAMS];
 	struct slot	 slot[METRICS_SLOTS];
 };
@@ -506,13 +506,13 @@ pool_unlock(void)
 	pthread_mutex_unlock(&m.lock);
 }
 
-struct slowhash_pool *
+struct hashbudget_pool *
 metrics_pool_lock(void)
 {
 	if (m.map == NULL)
 		return NULL;
 	pool_lock();
-	return &m.map->slowhash;
+	return &m.map->hashbudget;
 }
 
 void
