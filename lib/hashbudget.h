@@ -31,8 +31,8 @@
 #include <stddef.h>
 
 #define HASHBUDGET_MAX_WAIT	2.0	/* seconds */
-#define HASHBUDGET_SHARED_WAIT	1.0	/* beyond: addresses with none queued */
-#define HASHBUDGET_ADDRS		256	/* addresses remembered at once */
+#define HASHBUDGET_SHARED_WAIT	1.0	/* beyond: none queued only */
+#define HASHBUDGET_ADDRS	256	/* addresses remembered at once */
 #define HASHBUDGET_ADDR_MAX	8	/* an IPv4 address, or an IPv6 /64 */
 
 /* The bucket, in iterations; zeroed means full at the first use. */
@@ -82,8 +82,8 @@ size_t	hashbudget_addr_key(const char *remote,
  * Pure arithmetic; values that are not numbers (a damaged file) start the
  * bucket afresh.
  */
-double	hashbudget_take_fair(struct hashbudget_pool *p, const unsigned char *key,
-	    size_t len, double rate, double iterations, double now);
+double	hashbudget_take_fair(struct hashbudget_pool *p,
+	    const unsigned char *key, size_t len, double rate, double iterations, double now);
 
 /*
  * The host's budget (the pool's file, else the process's): takes

@@ -63,7 +63,8 @@ a_turn_too_far_away_is_not_queued(void **state)
 		queued++;
 	}
 	/* One second in hand plus at most HASHBUDGET_MAX_WAIT of debt. */
-	assert_true(queued <= (int)((1 + HASHBUDGET_MAX_WAIT) * RATE / LEGACY) + 1);
+	assert_true(queued <=
+	    (int)((1 + HASHBUDGET_MAX_WAIT) * RATE / LEGACY) + 1);
 	/* Later, when the debt is paid, hashes are queued again. */
 	assert_true(hashbudget_take(&b, RATE, LEGACY, 5.0 + 10) == 0);
 }
