@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "clock.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -84,7 +85,7 @@ handle(struct conn *c, void *arg)
 	struct req rq;
 	struct vars vs;
 	const char *why = "ok";
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	(void)arg;
 	req_parse(c->envp, &rq);
@@ -98,7 +99,7 @@ handle(struct conn *c, void *arg)
 	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
 	    .code = status_info(resp.st)->code,
 	    .agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL,
-	    .usec = log_now_usec() - t0, .why = why });
+	    .usec = clock_mono_usec() - t0, .why = why });
 }
 
 int

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "metrics.h"
 #include "hashbudget.h"
 
@@ -126,15 +127,6 @@ hashbudget_take_fair(struct hashbudget_pool *p, const unsigned char *key,
 	return wait;
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The turn from the host's pool when there is one, else the process's. */
 static double
 take(long iterations, long rate, const unsigned char *key, size_t len)
@@ -144,13 +136,13 @@ take(long iterations, long rate, const unsigned char *key, size_t len)
 
 	if ((p = metrics_pool_lock()) != NULL) {
 		wait = hashbudget_take_fair(p, key, len, (double)rate,
-		    (double)iterations, now_seconds());
+		    (double)iterations, clock_mono_seconds());
 		metrics_pool_unlock();
 		return wait;
 	}
 	pthread_mutex_lock(&own_lock);
 	wait = hashbudget_take_fair(&own, key, len, (double)rate,
-	    (double)iterations, now_seconds());
+	    (double)iterations, clock_mono_seconds());
 	pthread_mutex_unlock(&own_lock);
 	return wait;
 }

@@ -35,7 +35,4 @@ void	log_request(const struct log_req *l);
 #define LOG_MSG_CUT	" [cut]"
 void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Microseconds on a monotonic clock, for request timing. */
-long long log_now_usec(void);
-
 #endif

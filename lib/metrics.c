@@ -29,10 +29,10 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "hashbudget.h"
@@ -714,7 +714,7 @@ file_replace(const char *path)
 		unlink(tmp);
 		return strerror(errno);
 	}
-	metrics_image_init(p, (long long)time(NULL));
+	metrics_image_init(p, clock_wall_sec());
 	munmap(p, sizeof(struct image));
 	close(fd);
 	if (rename(tmp, path) == -1) {
