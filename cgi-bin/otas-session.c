@@ -23,6 +23,7 @@
 #include "agent_session.h"
 #include "batch.h"
 #include "body.h"
+#include "body_json.h"
 #include "config.h"
 #include "db.h"
 #include "hash.h"
