@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decimal.h"
 #include "clock.h"
+#include "decimal.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"

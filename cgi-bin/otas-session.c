@@ -24,6 +24,7 @@
 #include "batch.h"
 #include "body.h"
 #include "body_json.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "hash.h"
@@ -32,11 +33,11 @@
 #include "idem.h"
 #include "key.h"
 #include "keycache.h"
-#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
 #include "resp.h"
+#include "schema.h"
 #include "serve.h"
 #include "token.h"
 #include "uuid.h"
@@ -380,7 +381,7 @@ app_init(struct app *app)
 	if ((app->db = db_new(&app->cfg, "otas-session")) == NULL ||
 	    (app->batch = batch_new(app->db)) == NULL ||
 	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL ||
-	    (app->health = health_new(health_ask_db, app->db,
+	    (app->health = health_new(schema_version, app->db,
 	    OTAS_SCHEMA_VERSION)) == NULL)
 		return -1;
 	return 0;

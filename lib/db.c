@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
 #include "clock.h"
+#include "db.h"
 #include "log.h"
 #include "metrics.h"
 #include "pghosts.h"

@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "clock.h"
-#include "metrics.h"
 #include "hashbudget.h"
+#include "metrics.h"
 
 static struct hashbudget_pool own;	/* without the pool's file */
 static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;

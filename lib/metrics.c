@@ -31,11 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "clock.h"
+#include "config.h"
+#include "hashbudget.h"
 #include "log.h"
 #include "metrics.h"
-#include "hashbudget.h"
 #include "version.h"
 
 /* The statuses any program answers; anything else counts as "other". */

@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "decimal.h"
 #include "clock.h"
+#include "decimal.h"
 #include "log.h"
 #include "metrics.h"
 #include "serve.h"

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "hash.h"
-#include "metrics.h"
 #include "hashbudget.h"
+#include "metrics.h"
 #include "verify.h"
 
 /* Whether a row whose hash matched may be used now. */
