@@ -33,6 +33,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "decimal.h"
 #include "hashbudget.h"
 #include "log.h"
 #include "metrics.h"
@@ -532,8 +533,8 @@ metrics_pool_unlock(void)
 static int
 proc_starttime(long pid, uint64_t *t)
 {
-	char path[64], buf[1024], *p, *end;
-	unsigned long long v;
+	char path[64], buf[1024], *p;
+	long long v;
 	ssize_t n;
 	int fd, field;
 
@@ -551,11 +552,11 @@ proc_starttime(long pid, uint64_t *t)
 		p = strchr(p + 1, ' ');
 	if (p == NULL)
 		return -2;
-	errno = 0;
-	v = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1)
+	/* The field ends at the next blank (or the line's end). */
+	if (decimal_parse(p + 1, strcspn(p + 1, " \n"), 0, LLONG_MAX,
+	    &v) == -1)
 		return -2;
-	*t = v;
+	*t = (uint64_t)v;
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * rate — digits through decimal.c (so no strtol quirk widens what is
+ * rate — digits through decimal.c (so no C library quirk widens what is
  * accepted), one '/', then a unit from a four-row table.
  */
 #include <stdio.h>
