@@ -405,6 +405,21 @@ put_histograms(struct out *o, uint64_t sum[][NVALUES])
 		    sum[p][AT(rows_sum)], 1, p == 0);
 }
 
+/* A gauge by program and state: v[program][0] busy, [1] idle. */
+static void
+put_busy_idle(struct out *o, const char *name, const char *help,
+    long long v[METRICS_PROGRAMS][2])
+{
+	int p;
+
+	put(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (p = 0; p < METRICS_PROGRAMS; p++)
+		put(o, "%s{program=\"%s\",state=\"busy\"} %lld\n"
+		    "%s{program=\"%s\",state=\"idle\"} %lld\n",
+		    name, program_names[p], v[p][0],
+		    name, program_names[p], v[p][1]);
+}
+
 /* Living processes and their threads, busy or idle, by program. */
 static void
 put_gauges(struct out *o, const struct image *im)
@@ -434,18 +449,10 @@ put_gauges(struct out *o, const struct image *im)
 		thr[p][1] += t - b;
 		proc[p][b > 0 ? 0 : 1]++;
 	}
-	put(o, "# HELP otas_threads Worker threads of living processes.\n"
-	    "# TYPE otas_threads gauge\n");
-	for (p = 0; p < METRICS_PROGRAMS; p++)
-		put(o, "otas_threads{program=\"%s\",state=\"busy\"} %lld\n"
-		    "otas_threads{program=\"%s\",state=\"idle\"} %lld\n",
-		    program_names[p], thr[p][0], program_names[p], thr[p][1]);
-	put(o, "# HELP otas_processes Living processes (busy: serving at "
-	    "least one request).\n# TYPE otas_processes gauge\n");
-	for (p = 0; p < METRICS_PROGRAMS; p++)
-		put(o, "otas_processes{program=\"%s\",state=\"busy\"} %lld\n"
-		    "otas_processes{program=\"%s\",state=\"idle\"} %lld\n",
-		    program_names[p], proc[p][0], program_names[p], proc[p][1]);
+	put_busy_idle(o, "otas_threads",
+	    "Worker threads of living processes.", thr);
+	put_busy_idle(o, "otas_processes",
+	    "Living processes (busy: serving at least one request).", proc);
 }
 
 /* The version as a label value: \, " and newline escaped. */
