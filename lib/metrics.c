@@ -37,6 +37,7 @@
 #include "hashbudget.h"
 #include "log.h"
 #include "metrics.h"
+#include "textbuf.h"
 #include "version.h"
 
 /* The statuses any program answers; anything else counts as "other". */
@@ -279,18 +280,13 @@ static void
 put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (o->overflow)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
+	if (textbuf_vappend(o->p, o->cap, &o->len, fmt, ap) == -1)
 		o->overflow = 1;
-		return;
-	}
-	o->len += (size_t)n;
+	va_end(ap);
 }
 
 static uint64_t
