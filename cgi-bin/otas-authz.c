@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "req.h"
@@ -28,15 +28,6 @@ struct app {
 	struct session_check	*sc;		/* NULL unless OTAS_AUTHZ_CHECK_DB */
 };
 
-static long long
-monotonic_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
 static enum otas_status
 authorize(struct app *app, const struct req *rq, struct token_claims *tc,
     const char **why)
@@ -47,13 +38,13 @@ authorize(struct app *app, const struct req *rq, struct token_claims *tc,
 		return OTAS_ERR_TOKEN;
 	}
 	if (token_verify(rq->token, rq->token_len, &app->cfg.jwt_secret,
-	    &app->cfg.jwt_previous, (long long)time(NULL),
+	    &app->cfg.jwt_previous, clock_wall_sec(),
 	    app->cfg.token_leeway, tc, why) != OTAS_OK)
 		return OTAS_ERR_TOKEN;
 	if (app->sc == NULL)
 		return OTAS_OK;
 	return session_check(app->sc, tc->session_id, tc->agent_id,
-	    monotonic_sec(), why);
+	    clock_mono_sec(), why);
 }
 
 static void
@@ -65,7 +56,7 @@ handle(struct conn *c, void *arg)
 	struct req rq;
 	enum otas_status st;
 	const char *why = "";
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	memset(&tc, 0, sizeof(tc));
 	req_parse(c->envp, &rq);
@@ -83,7 +74,7 @@ handle(struct conn *c, void *arg)
 	    .code = !status_ok(resp.st) ? status_info(resp.st)->code :
 	    c->authorizer ? "authorized" : "authorized_as_responder",
 	    .agent_id = tc.agent_id[0] != '\0' ? tc.agent_id : NULL,
-	    .usec = log_now_usec() - t0, .why = why });
+	    .usec = clock_mono_usec() - t0, .why = why });
 }
 
 int

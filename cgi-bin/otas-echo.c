@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "decimal.h"
 #include "log.h"
 #include "req.h"
@@ -85,7 +86,7 @@ handle(struct conn *c, void *arg)
 	struct req rq;
 	struct vars vs;
 	const char *why = "ok";
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	(void)arg;
 	req_parse(c->envp, &rq);
@@ -99,7 +100,7 @@ handle(struct conn *c, void *arg)
 	log_request(&(struct log_req){ .id = rq.id, .http = resp.http,
 	    .code = status_info(resp.st)->code,
 	    .agent_id = status_ok(resp.st) ? vs.v[V_AGENT] : NULL,
-	    .usec = log_now_usec() - t0, .why = why });
+	    .usec = clock_mono_usec() - t0, .why = why });
 }
 
 int

@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent_session.h"
 #include "batch.h"
 #include "body.h"
+#include "body_json.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "hash.h"
@@ -38,6 +39,7 @@
 #include "metrics.h"
 #include "req.h"
 #include "resp.h"
+#include "schema.h"
 #include "serve.h"
 #include "start.h"
 #include "token.h"
@@ -89,7 +91,7 @@ claims(struct app *app, const char session_id[UUID_STR_LEN + 1],
 	/* Same-size arrays: no formatting on the hot path. */
 	memcpy(tc->session_id, session_id, sizeof(tc->session_id));
 	memcpy(tc->agent_id, o->key.agent_id, sizeof(tc->agent_id));
-	tc->iat = (long long)time(NULL);
+	tc->iat = clock_wall_sec();
 	tc->exp = tc->iat + app->cfg.token_ttl;
 }
 
@@ -279,7 +281,7 @@ end_session(struct app *app, const struct req *rq, struct outcome *o)
 	}
 	memset(&tc, 0, sizeof(tc));
 	if (token_verify(rq->token, rq->token_len, &app->cfg.jwt_secret,
-	    &app->cfg.jwt_previous, (long long)time(NULL),
+	    &app->cfg.jwt_previous, clock_wall_sec(),
 	    app->cfg.token_leeway, &tc, &o->why) != OTAS_OK)
 		return OTAS_ERR_TOKEN;
 	memcpy(o->key.agent_id, tc.agent_id, sizeof(o->key.agent_id));
@@ -295,7 +297,7 @@ end_session(struct app *app, const struct req *rq, struct outcome *o)
 static enum otas_status
 ready(struct app *app, struct outcome *o)
 {
-	return health_check(app->health, log_now_usec() / 1000, &o->why);
+	return health_check(app->health, clock_mono_msec(), &o->why);
 }
 
 /*
@@ -310,7 +312,7 @@ scrape(struct conn *c, const struct req *rq)
 	const char *why = NULL;
 	char *text;
 	long n = -1;
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	c->uncounted = 1;
 	if ((text = malloc(METRICS_TEXT_MAX)) != NULL)
@@ -326,7 +328,7 @@ scrape(struct conn *c, const struct req *rq)
 	free(text);
 	log_request(&(struct log_req){ .id = rq->id, .http = c->http,
 	    .code = n >= 0 ? "metrics" : status_info(OTAS_ERR_SERVER)->code,
-	    .usec = log_now_usec() - t0, .why = why });
+	    .usec = clock_mono_usec() - t0, .why = why });
 }
 
 static void
@@ -337,7 +339,7 @@ handle(struct conn *c, void *arg)
 	struct resp resp;
 	struct req rq;
 	enum otas_status st;
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	memset(&o, 0, sizeof(o));
 	req_parse(c->envp, &rq);
@@ -366,7 +368,7 @@ handle(struct conn *c, void *arg)
 	    .code = status_info(resp.st)->code,
 	    .agent_id = o.key.agent_id[0] != '\0' ? o.key.agent_id : NULL,
 	    .prefix = o.key.prefix[0] != '\0' ? o.key.prefix : NULL,
-	    .usec = log_now_usec() - t0, .why = o.why });
+	    .usec = clock_mono_usec() - t0, .why = o.why });
 	free(o.jwt);
 }
 
@@ -385,7 +387,7 @@ app_init(struct app *app)
 	if ((app->db = db_new(&app->cfg, "otas-session")) == NULL ||
 	    (app->batch = batch_new(app->db)) == NULL ||
 	    (app->signer = token_signer_new(&app->cfg.jwt_secret)) == NULL ||
-	    (app->health = health_new(health_ask_db, app->db,
+	    (app->health = health_new(schema_version, app->db,
 	    OTAS_SCHEMA_VERSION)) == NULL)
 		return -1;
 	return 0;

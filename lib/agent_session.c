@@ -15,11 +15,13 @@
  * there with the same id and key as for new ones — their requests get
  * their 200, none gets a second row.  Only the retry pays for that.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent_session.h"
+#include "decimal.h"
 #include "pgarray.h"
 
 /*
@@ -338,13 +340,16 @@ any_idem(const struct agent_session_row *rows, int n)
 	return 0;
 }
 
+/* A bigint or integer column's text; 0 for NULL or anything else. */
 static long long
 number(const PGresult *res, int r, int c)
 {
-	char *end;
-	long long v = strtoll(PQgetvalue(res, r, c), &end, 10);
+	long long v;
 
-	return *end == '\0' ? v : 0;
+	if (decimal_llong(PQgetvalue(res, r, c), LLONG_MIN, LLONG_MAX,
+	    &v) == -1)
+		return 0;
+	return v;
 }
 
 /*

@@ -25,6 +25,7 @@
 #include "decimal.h"
 #include "duration.h"
 #include "settings_file.h"
+#include "span.h"
 
 #define SECRET_FILE_MAX		4096
 
@@ -164,8 +165,7 @@ row_find(const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++)
-		if (strlen(settings[i].name) == len &&
-		    memcmp(settings[i].name, name, len) == 0)
+		if (span_is(name, len, settings[i].name))
 			return (int)i;
 	return -1;
 }

@@ -30,8 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
@@ -144,15 +144,6 @@ log_pq(const char *what, PGconn *conn, const char *late)
 		log_msg("database: %s: %.*s", what, n > 200 ? 200 : n, m);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits until fd is ready for events or the deadline passes: 1 ready, 0
  * deadline, -1 error.  A signal (SIGUSR2 from serve.c) only shortens one
@@ -170,7 +161,7 @@ wait_fd(int fd, short events, long long deadline)
 	pfd.fd = fd;
 	pfd.events = events;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - clock_mono_msec()) <= 0)
 			return 0;
 		r = poll(&pfd, 1, (int)left);
 		if (r > 0)
@@ -271,7 +262,7 @@ connect_url(struct db *db, long long deadline, const char **why)
 {
 	const char *kw[6], *val[6];
 	char timeout[16], options[64];
-	long long limit = now_ms() + db->cfg->connect_timeout * 1000;
+	long long limit = clock_mono_msec() + db->cfg->connect_timeout * 1000;
 	int n = 0;
 
 	if (db->url != NULL) {
@@ -334,13 +325,13 @@ connect_pass(struct db *db, const char *attrs, long long deadline,
 		i = (db->first + k) % db->hosts.n;
 		if (!(*worth & 1u << i))
 			continue;
-		if ((share = deadline - now_ms()) <= 0) {
+		if ((share = deadline - clock_mono_msec()) <= 0) {
 			*why = "database connection past the deadline";
 			return -1;
 		}
 		share /= tries + later;
 		tries--;
-		if ((o = connect_host(db, i, attrs, now_ms() +
+		if ((o = connect_host(db, i, attrs, clock_mono_msec() +
 		    (share < cap ? share : cap), why)) == OPENED) {
 			db->first = i;
 			return 0;
@@ -532,8 +523,8 @@ standby_again(struct db *db)
 	if (db->standby_retry == 0) {
 		hot = PQparameterStatus(db->conn, "in_hot_standby");
 		if (hot != NULL && strcmp(hot, "off") == 0)
-			db->standby_retry = now_ms() + DB_STANDBY_RETRY_MS;
-	} else if (now_ms() >= db->standby_retry) {
+			db->standby_retry = clock_mono_msec() + DB_STANDBY_RETRY_MS;
+	} else if (clock_mono_msec() >= db->standby_retry) {
 		drop(db);
 	}
 }
@@ -550,7 +541,7 @@ static enum otas_status
 run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
     PGresult **res, char sqlstate[DB_SQLSTATE_LEN + 1], const char **why)
 {
-	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
 	int tries;
 
 	standby_again(db);
@@ -633,7 +624,7 @@ drain(struct db *db, void (*notified)(void *, const char *), void *arg)
 static int
 listen_open(struct db *db, const char *channel)
 {
-	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
 	const char *why = "";
 	char sql[96];
 	PGresult *res;
@@ -666,7 +657,7 @@ listen_open(struct db *db, const char *channel)
 static int
 listen_sync(struct db *db)
 {
-	struct call call = { now_ms() + db->cfg->db_deadline_ms, NULL };
+	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
 	PGresult *res;
 	int ok;
 

@@ -38,11 +38,19 @@ decimal_parse(const char *s, size_t len, long long min, long long max,
 }
 
 int
+decimal_llong(const char *s, long long min, long long max, long long *out)
+{
+	if (s == NULL)
+		return -1;
+	return decimal_parse(s, strlen(s), min, max, out);
+}
+
+int
 decimal_long(const char *s, long min, long max, long *out)
 {
 	long long v;
 
-	if (s == NULL || decimal_parse(s, strlen(s), min, max, &v) == -1)
+	if (decimal_llong(s, min, max, &v) == -1)
 		return -1;
 	*out = (long)v;
 	return 0;

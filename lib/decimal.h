@@ -1,6 +1,7 @@
 /*
  * decimal — the one reader of whole numbers from text we did not write:
- * settings, CGI parameters, claims, stored hashes, command-line options.
+ * settings, CGI parameters, claims, stored hashes, command-line options,
+ * PostgreSQL's answers as text, /proc fields.
  * ASCII digits only, with a '-' allowed only where the range admits
  * negatives; no blank, no '+', no locale, no trailing byte, and overflow
  * is simply out of range.  Callers that want one canonical spelling (no
@@ -20,5 +21,9 @@ int	decimal_parse(const char *s, size_t len, long long min,
 
 /* decimal_parse of the NUL-terminated s (NULL: -1) into a long. */
 int	decimal_long(const char *s, long min, long max, long *out);
+
+/* decimal_parse of the NUL-terminated s (NULL: -1): 64-bit values. */
+int	decimal_llong(const char *s, long long min, long long max,
+	    long long *out);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * duration — digits (decimal.c, so no strtol quirk widens what is
+ * duration — digits (decimal.c, so no C library quirk widens what is
  * accepted), then one of s m h d w.
  */
 #include "decimal.h"

@@ -1,22 +1,14 @@
 /*
- * health — one remembered verdict behind a mutex, and the question.  The
- * mutex is held while the database is asked: threads polling at that
- * moment wait for the one answer instead of each asking, which is what
- * keeps the bound at one question per second per process.
+ * health — one remembered verdict behind a mutex.  The mutex is held
+ * while the question (the callback: the database, in otas-session) is
+ * asked: threads polling at that moment wait for the one answer instead
+ * of each asking, which is what keeps the bound at one question per
+ * second per process.
  */
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "db.h"
-#include "decimal.h"
 #include "health.h"
-
-static const struct db_stmt schema_version = {
-	"otas_schema_version",
-	"SELECT coalesce(max(version), 0)::text FROM otas_schema_migrations",
-	0, NULL
-};
 
 struct health {
 	pthread_mutex_t	 lock;
@@ -28,26 +20,6 @@ struct health {
 	enum otas_status last;
 	const char	*why;
 };
-
-enum otas_status
-health_ask_db(void *db, long *version, const char **why)
-{
-	enum otas_status st;
-	PGresult *res;
-	int bad;
-
-	st = db_run(db, &schema_version, NULL, &res, NULL, why);
-	if (st != OTAS_OK)
-		return st;
-	bad = PQntuples(res) != 1 ||
-	    decimal_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, version) == -1;
-	PQclear(res);
-	if (bad) {
-		*why = "schema version unreadable";
-		return OTAS_ERR_SERVER;
-	}
-	return OTAS_OK;
-}
 
 struct health *
 health_new(health_ask_fn ask, void *arg, long want)

@@ -3,8 +3,8 @@
  * answers and its schema is at least the version this build was made for.
  * The verdict is remembered for HEALTH_TTL_MS per process (shared by its
  * threads), so however often it is polled a process asks the database at
- * most once a second.  The question itself is a callback (health_ask_db
- * in the programs), so the cache is testable alone.
+ * most once a second.  The question itself is a callback (otas-session
+ * passes schema_version, schema.h), so the cache is testable alone.
  */
 #ifndef OTAS_HEALTH_H
 #define OTAS_HEALTH_H
@@ -19,12 +19,6 @@
  */
 typedef enum otas_status (*health_ask_fn)(void *arg, long *version,
 		    const char **why);
-
-/*
- * The programs' question, through db.c (arg: the process's struct db):
- * the newest migration in otas_schema_migrations, 0 for none.
- */
-enum otas_status health_ask_db(void *db, long *version, const char **why);
 
 struct health;
 

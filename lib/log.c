@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "version.h"
@@ -30,15 +31,6 @@ log_init(const char *prog)
 	prog_pid = (long)getpid();
 }
 
-long long
-log_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 timestamp(char *buf, size_t cap)
 {
@@ -46,7 +38,8 @@ timestamp(char *buf, size_t cap)
 	struct tm tm;
 	char base[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (clock_wall(&ts) == -1)
+		ts = (struct timespec){ 0 };
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, cap, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000));

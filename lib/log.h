@@ -45,7 +45,4 @@ void	log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void	log_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Microseconds on a monotonic clock, for request timing. */
-long long log_now_usec(void);
-
 #endif

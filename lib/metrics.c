@@ -29,13 +29,15 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "decimal.h"
+#include "hashbudget.h"
 #include "log.h"
 #include "metrics.h"
-#include "slowhash.h"
+#include "textbuf.h"
 #include "version.h"
 
 /* The statuses any program answers; anything else counts as "other". */
@@ -121,8 +123,8 @@ struct header {
 
 struct image {
 	struct header	 h;
-	/* The host's slow-hash budget (slowhash.h), under the pool's lock. */
-	struct slowhash_pool slowhash __attribute__((aligned(64)));
+	/* The host's slow-hash budget (hashbudget.h), under the pool's lock. */
+	struct hashbudget_pool hashbudget __attribute__((aligned(64)));
 	struct slot	 gone[METRICS_PROGRAMS];
 	struct slot	 slot[METRICS_SLOTS];
 };
@@ -278,18 +280,13 @@ static void
 put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (o->overflow)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
+	if (textbuf_vappend(o->p, o->cap, &o->len, fmt, ap) == -1)
 		o->overflow = 1;
-		return;
-	}
-	o->len += (size_t)n;
+	va_end(ap);
 }
 
 static uint64_t
@@ -404,6 +401,21 @@ put_histograms(struct out *o, uint64_t sum[][NVALUES])
 		    sum[p][AT(rows_sum)], 1, p == 0);
 }
 
+/* A gauge by program and state: v[program][0] busy, [1] idle. */
+static void
+put_busy_idle(struct out *o, const char *name, const char *help,
+    long long v[METRICS_PROGRAMS][2])
+{
+	int p;
+
+	put(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (p = 0; p < METRICS_PROGRAMS; p++)
+		put(o, "%s{program=\"%s\",state=\"busy\"} %lld\n"
+		    "%s{program=\"%s\",state=\"idle\"} %lld\n",
+		    name, program_names[p], v[p][0],
+		    name, program_names[p], v[p][1]);
+}
+
 /* Living processes and their threads, busy or idle, by program. */
 static void
 put_gauges(struct out *o, const struct image *im)
@@ -433,18 +445,10 @@ put_gauges(struct out *o, const struct image *im)
 		thr[p][1] += t - b;
 		proc[p][b > 0 ? 0 : 1]++;
 	}
-	put(o, "# HELP otas_threads Worker threads of living processes.\n"
-	    "# TYPE otas_threads gauge\n");
-	for (p = 0; p < METRICS_PROGRAMS; p++)
-		put(o, "otas_threads{program=\"%s\",state=\"busy\"} %lld\n"
-		    "otas_threads{program=\"%s\",state=\"idle\"} %lld\n",
-		    program_names[p], thr[p][0], program_names[p], thr[p][1]);
-	put(o, "# HELP otas_processes Living processes (busy: serving at "
-	    "least one request).\n# TYPE otas_processes gauge\n");
-	for (p = 0; p < METRICS_PROGRAMS; p++)
-		put(o, "otas_processes{program=\"%s\",state=\"busy\"} %lld\n"
-		    "otas_processes{program=\"%s\",state=\"idle\"} %lld\n",
-		    program_names[p], proc[p][0], program_names[p], proc[p][1]);
+	put_busy_idle(o, "otas_threads",
+	    "Worker threads of living processes.", thr);
+	put_busy_idle(o, "otas_processes",
+	    "Living processes (busy: serving at least one request).", proc);
 }
 
 /* The version as a label value: \, " and newline escaped. */
@@ -506,13 +510,13 @@ pool_unlock(void)
 	pthread_mutex_unlock(&m.lock);
 }
 
-struct slowhash_pool *
+struct hashbudget_pool *
 metrics_pool_lock(void)
 {
 	if (m.map == NULL)
 		return NULL;
 	pool_lock();
-	return &m.map->slowhash;
+	return &m.map->hashbudget;
 }
 
 void
@@ -532,8 +536,8 @@ metrics_pool_unlock(void)
 static int
 proc_starttime(long pid, uint64_t *t)
 {
-	char path[64], buf[1024], *p, *end;
-	unsigned long long v;
+	char path[64], buf[1024], *p;
+	long long v;
 	ssize_t n;
 	int fd, field;
 
@@ -551,11 +555,11 @@ proc_starttime(long pid, uint64_t *t)
 		p = strchr(p + 1, ' ');
 	if (p == NULL)
 		return -2;
-	errno = 0;
-	v = strtoull(p + 1, &end, 10);
-	if (errno != 0 || end == p + 1)
+	/* The field ends at the next blank (or the line's end). */
+	if (decimal_parse(p + 1, strcspn(p + 1, " \n"), 0, LLONG_MAX,
+	    &v) == -1)
 		return -2;
-	*t = v;
+	*t = (uint64_t)v;
 	return 0;
 }
 
@@ -714,7 +718,7 @@ file_replace(const char *path)
 		unlink(tmp);
 		return strerror(errno);
 	}
-	metrics_image_init(p, (long long)time(NULL));
+	metrics_image_init(p, clock_wall_sec());
 	munmap(p, sizeof(struct image));
 	close(fd);
 	if (rename(tmp, path) == -1) {

@@ -19,7 +19,7 @@
  * privately and says so once in the log; its scrape then shows only
  * itself.  OTAS_METRICS=0 turns counting off.
  *
- * The file also holds the host's slow-hash budget (slowhash.h), so that
+ * The file also holds the host's slow-hash budget (hashbudget.h), so that
  * every process of the host draws on one.
  */
 #ifndef OTAS_METRICS_H
@@ -82,12 +82,12 @@ void	metrics_request(int http, long long usec);
 void	metrics_commit_rows(int rows);
 
 /*
- * The host's slow-hash budget in the pool's file (slowhash.c), with the
+ * The host's slow-hash budget in the pool's file (hashbudget.c), with the
  * pool's lock held until metrics_pool_unlock; NULL, and no lock, for a
  * process without the file.
  */
-struct slowhash_pool;
-struct slowhash_pool *metrics_pool_lock(void);
+struct hashbudget_pool;
+struct hashbudget_pool *metrics_pool_lock(void);
 void	metrics_pool_unlock(void);
 
 /*

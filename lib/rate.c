@@ -1,5 +1,5 @@
 /*
- * rate — digits through decimal.c (so no strtol quirk widens what is
+ * rate — digits through decimal.c (so no C library quirk widens what is
  * accepted), one '/', then a unit from a four-row table.
  */
 #include <stdio.h>
@@ -7,6 +7,7 @@
 
 #include "decimal.h"
 #include "rate.h"
+#include "span.h"
 
 static const struct {
 	const char	*name;
@@ -23,8 +24,7 @@ unit_seconds(const char *u, size_t len)
 	size_t i;
 
 	for (i = 0; i < NUNITS; i++)
-		if (strlen(units[i].name) == len &&
-		    memcmp(units[i].name, u, len) == 0)
+		if (span_is(u, len, units[i].name))
 			return units[i].seconds;
 	return 0;
 }
@@ -47,7 +47,7 @@ rate_parse(const char *s, size_t len, struct rate *r)
 	long long n;
 	long w;
 
-	if (len == 3 && memcmp(s, "off", 3) == 0) {
+	if (span_is(s, len, "off")) {
 		r->quota = r->window = r->burst = 0;
 		return 0;
 	}

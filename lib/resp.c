@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "resp.h"
+#include "textbuf.h"
 
 static void append(struct resp *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -16,18 +17,13 @@ static void
 append(struct resp *r, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (r->overflow)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(r->buf + r->len, sizeof(r->buf) - r->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(r->buf) - r->len) {
+	if (textbuf_vappend(r->buf, sizeof(r->buf), &r->len, fmt, ap) == -1)
 		r->overflow = 1;
-		return;
-	}
-	r->len += (size_t)n;
+	va_end(ap);
 }
 
 /* The Status line alone, from the table. */

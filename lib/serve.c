@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "decimal.h"
 #include "log.h"
 #include "metrics.h"
@@ -97,14 +98,14 @@ conn_write(struct conn *c, const char *buf, size_t n)
 static void
 serve_one(serve_fn fn, void *arg, struct conn *c)
 {
-	long long t0 = log_now_usec();
+	long long t0 = clock_mono_usec();
 
 	metrics_busy(1);
 	c->http = 0;
 	c->uncounted = 0;
 	fn(c, arg);
 	if (!c->uncounted)
-		metrics_request(c->http, log_now_usec() - t0);
+		metrics_request(c->http, clock_mono_usec() - t0);
 	metrics_busy(-1);
 }
 

@@ -37,6 +37,7 @@
 #include <openssl/crypto.h>
 
 #include "base64url.h"
+#include "span.h"
 #include "tokjson.h"
 #include "token.h"
 
@@ -208,7 +209,7 @@ static int
 token_is(const struct tokjson_member *m, const char *s)
 {
 	return m != NULL && m->kind == TOKJSON_STRING &&
-	    m->value_len == strlen(s) && memcmp(m->value, s, m->value_len) == 0;
+	    span_is(m->value, m->value_len, s);
 }
 
 /*

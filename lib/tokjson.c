@@ -154,67 +154,71 @@ new_member(struct scan *s, struct tokjson_object *o, const char *name,
 	return 0;
 }
 
+/*
+ * The items of an object or array up to close, each read by item (arg
+ * passed on), separated by commas: the one loop both containers share.
+ */
 static int
-scan_object(struct scan *s, struct tokjson_object *o)
+scan_items(struct scan *s, char close,
+    int (*item)(struct scan *, void *), void *arg)
 {
-	const char	*name;
-	size_t		 len;
-
-	o->n = 0;
 	if (enter(s) == -1)
 		return -1;
-	if (peek(s, '}')) {
-		s->p++;
-		s->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (scan_string(s, &name, &len) == -1 ||
-		    new_member(s, o, name, len) == -1)
-			return -1;
-		skip_space(s);
-		if (expect(s, ':', "JSON syntax") == -1)
-			return -1;
-		skip_space(s);
-		if (scan_value(s, &o->member[o->n++]) == -1)
-			return -1;
-		skip_space(s);
-		if (peek(s, '}'))
-			break;
-		if (expect(s, ',', "JSON syntax") == -1)
-			return -1;
-		skip_space(s);
-	}
+	/* Empty, or items each followed by ',' and another or by close. */
+	if (!peek(s, close))
+		for (;;) {
+			if (item(s, arg) == -1)
+				return -1;
+			skip_space(s);
+			if (peek(s, close))
+				break;
+			if (expect(s, ',', "JSON syntax") == -1)
+				return -1;
+			skip_space(s);
+		}
 	s->p++;
 	s->depth--;
 	return 0;
 }
 
+/* One "name": value of the object arg. */
 static int
-scan_array(struct scan *s)
+scan_member(struct scan *s, void *arg)
+{
+	struct tokjson_object	*o = arg;
+	const char		*name;
+	size_t			 len;
+
+	if (scan_string(s, &name, &len) == -1 ||
+	    new_member(s, o, name, len) == -1)
+		return -1;
+	skip_space(s);
+	if (expect(s, ':', "JSON syntax") == -1)
+		return -1;
+	skip_space(s);
+	return scan_value(s, &o->member[o->n++]);
+}
+
+/* One element of an array: checked, its value not kept. */
+static int
+scan_element(struct scan *s, void *arg)
 {
 	struct tokjson_member	 m;
 
-	if (enter(s) == -1)
-		return -1;
-	if (peek(s, ']')) {
-		s->p++;
-		s->depth--;
-		return 0;
-	}
-	for (;;) {
-		if (scan_value(s, &m) == -1)
-			return -1;
-		skip_space(s);
-		if (peek(s, ']'))
-			break;
-		if (expect(s, ',', "JSON syntax") == -1)
-			return -1;
-		skip_space(s);
-	}
-	s->p++;
-	s->depth--;
-	return 0;
+	return scan_value(s, &m);
+}
+
+static int
+scan_object(struct scan *s, struct tokjson_object *o)
+{
+	o->n = 0;
+	return scan_items(s, '}', scan_member, o);
+}
+
+static int
+scan_array(struct scan *s)
+{
+	return scan_items(s, ']', scan_element, NULL);
 }
 
 /* Nested objects have their own names to keep apart, on this frame. */

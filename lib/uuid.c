@@ -19,12 +19,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "hex.h"
 #include "uuid.h"
 
@@ -45,7 +45,7 @@ uuid_now_ms(uint64_t *ms)
 {
 	struct timespec	 ts;
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 || ts.tv_sec < 0)
+	if (clock_wall(&ts) == -1)
 		return -1;
 	*ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	return 0;

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hashbudget.h"
 #include "metrics.h"
-#include "slowhash.h"
 #include "verify.h"
 
 /* Whether a row whose hash matched may be used now. */
@@ -41,14 +41,14 @@ fill(struct keycache_entry *out, const struct agent_key_row *r)
 	    r->hashed_key);
 }
 
-/* A slow hash waits for its turn in the process's budget (slowhash.h). */
+/* A slow hash waits for its turn in the process's budget (hashbudget.h). */
 static enum otas_status
 slow_turn(const struct otas_config *cfg, long iterations, const char *remote,
     const char **why)
 {
 	if (iterations <= cfg->slow_hash_iterations)
 		return OTAS_OK;
-	if (slowhash_wait(iterations, cfg->slow_hash_rate, remote) == 0) {
+	if (hashbudget_wait(iterations, cfg->slow_hash_rate, remote) == 0) {
 		metrics_count(METRICS_SLOW_HASHES);
 		metrics_add(METRICS_SLOW_HASH_ITERATIONS, (uint64_t)iterations);
 		return OTAS_OK;

@@ -3,7 +3,7 @@
  * from the per-process cache when this process has verified it before,
  * otherwise by one lookup of the candidate prefixes and a PBKDF2 check of
  * each row found, a slow one within the process's slow-hash budget
- * (slowhash.h).  A key verified against a slow hash is given a fast one to
+ * (hashbudget.h).  A key verified against a slow hash is given a fast one to
  * store in its place (OTAS_REHASH).
  */
 #ifndef OTAS_VERIFY_H
@@ -25,7 +25,7 @@
  * and should be replaced ("" otherwise); OTAS_ERR_KEY with *why saying
  * which of unknown, wrong secret, inactive, revoked, expired, agent
  * inactive; OTAS_ERR_UNAVAILABLE (database, or the slow-hash budget too far
- * behind for remote, the client's REMOTE_ADDR or NULL: slowhash.h) /
+ * behind for remote, the client's REMOTE_ADDR or NULL: hashbudget.h) /
  * OTAS_ERR_SERVER.  out->prefix is set for the log whenever a prefix is
  * known.
  */

@@ -1,5 +1,5 @@
 /*
- * fuzz_body — libFuzzer target for body_parse (lib/body.h), our one-pass
+ * fuzz_body — libFuzzer target for body_parse (lib/body_json.h), our one-pass
  * strict JSON parser and "meta" locator, held against json-c 0.16 as an
  * independent oracle (strict, UTF-8 checked, depth BODY_MAX_DEPTH, the
  * whole input consumed: what decided before our parser did).
@@ -27,7 +27,7 @@
 
 #include <json-c/json.h>
 
-#include "body.h"
+#include "body_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@ make the key's first verification in a process wait its turn in the
 host's slow-hash budget, but never lock its owner out, and a key
 already verified keeps answering while the attack goes on.  A hash whose
 turn is too far away is answered 503 to retry, never 401.  The bound on
-the CPU those hashes take is tests/unit/test_slowhash.c's subject.
+the CPU those hashes take is tests/unit/test_hashbudget.c's subject.
 
 The server has one FastCGI process and two threads in it, so the owner is never queued behind a
 guess in the web server.
@@ -122,8 +122,8 @@ def test_a_budget_too_far_behind_answers_503_to_retry_never_401(
         th.join(timeout=60)
     statuses = sorted(r.status for r in answers)
     # One hashes at once; the rest, from the same address and two seconds
-    # or more behind it, are told to retry (past SLOWHASH_SHARED_WAIT the
-    # queue is kept for addresses with nothing queued: slowhash.h).
+    # or more behind it, are told to retry (past HASHBUDGET_SHARED_WAIT the
+    # queue is kept for addresses with nothing queued: hashbudget.h).
     assert statuses.count(401) >= 1 and 503 in statuses, statuses
     assert set(statuses) <= {401, 503}, statuses
     for r in answers:

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "body.h"
+#include "body_json.h"
 
 /* body_parse on a private, writable copy of text[0..len). */
 static enum otas_status

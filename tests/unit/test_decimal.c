@@ -97,6 +97,29 @@ only_len_bytes_are_read(void **state)
 	assert_int_equal(decimal_parse(NULL, 0, 0, 100, &v), -1);
 }
 
+static void
+nul_terminated_readers_read_the_whole_string(void **state)
+{
+	long long ll;
+	long l;
+
+	assert_int_equal(decimal_llong("-9223372036854775808", LLONG_MIN,
+	    LLONG_MAX, &ll), 0);
+	assert_true(ll == LLONG_MIN);
+	assert_int_equal(decimal_llong("9223372036854775807", 0, LLONG_MAX,
+	    &ll), 0);
+	assert_true(ll == LLONG_MAX);
+	assert_int_equal(decimal_llong("9223372036854775808", 0, LLONG_MAX,
+	    &ll), -1);
+	assert_int_equal(decimal_llong("12 ", 0, 100, &ll), -1);
+	assert_int_equal(decimal_llong("", 0, 100, &ll), -1);
+	assert_int_equal(decimal_llong(NULL, 0, 100, &ll), -1);
+	assert_int_equal(decimal_long("42", 0, 100, &l), 0);
+	assert_int_equal(l, 42);
+	assert_int_equal(decimal_long("101", 0, 100, &l), -1);
+	assert_int_equal(decimal_long(NULL, 0, 100, &l), -1);
+}
+
 int
 main(void)
 {
@@ -107,6 +130,7 @@ main(void)
 		cmocka_unit_test(range_is_inclusive_at_both_ends),
 		cmocka_unit_test(the_extremes_fit_and_one_past_is_refused),
 		cmocka_unit_test(only_len_bytes_are_read),
+		cmocka_unit_test(nul_terminated_readers_read_the_whole_string),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,9 @@
 /*
- * slowhash — one token bucket per host (in the pool's file, under its
+ * hashbudget — one token bucket per host (in the pool's file, under its
  * lock) or, without the file, per process (under a mutex), with the
  * addresses that have hashes queued in it.  The clock is CLOCK_MONOTONIC,
  * the same for every process of the host, so a change of the wall clock
- * neither refills nor drains it.  slowhash_take and slowhash_take_fair
+ * neither refills nor drains it.  hashbudget_take and hashbudget_take_fair
  * are kept free of clocks and locks so that the bound and the fairness
  * they promise can be tested with made-up times.
  */
@@ -14,15 +14,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "hashbudget.h"
 #include "metrics.h"
-#include "slowhash.h"
 
-static struct slowhash_pool own;	/* without the pool's file */
+static struct hashbudget_pool own;	/* without the pool's file */
 static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The bucket's arithmetic, without a limit of its own. */
 static double
-debt(struct slowhash_bucket *b, double rate, double now)
+debt(struct hashbudget_bucket *b, double rate, double now)
 {
 	if (!b->started || !isfinite(b->tokens) || !isfinite(b->last)) {
 		b->tokens = rate;
@@ -39,19 +40,19 @@ debt(struct slowhash_bucket *b, double rate, double now)
 }
 
 double
-slowhash_take(struct slowhash_bucket *b, double rate, double iterations,
+hashbudget_take(struct hashbudget_bucket *b, double rate, double iterations,
     double now)
 {
 	double wait = debt(b, rate, now);
 
-	if (wait > SLOWHASH_MAX_WAIT)
+	if (wait > HASHBUDGET_MAX_WAIT)
 		return -1;
 	b->tokens -= iterations;
 	return wait;
 }
 
 size_t
-slowhash_addr_key(const char *remote, unsigned char key[SLOWHASH_ADDR_MAX])
+hashbudget_addr_key(const char *remote, unsigned char key[HASHBUDGET_ADDR_MAX])
 {
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
@@ -77,16 +78,16 @@ slowhash_addr_key(const char *remote, unsigned char key[SLOWHASH_ADDR_MAX])
  * The address's entry: its own, else a free or finished one (the one
  * that finished first), taken over.  Never NULL.
  */
-static struct slowhash_addr *
-addr_entry(struct slowhash_pool *p, const unsigned char *key, size_t len,
+static struct hashbudget_addr *
+addr_entry(struct hashbudget_pool *p, const unsigned char *key, size_t len,
     double now)
 {
-	struct slowhash_addr *a, *spare = &p->addr[0];
+	struct hashbudget_addr *a, *spare = &p->addr[0];
 	size_t i;
 
-	for (i = 0; i < SLOWHASH_ADDRS; i++) {
+	for (i = 0; i < HASHBUDGET_ADDRS; i++) {
 		a = &p->addr[i];
-		if (!isfinite(a->until) || a->len > SLOWHASH_ADDR_MAX)
+		if (!isfinite(a->until) || a->len > HASHBUDGET_ADDR_MAX)
 			a->used = 0;	/* a damaged entry is a free one */
 		if (a->used && a->len == len && memcmp(a->key, key, len) == 0)
 			return a;
@@ -106,18 +107,18 @@ addr_entry(struct slowhash_pool *p, const unsigned char *key, size_t len,
 }
 
 double
-slowhash_take_fair(struct slowhash_pool *p, const unsigned char *key,
+hashbudget_take_fair(struct hashbudget_pool *p, const unsigned char *key,
     size_t len, double rate, double iterations, double now)
 {
-	struct slowhash_addr *a;
+	struct hashbudget_addr *a;
 	double wait, end;
 
-	if (len > SLOWHASH_ADDR_MAX)
-		len = SLOWHASH_ADDR_MAX;
+	if (len > HASHBUDGET_ADDR_MAX)
+		len = HASHBUDGET_ADDR_MAX;
 	wait = debt(&p->bucket, rate, now);
 	a = addr_entry(p, key, len, now);
-	if (wait > SLOWHASH_MAX_WAIT ||
-	    (wait > SLOWHASH_SHARED_WAIT && a->until > now))
+	if (wait > HASHBUDGET_MAX_WAIT ||
+	    (wait > HASHBUDGET_SHARED_WAIT && a->until > now))
 		return -1;
 	p->bucket.tokens -= iterations;
 	end = now + wait + iterations / rate;
@@ -126,41 +127,32 @@ slowhash_take_fair(struct slowhash_pool *p, const unsigned char *key,
 	return wait;
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The turn from the host's pool when there is one, else the process's. */
 static double
 take(long iterations, long rate, const unsigned char *key, size_t len)
 {
-	struct slowhash_pool *p;
+	struct hashbudget_pool *p;
 	double wait;
 
 	if ((p = metrics_pool_lock()) != NULL) {
-		wait = slowhash_take_fair(p, key, len, (double)rate,
-		    (double)iterations, now_seconds());
+		wait = hashbudget_take_fair(p, key, len, (double)rate,
+		    (double)iterations, clock_mono_seconds());
 		metrics_pool_unlock();
 		return wait;
 	}
 	pthread_mutex_lock(&own_lock);
-	wait = slowhash_take_fair(&own, key, len, (double)rate,
-	    (double)iterations, now_seconds());
+	wait = hashbudget_take_fair(&own, key, len, (double)rate,
+	    (double)iterations, clock_mono_seconds());
 	pthread_mutex_unlock(&own_lock);
 	return wait;
 }
 
 int
-slowhash_wait(long iterations, long rate, const char *remote)
+hashbudget_wait(long iterations, long rate, const char *remote)
 {
-	unsigned char key[SLOWHASH_ADDR_MAX];
+	unsigned char key[HASHBUDGET_ADDR_MAX];
 	struct timespec ts;
-	size_t len = slowhash_addr_key(remote, key);
+	size_t len = hashbudget_addr_key(remote, key);
 	double wait = take(iterations, rate, key, len);
 
 	if (wait < 0)

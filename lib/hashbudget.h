@@ -1,5 +1,5 @@
 /*
- * slowhash — the CPU budget of slow key verifications on a host.
+ * hashbudget — the CPU budget of slow key verifications on a host.
  *
  * A PBKDF2 hash above OTAS_SLOW_HASH_ITERATIONS (a key from the original
  * backend, 260 000 iterations: about 80 ms of a core) is paid once per
@@ -16,27 +16,27 @@
  * 1 000 000 that is under a third of one core, however many requests come.
  *
  * The queue is shared fairly by source address (REMOTE_ADDR; IPv6 by its
- * /64): a hash whose turn is more than SLOWHASH_MAX_WAIT seconds away is
- * not queued, and past SLOWHASH_SHARED_WAIT only an address with no hash
+ * /64): a hash whose turn is more than HASHBUDGET_MAX_WAIT seconds away is
+ * not queued, and past HASHBUDGET_SHARED_WAIT only an address with no hash
  * of its own still queued may join.  One address flooding guesses thus
  * fills at most the first part of the queue, and its 503s are cheap; the
  * owner, from another address, always finds room and waits at most about
- * SLOWHASH_MAX_WAIT.  A refused request is answered 503 with Retry-After,
+ * HASHBUDGET_MAX_WAIT.  A refused request is answered 503 with Retry-After,
  * to be tried again, never 401.  A key already verified never meets the
  * budget (verify.c asks the cache first).
  */
-#ifndef OTAS_SLOWHASH_H
-#define OTAS_SLOWHASH_H
+#ifndef OTAS_HASHBUDGET_H
+#define OTAS_HASHBUDGET_H
 
 #include <stddef.h>
 
-#define SLOWHASH_MAX_WAIT	2.0	/* seconds */
-#define SLOWHASH_SHARED_WAIT	1.0	/* beyond: addresses with none queued */
-#define SLOWHASH_ADDRS		256	/* addresses remembered at once */
-#define SLOWHASH_ADDR_MAX	8	/* an IPv4 address, or an IPv6 /64 */
+#define HASHBUDGET_MAX_WAIT	2.0	/* seconds */
+#define HASHBUDGET_SHARED_WAIT	1.0	/* beyond: none queued only */
+#define HASHBUDGET_ADDRS	256	/* addresses remembered at once */
+#define HASHBUDGET_ADDR_MAX	8	/* an IPv4 address, or an IPv6 /64 */
 
 /* The bucket, in iterations; zeroed means full at the first use. */
-struct slowhash_bucket {
+struct hashbudget_bucket {
 	double	tokens;
 	double	last;		/* seconds, of the clock passed in */
 	int	started;
@@ -46,25 +46,25 @@ struct slowhash_bucket {
  * Takes iterations from b at time now (seconds) for a budget of rate
  * iterations per second, and returns how long the caller must wait before
  * hashing (0 when the bucket is not in debt), or -1 without taking
- * anything when that would be over SLOWHASH_MAX_WAIT.  The debt is taken
+ * anything when that would be over HASHBUDGET_MAX_WAIT.  The debt is taken
  * at once, so callers are served in the order they asked.  Pure
  * arithmetic.
  */
-double	slowhash_take(struct slowhash_bucket *b, double rate,
+double	hashbudget_take(struct hashbudget_bucket *b, double rate,
 	    double iterations, double now);
 
 /* One source address and when the last hash it queued ends. */
-struct slowhash_addr {
-	unsigned char	key[SLOWHASH_ADDR_MAX];
+struct hashbudget_addr {
+	unsigned char	key[HASHBUDGET_ADDR_MAX];
 	unsigned char	len;		/* 0: unknown address */
 	unsigned char	used;
 	double		until;		/* seconds, of the clock passed in */
 };
 
 /* The budget and the addresses queued in it: a file's bytes, untrusted. */
-struct slowhash_pool {
-	struct slowhash_bucket	bucket;
-	struct slowhash_addr	addr[SLOWHASH_ADDRS];
+struct hashbudget_pool {
+	struct hashbudget_bucket	bucket;
+	struct hashbudget_addr	addr[HASHBUDGET_ADDRS];
 };
 
 /*
@@ -72,25 +72,25 @@ struct slowhash_pool {
  * (also IPv4-mapped IPv6), the first 8 of IPv6; 0 (all unknown addresses
  * share one key) for NULL or anything else.  Returns the key's length.
  */
-size_t	slowhash_addr_key(const char *remote,
-	    unsigned char key[SLOWHASH_ADDR_MAX]);
+size_t	hashbudget_addr_key(const char *remote,
+	    unsigned char key[HASHBUDGET_ADDR_MAX]);
 
 /*
- * slowhash_take for the address key[0..len) in pool p: -1 without taking
- * anything when the turn is over SLOWHASH_MAX_WAIT away, or over
- * SLOWHASH_SHARED_WAIT away while the address still has a hash queued.
+ * hashbudget_take for the address key[0..len) in pool p: -1 without taking
+ * anything when the turn is over HASHBUDGET_MAX_WAIT away, or over
+ * HASHBUDGET_SHARED_WAIT away while the address still has a hash queued.
  * Pure arithmetic; values that are not numbers (a damaged file) start the
  * bucket afresh.
  */
-double	slowhash_take_fair(struct slowhash_pool *p, const unsigned char *key,
-	    size_t len, double rate, double iterations, double now);
+double	hashbudget_take_fair(struct hashbudget_pool *p,
+	    const unsigned char *key, size_t len, double rate, double iterations, double now);
 
 /*
  * The host's budget (the pool's file, else the process's): takes
  * iterations at rate for remote (REMOTE_ADDR, or NULL) and sleeps as long
- * as slowhash_take_fair says (no lock held while sleeping).  Returns 0, or
+ * as hashbudget_take_fair says (no lock held while sleeping).  Returns 0, or
  * -1 when the hash must not be done now.  Thread-safe.
  */
-int	slowhash_wait(long iterations, long rate, const char *remote);
+int	hashbudget_wait(long iterations, long rate, const char *remote);
 
 #endif
