@@ -68,6 +68,20 @@ mig_free(struct migration *m, size_t n)
 	free(m);
 }
 
+/* Sorted migrations: two with one number are refused. */
+static int
+mig_unique(const struct migration *m, size_t n)
+{
+	size_t	 i;
+
+	for (i = 1; i < n; i++)
+		if (m[i].version == m[i - 1].version)
+			return fail(EXIT_FAIL, "two migrations numbered %ld: "
+			    "%s and %s", m[i].version, m[i - 1].file,
+			    m[i].file);
+	return 0;
+}
+
 /* The migration files of dir, sorted by number; two with one number fail. */
 int
 mig_list(const char *dir, struct migration **out, size_t *count)
@@ -75,7 +89,7 @@ mig_list(const char *dir, struct migration **out, size_t *count)
 	struct migration	*m;
 	struct dirent		*de;
 	DIR			*d;
-	size_t			 n = 0, i;
+	size_t			 n = 0;
 	long			 v;
 
 	if ((d = opendir(dir)) == NULL)
@@ -103,13 +117,10 @@ mig_list(const char *dir, struct migration **out, size_t *count)
 	}
 	closedir(d);
 	qsort(m, n, sizeof *m, mig_cmp);
-	for (i = 1; i < n; i++)
-		if (m[i].version == m[i - 1].version) {
-			fail(EXIT_FAIL, "two migrations numbered %ld: %s and %s",
-			    m[i].version, m[i - 1].file, m[i].file);
-			mig_free(m, n);
-			return EXIT_FAIL;
-		}
+	if (mig_unique(m, n) != 0) {
+		mig_free(m, n);
+		return EXIT_FAIL;
+	}
 	*out = m;
 	*count = n;
 	return 0;
