@@ -1,6 +1,7 @@
 /*
- * agents — the commands about agents and their sessions: agent list,
- * agent enable and disable, session list and end.  Session meta is printed as
+ * agents — the commands about agents and their sessions: agent create
+ * (the agent and its first key, made by keys.c), list, enable and
+ * disable, session list and end.  Session meta is printed as
  * PostgreSQL stores it (jsonb text), never re-parsed, so big numbers keep
  * every digit.
  */
@@ -43,14 +44,101 @@ limit_text(const PGresult *res, int row, char *buf, size_t cap)
 		snprintf(buf, cap, "default");
 }
 
+/* agent create's options: the agent's, then its first key's. */
+struct newagent {
+	char		 id[UUID_STR_LEN + 1];
+	const char	*name, *desc, *prov, *proj;
+	struct keyopts	 key;
+};
+
+static const char *
+opt_or_empty(const struct args *a, const char *name)
+{
+	const char	*v = opt(a, name);
+
+	return v != NULL ? v : "";
+}
+
+static int
+agent_options(const struct ctx *c, const struct args *a, struct newagent *n)
+{
+	int	 rc;
+
+	memset(n, 0, sizeof *n);
+	if ((n->name = opt(a, "name")) == NULL)
+		return fail(EXIT_USAGE, "agent create: --name is required");
+	n->desc = opt_or_empty(a, "description");
+	n->prov = opt_or_empty(a, "provider");
+	n->proj = opt(a, "project-id");
+	n->key.name = opt_or_empty(a, "key-name");
+	if ((rc = check_text("--name", n->name, 1)) != 0 ||
+	    (rc = check_text("--provider", n->prov, 0)) != 0 ||
+	    (rc = check_text("--key-name", n->key.name, 0)) != 0 ||
+	    (n->proj != NULL && (rc = check_uuid("--project-id",
+	    n->proj)) != 0) || (rc = key_options(c, a, &n->key)) != 0)
+		return rc;
+	if (uuid7_make(n->id) == -1)
+		return fail(EXIT_FAIL, "no random bytes available");
+	return 0;
+}
+
+/* The agent's row and its first key's, in one transaction. */
+static int
+agent_insert(PGconn *conn, const struct newagent *n, struct newkey *k)
+{
+	const char	*p[5] = { n->id, n->name, n->desc, n->prov, n->proj };
+	PGresult	*res;
+
+	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn,
+	    "INSERT INTO agent (id, name, description, provider, project_id,"
+	    " created_at, updated_at, created_by_id, is_active)"
+	    " VALUES ($1, $2, $3, $4, $5, now(), now(), NULL, true)",
+	    5, p)) == NULL)
+		return EXIT_FAIL;
+	PQclear(res);
+	if (key_insert(conn, n->id, &n->key, k) != 0 ||
+	    admin_exec(conn, "COMMIT") == -1)
+		return EXIT_FAIL;
+	return 0;
+}
+
+int
+cmd_agent_create(struct ctx *c, struct args *a)
+{
+	struct newagent	 n;
+	struct newkey	 k;
+	struct out	 o;
+	PGconn		*conn;
+	int		 rc;
+
+	memset(&k, 0, sizeof k);
+	if ((rc = agent_options(c, a, &n)) != 0)
+		return rc;
+	if ((conn = admin_connect(&c->cfg)) == NULL)
+		return EXIT_FAIL;
+	if ((rc = agent_insert(conn, &n, &k)) == 0) {
+		out_start(&o, c);
+		out_str(&o, "agent_id", n.id);
+		out_str(&o, "name", n.name);
+		out_line(&o, "agent:     %s", n.name);
+		key_print(&o, n.id, n.key.name, &k);
+		out_end(&o);
+	}
+	newkey_wipe(&k);
+	PQfinish(conn);
+	return rc;
+}
+
+#define AGENT_ROW	"%-36s  %-8s  %-20s  %4s  %-16s  %s"
+
 int
 cmd_agent_list(struct ctx *c, struct args *a)
 {
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	char			 limit[RATE_TEXT_MAX];
-	int			 i;
+	struct out	 o;
+	PGconn		*conn;
+	PGresult	*res;
+	char		 limit[RATE_TEXT_MAX];
+	int		 i;
 
 	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
@@ -65,25 +153,44 @@ cmd_agent_list(struct ctx *c, struct args *a)
 	PQfinish(conn);
 	if (res == NULL)
 		return EXIT_FAIL;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agents", jrows(res, agent_columns,
-		    NCOLS(agent_columns)));
-		json_print(o);
-	} else {
-		printf("%-36s  %-8s  %-20s  %4s  %-16s  %s\n", "ID", "STATE",
-		    "CREATED", "KEYS", "LIMIT", "NAME");
-		for (i = 0; i < PQntuples(res); i++) {
-			limit_text(res, i, limit, sizeof(limit));
-			printf("%-36s  %-8s  %-20s  %4s  %-16s  %s\n",
-			    PQgetvalue(res, i, 0),
-			    strcmp(PQgetvalue(res, i, 5), "t") == 0 ?
-			    "active" : "disabled", PQgetvalue(res, i, 6),
-			    PQgetvalue(res, i, 8), limit, PQgetvalue(res, i, 1));
-		}
+	out_start(&o, c);
+	out_rows(&o, "agents", res, agent_columns, NCOLS(agent_columns));
+	out_line(&o, AGENT_ROW, "ID", "STATE", "CREATED", "KEYS", "LIMIT",
+	    "NAME");
+	for (i = 0; i < PQntuples(res); i++) {
+		limit_text(res, i, limit, sizeof(limit));
+		out_line(&o, AGENT_ROW, PQgetvalue(res, i, 0),
+		    strcmp(PQgetvalue(res, i, 5), "t") == 0 ? "active" :
+		    "disabled", PQgetvalue(res, i, 6), PQgetvalue(res, i, 8),
+		    limit, PQgetvalue(res, i, 1));
 	}
+	out_end(&o);
 	PQclear(res);
 	return EXIT_OK;
+}
+
+/*
+ * In a transaction, the agent row locked: is_active set to want unless
+ * it is so already (*changed says which).
+ */
+static int
+agent_set(PGconn *conn, const char *agent, int want, int *changed)
+{
+	const char	*p[2] = { agent, want ? "true" : "false" };
+	PGresult	*res;
+	int		 active;
+
+	if (admin_exec(conn, "BEGIN") == -1 ||
+	    agent_find(conn, agent, 1, &active) != 0)
+		return EXIT_FAIL;
+	if ((*changed = active != want)) {
+		if ((res = admin_query(conn, "UPDATE agent SET is_active ="
+		    " $2::boolean, updated_at = now() WHERE id = $1", 2,
+		    p)) == NULL)
+			return EXIT_FAIL;
+		PQclear(res);
+	}
+	return admin_exec(conn, "COMMIT") == -1 ? EXIT_FAIL : 0;
 }
 
 /*
@@ -94,50 +201,28 @@ cmd_agent_list(struct ctx *c, struct args *a)
 static int
 agent_set_active(struct ctx *c, struct args *a, int want)
 {
-	const char		*p[2] = { a->pos[0], want ? "true" : "false" };
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	int			 rc, active, changed;
+	const char	*agent = a->pos[0];
+	struct out	 o;
+	PGconn		*conn;
+	int		 rc, changed;
 
-	if ((rc = check_uuid("agent id", a->pos[0])) != 0)
+	if ((rc = check_uuid("agent id", agent)) != 0)
 		return rc;
 	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
-	if (admin_exec(conn, "BEGIN") == -1 ||
-	    (rc = agent_find(conn, a->pos[0], 1, &active)) != 0) {
-		PQfinish(conn);
-		return EXIT_FAIL;
-	}
-	changed = active != want;
-	if (changed) {
-		if ((res = admin_query(conn, "UPDATE agent SET is_active ="
-		    " $2::boolean, updated_at = now() WHERE id = $1", 2,
-		    p)) == NULL) {
-			PQfinish(conn);
-			return EXIT_FAIL;
-		}
-		PQclear(res);
-	}
-	rc = admin_exec(conn, "COMMIT");
+	rc = agent_set(conn, agent, want, &changed);
 	PQfinish(conn);
-	if (rc == -1)
-		return EXIT_FAIL;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agent_id",
-		    json_object_new_string(a->pos[0]));
-		json_object_object_add(o, "is_active",
-		    json_object_new_boolean(want));
-		json_object_object_add(o, "changed",
-		    json_object_new_boolean(changed));
-		json_print(o);
-	} else if (want)
-		printf("agent %s %s; its usable keys work again\n", a->pos[0],
-		    changed ? "enabled" : "was already enabled");
-	else
-		printf("agent %s %s; its keys no longer work\n", a->pos[0],
-		    changed ? "disabled" : "was already disabled");
+	if (rc != 0)
+		return rc;
+	out_start(&o, c);
+	out_str(&o, "agent_id", agent);
+	out_bool(&o, "is_active", want);
+	out_bool(&o, "changed", changed);
+	out_line(&o, "agent %s %s; its %s", agent, want ?
+	    (changed ? "enabled" : "was already enabled") :
+	    (changed ? "disabled" : "was already disabled"), want ?
+	    "usable keys work again" : "keys no longer work");
+	out_end(&o);
 	return EXIT_OK;
 }
 
@@ -153,17 +238,18 @@ cmd_agent_enable(struct ctx *c, struct args *a)
 	return agent_set_active(c, a, 1);
 }
 
+#define SESSION_ROW	"%-36s  %-20s  %-12s  %s"
+
 int
 cmd_session_list(struct ctx *c, struct args *a)
 {
-	const char		*agent = a->pos[0], *lim = opt(a, "limit");
-	const char		*p[2];
-	char			 lbuf[24];
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	long			 limit = DEFAULT_LIMIT;
-	int			 i, rc, active;
+	const char	*agent = a->pos[0], *lim = opt(a, "limit");
+	const char	*p[2] = { agent, NULL };
+	char		 lbuf[24];
+	struct out	 o;
+	PGresult	*res;
+	long		 limit = DEFAULT_LIMIT;
+	int		 i, rc;
 
 	if ((rc = check_uuid("agent id", agent)) != 0)
 		return rc;
@@ -173,37 +259,22 @@ cmd_session_list(struct ctx *c, struct args *a)
 	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
 	if (rc < 0 || (size_t)rc >= sizeof lbuf)
 		return fail(EXIT_FAIL, "internal: limit buffer");
-	if ((conn = admin_connect(&c->cfg)) == NULL)
-		return EXIT_FAIL;
-	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
-		PQfinish(conn);
-		return rc;
-	}
-	p[0] = agent;
 	p[1] = lbuf;
-	res = admin_query(conn, "SELECT s.id, s.agent_key_id, k.prefix,"
+	if ((res = agent_query(c, agent, "SELECT s.id, s.agent_key_id, k.prefix,"
 	    " " ISO("s.created_at") ", s.meta::text FROM agent_session s"
 	    " LEFT JOIN agent_key k ON k.id = s.agent_key_id"
 	    " WHERE s.agent_id = $1 ORDER BY s.created_at DESC, s.id DESC"
-	    " LIMIT $2::int", 2, p);
-	PQfinish(conn);
-	if (res == NULL)
-		return EXIT_FAIL;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agent_id",
-		    json_object_new_string(agent));
-		json_object_object_add(o, "sessions", jrows(res,
-		    session_columns, NCOLS(session_columns)));
-		json_print(o);
-	} else {
-		printf("%-36s  %-20s  %-12s  %s\n", "ID", "CREATED", "KEY",
-		    "META");
-		for (i = 0; i < PQntuples(res); i++)
-			printf("%-36s  %-20s  %-12s  %s\n",
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
-			    or_dash(cell(res, i, 2)), PQgetvalue(res, i, 4));
-	}
+	    " LIMIT $2::int", 2, p, &rc)) == NULL)
+		return rc;
+	out_start(&o, c);
+	out_str(&o, "agent_id", agent);
+	out_rows(&o, "sessions", res, session_columns, NCOLS(session_columns));
+	out_line(&o, SESSION_ROW, "ID", "CREATED", "KEY", "META");
+	for (i = 0; i < PQntuples(res); i++)
+		out_line(&o, SESSION_ROW, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 3), or_dash(cell(res, i, 2)),
+		    PQgetvalue(res, i, 4));
+	out_end(&o);
 	PQclear(res);
 	return EXIT_OK;
 }
@@ -218,11 +289,11 @@ cmd_session_list(struct ctx *c, struct args *a)
 int
 cmd_session_end(struct ctx *c, struct args *a)
 {
-	const char		*p[1] = { a->pos[0] };
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	int			 rc, changed;
+	const char	*p[1] = { a->pos[0] };
+	struct out	 o;
+	PGconn		*conn;
+	PGresult	*res;
+	int		 rc, changed;
 
 	if ((rc = check_uuid("session id", a->pos[0])) != 0)
 		return rc;
@@ -242,18 +313,13 @@ cmd_session_end(struct ctx *c, struct args *a)
 		return fail(EXIT_FAIL, "no session with id %s", a->pos[0]);
 	}
 	changed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "session_id",
-		    json_object_new_string(a->pos[0]));
-		json_object_object_add(o, "ended_at",
-		    json_object_new_string(PQgetvalue(res, 0, 1)));
-		json_object_object_add(o, "changed",
-		    json_object_new_boolean(changed));
-		json_print(o);
-	} else
-		printf("session %s %s at %s\n", a->pos[0], changed ? "ended" :
-		    "was already ended", PQgetvalue(res, 0, 1));
+	out_start(&o, c);
+	out_str(&o, "session_id", a->pos[0]);
+	out_str(&o, "ended_at", PQgetvalue(res, 0, 1));
+	out_bool(&o, "changed", changed);
+	out_line(&o, "session %s %s at %s", a->pos[0], changed ? "ended" :
+	    "was already ended", PQgetvalue(res, 0, 1));
+	out_end(&o);
 	PQclear(res);
 	return EXIT_OK;
 }

@@ -1,6 +1,6 @@
 /*
- * keys — making keys and the commands that make or change them: agent
- * create (an agent and its first key), key issue, rotate, revoke, list.
+ * keys — making keys and the commands about them: key issue, rotate,
+ * revoke, list; agent create (agents.c) makes its first key here too.
  *
  * A new key exists in clear only in this process's memory, long enough to
  * hash and print it once; it is wiped afterwards.  Every column of a new
@@ -13,9 +13,7 @@
 
 #include <openssl/crypto.h>
 
-#include "hash.h"
 #include "random.h"
-#include "uuid.h"
 #include "admin.h"
 
 /*
@@ -23,7 +21,7 @@
  * default is 1000).  The secret carries 256 bits of entropy, so a slow
  * hash buys nothing; a small count keeps every request cheap.
  */
-int
+static int
 key_iterations(const struct otas_config *cfg, const char *opt, long *out)
 {
 	*out = cfg->key_iterations;
@@ -61,18 +59,19 @@ key_expiry(const char *days, const char *never, char *buf, size_t cap,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ keys */
+/* A new key's expiry and iterations, checked in that order. */
+int
+key_options(const struct ctx *c, const struct args *a, struct keyopts *ko)
+{
+	int	 rc;
 
-struct newkey {
-	char	 id[UUID_STR_LEN + 1];
-	char	 prefix[KEY_PREFIX_LEN + 1];
-	char	 key[KEY_ISSUED_LEN + 1];
-	char	 hashed[HASH_ENCODED_MAX];
-	char	*expires_at;		/* NULL: never */
-	char	*created_at;
-};
+	if ((rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), ko->dbuf,
+	    sizeof ko->dbuf, &ko->days)) != 0)
+		return rc;
+	return key_iterations(&c->cfg, opt(a, "iterations"), &ko->iterations);
+}
 
-static void
+void
 newkey_wipe(struct newkey *k)
 {
 	free(k->expires_at);
@@ -80,21 +79,16 @@ newkey_wipe(struct newkey *k)
 	OPENSSL_cleanse(k, sizeof *k);
 }
 
-/*
- * Makes a key and inserts its row inside the caller's transaction.  Every
- * column is given: an original OTAS database has no column defaults.
- */
+/* A new id, prefix and secret, and the key's hash. */
 static int
-key_insert(PGconn *conn, const char *agent, const char *name,
-    const char *days, long iterations, struct newkey *k)
+key_make(long iterations, struct newkey *k)
 {
-	char		 secret[KEY_SECRET_LEN + 1];
-	const char	*p[6];
-	PGresult	*res;
-	int		 n;
+	char	 secret[KEY_SECRET_LEN + 1];
+	int	 n;
 
 	memset(k, 0, sizeof *k);
-	if (uuid7_make(k->id) == -1 || random_alnum(k->prefix, KEY_PREFIX_LEN) == -1 ||
+	if (uuid7_make(k->id) == -1 ||
+	    random_alnum(k->prefix, KEY_PREFIX_LEN) == -1 ||
 	    random_base64url(secret, KEY_SECRET_BYTES) == -1)
 		return fail(EXIT_FAIL, "no random bytes available");
 	n = snprintf(k->key, sizeof k->key, KEY_HEAD "%s_%s", k->prefix, secret);
@@ -104,126 +98,92 @@ key_insert(PGconn *conn, const char *agent, const char *name,
 	if (hash_make(k->key, KEY_ISSUED_LEN, iterations, k->hashed,
 	    sizeof k->hashed) == -1)
 		return fail(EXIT_FAIL, "cannot hash the new key");
+	return 0;
+}
+
+/*
+ * Makes a key and inserts its row inside the caller's transaction.  Every
+ * column is given: an original OTAS database has no column defaults.
+ */
+int
+key_insert(PGconn *conn, const char *agent, const struct keyopts *ko,
+    struct newkey *k)
+{
+	const char	*p[6];
+	PGresult	*res;
+	int		 n = 0;
+
+	if (key_make(ko->iterations, k) != 0)
+		return EXIT_FAIL;
 	p[0] = k->id;
 	p[1] = k->prefix;
 	p[2] = k->hashed;
 	p[3] = agent;
-	p[4] = name;
-	p[5] = days;
-	res = admin_query(conn,
+	p[4] = ko->name;
+	p[5] = ko->days;
+	if ((res = admin_query(conn,
 	    "INSERT INTO agent_key (id, prefix, hashed_key, agent_id, name,"
 	    " created_at, last_used_at, revoked_at, expires_at, active)"
 	    " VALUES ($1, $2, $3, $4, $5, now(), NULL, NULL,"
 	    " now() + make_interval(days => $6::int), true)"
-	    " RETURNING " ISO("created_at") ", " ISO("expires_at"), 6, p);
-	if (res == NULL)
+	    " RETURNING " ISO("created_at") ", " ISO("expires_at"), 6,
+	    p)) == NULL)
 		return EXIT_FAIL;
-	n = 0;
-	if ((k->created_at = strdup(PQgetvalue(res, 0, 0))) == NULL)
-		n = -1;
-	if (!PQgetisnull(res, 0, 1) &&
-	    (k->expires_at = strdup(PQgetvalue(res, 0, 1))) == NULL)
+	if ((k->created_at = strdup(PQgetvalue(res, 0, 0))) == NULL ||
+	    (!PQgetisnull(res, 0, 1) &&
+	    (k->expires_at = strdup(PQgetvalue(res, 0, 1))) == NULL))
 		n = -1;
 	PQclear(res);
-	if (n == -1)
-		return fail(EXIT_FAIL, "out of memory");
-	return 0;
+	return n == -1 ? fail(EXIT_FAIL, "out of memory") : 0;
 }
 
-static void
-key_print_text(const char *agent, const char *name, const struct newkey *k)
+/* The new key: its members of the JSON object, or its text lines. */
+void
+key_print(struct out *o, const char *agent, const char *name,
+    const struct newkey *k)
 {
+	out_str(o, "key_id", k->id);
+	out_str(o, "prefix", k->prefix);
+	out_str(o, "key", k->key);
+	out_str(o, "expires_at", k->expires_at);
 	/* "key name", not "name": after "agent: NAME" a bare "name: -"
 	 * read as if the agent had none. */
-	printf("key id:    %s\n", k->id);
-	printf("agent id:  %s\n", agent);
-	printf("prefix:    %s\n", k->prefix);
-	printf("key name:  %s\n", name != NULL && name[0] != '\0' ? name :
-	    "(none)");
-	printf("expires:   %s\n", k->expires_at == NULL ? "never" :
+	out_line(o, "key id:    %s", k->id);
+	out_line(o, "agent id:  %s", agent);
+	out_line(o, "prefix:    %s", k->prefix);
+	out_line(o, "key name:  %s", name[0] != '\0' ? name : "(none)");
+	out_line(o, "expires:   %s", k->expires_at == NULL ? "never" :
 	    k->expires_at);
-	printf("\n%s\n\n", k->key);
-	printf("This key is shown once and cannot be recovered: "
-	    "only its hash is stored.\n");
+	out_line(o, "\n%s\n", k->key);
+	out_line(o, "This key is shown once and cannot be recovered: "
+	    "only its hash is stored.");
 }
 
-static void
-key_json_add(struct json_object *o, const struct newkey *k)
+/*
+ * In the open transaction, with the agent row locked: an active agent
+ * (a key for a disabled one would not work), and for rotate every active
+ * key of it revoked (*revoked says how many).
+ */
+static int
+key_prepare(PGconn *conn, const char *agent, int rotate, long long *revoked)
 {
-	json_object_object_add(o, "key_id", json_object_new_string(k->id));
-	json_object_object_add(o, "prefix", json_object_new_string(k->prefix));
-	json_object_object_add(o, "key", json_object_new_string(k->key));
-	json_object_object_add(o, "expires_at", k->expires_at == NULL ? NULL :
-	    json_object_new_string(k->expires_at));
-}
-
-int
-cmd_agent_create(struct ctx *c, struct args *a)
-{
-	const char	*name = opt(a, "name"), *desc = opt(a, "description");
-	const char	*prov = opt(a, "provider"), *proj = opt(a, "project-id");
-	const char	*kname = opt(a, "key-name"), *days;
-	char		 id[UUID_STR_LEN + 1], dbuf[16];
-	const char	*p[5];
-	struct newkey	 k;
-	struct json_object *o;
-	PGconn		*conn;
+	const char	*p[1] = { agent };
 	PGresult	*res;
-	long		 iter;
-	int		 rc;
+	int		 active, rc;
 
-	memset(&k, 0, sizeof k);
-	if (name == NULL)
-		return fail(EXIT_USAGE, "agent create: --name is required");
-	if (desc == NULL)
-		desc = "";
-	if (prov == NULL)
-		prov = "";
-	if (kname == NULL)
-		kname = "";
-	if ((rc = check_text("--name", name, 1)) != 0 ||
-	    (rc = check_text("--provider", prov, 0)) != 0 ||
-	    (rc = check_text("--key-name", kname, 0)) != 0 ||
-	    (proj != NULL && (rc = check_uuid("--project-id", proj)) != 0) ||
-	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
-	    sizeof dbuf, &days)) != 0 ||
-	    (rc = key_iterations(&c->cfg, opt(a, "iterations"), &iter)) != 0)
-		return rc;
-	if (uuid7_make(id) == -1)
-		return fail(EXIT_FAIL, "no random bytes available");
-	if ((conn = admin_connect(&c->cfg)) == NULL)
+	if (agent_find(conn, agent, 1, &active) != 0)
 		return EXIT_FAIL;
-	rc = EXIT_FAIL;
-	p[0] = id;
-	p[1] = name;
-	p[2] = desc;
-	p[3] = prov;
-	p[4] = proj;
-	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn,
-	    "INSERT INTO agent (id, name, description, provider, project_id,"
-	    " created_at, updated_at, created_by_id, is_active)"
-	    " VALUES ($1, $2, $3, $4, $5, now(), now(), NULL, true)",
-	    5, p)) == NULL)
-		goto out;
+	if (!active)
+		return fail(EXIT_FAIL, "agent %s is disabled; a key for it "
+		    "would not work", agent);
+	if (!rotate)
+		return 0;
+	if ((res = admin_query(conn, "UPDATE agent_key SET"
+	    " revoked_at = now(), active = false WHERE agent_id = $1"
+	    " AND active AND revoked_at IS NULL", 1, p)) == NULL)
+		return EXIT_FAIL;
+	rc = db_rows(res, revoked);
 	PQclear(res);
-	if (key_insert(conn, id, kname, days, iter, &k) != 0 ||
-	    admin_exec(conn, "COMMIT") == -1)
-		goto out;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agent_id",
-		    json_object_new_string(id));
-		json_object_object_add(o, "name", json_object_new_string(name));
-		key_json_add(o, &k);
-		json_print(o);
-	} else {
-		printf("agent:     %s\n", name);
-		key_print_text(id, kname, &k);
-	}
-	rc = EXIT_OK;
-out:
-	newkey_wipe(&k);
-	PQfinish(conn);
 	return rc;
 }
 
@@ -235,65 +195,40 @@ out:
 static int
 key_new(struct ctx *c, struct args *a, int rotate)
 {
-	const char		*agent = a->pos[0], *name = opt(a, "name");
-	const char		*p[1] = { agent }, *days;
-	char			 dbuf[16];
-	struct newkey		 k;
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	long			 iter, revoked = 0;
-	int			 rc, active;
+	const char	*agent = a->pos[0];
+	struct keyopts	 ko;
+	struct newkey	 k;
+	struct out	 o;
+	PGconn		*conn;
+	long long	 revoked = 0;
+	int		 rc;
 
 	memset(&k, 0, sizeof k);
-	if (name == NULL)
-		name = "";
+	if ((ko.name = opt(a, "name")) == NULL)
+		ko.name = "";
 	if ((rc = check_uuid("agent id", agent)) != 0 ||
-	    (rc = check_text("--name", name, 0)) != 0 ||
-	    (rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), dbuf,
-	    sizeof dbuf, &days)) != 0 ||
-	    (rc = key_iterations(&c->cfg, opt(a, "iterations"), &iter)) != 0)
+	    (rc = check_text("--name", ko.name, 0)) != 0 ||
+	    (rc = key_options(c, a, &ko)) != 0)
 		return rc;
 	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
 	rc = EXIT_FAIL;
-	if (admin_exec(conn, "BEGIN") == -1 ||
-	    agent_find(conn, agent, 1, &active) != 0)
-		goto out;
-	if (!active) {
-		fail(EXIT_FAIL, "agent %s is disabled; a key for it would not "
-		    "work", agent);
-		goto out;
-	}
-	if (rotate) {
-		if ((res = admin_query(conn, "UPDATE agent_key SET"
-		    " revoked_at = now(), active = false WHERE agent_id = $1"
-		    " AND active AND revoked_at IS NULL", 1, p)) == NULL)
-			goto out;
-		revoked = strtol(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-	}
-	if (key_insert(conn, agent, name, days, iter, &k) != 0 ||
-	    admin_exec(conn, "COMMIT") == -1)
-		goto out;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agent_id",
-		    json_object_new_string(agent));
-		json_object_object_add(o, "name", json_object_new_string(name));
-		key_json_add(o, &k);
+	if (admin_exec(conn, "BEGIN") == 0 &&
+	    key_prepare(conn, agent, rotate, &revoked) == 0 &&
+	    key_insert(conn, agent, &ko, &k) == 0 &&
+	    admin_exec(conn, "COMMIT") == 0) {
+		out_start(&o, c);
+		out_str(&o, "agent_id", agent);
+		out_str(&o, "name", ko.name);
 		if (rotate)
-			json_object_object_add(o, "revoked",
-			    json_object_new_int64(revoked));
-		json_print(o);
-	} else {
-		if (rotate)
-			printf("revoked:   %ld key%s\n", revoked,
+			out_line(&o, "revoked:   %lld key%s", revoked,
 			    revoked == 1 ? "" : "s");
-		key_print_text(agent, name, &k);
+		key_print(&o, agent, ko.name, &k);
+		if (rotate)
+			out_int(&o, "revoked", revoked);
+		out_end(&o);
+		rc = EXIT_OK;
 	}
-	rc = EXIT_OK;
-out:
 	newkey_wipe(&k);
 	PQfinish(conn);
 	return rc;
@@ -323,95 +258,127 @@ prefix_valid(const char *s)
 	return i > 0 && i <= 255;
 }
 
+/* The key key revoke names, its row locked. */
+struct revoked {
+	char		*id, *prefix;
+	int		 changed;	/* it was usable until now */
+	long long	 ended;		/* sessions ended (--end-sessions) */
+};
+
 /*
- * KEY is a key id or a prefix.  A prefix shared by several keys (possible
- * with the original backend's prefixes) is refused: the operator names the
- * key by id instead.  Revoking a revoked key changes nothing and succeeds.
- * The sessions the key made run on until their tokens expire, unless
- * --end-sessions ends every open one of them in the same transaction (also
- * for a key revoked before); sessions made before migration 005 whose
- * agent_key_id the original backend did not fill are not found by key.
+ * Finds the one key named by id or prefix, locked.  A prefix shared by
+ * several keys (possible with the original backend's prefixes) is refused:
+ * the operator names the key by id instead.
+ */
+static int
+revoke_find(PGconn *conn, const char *key, int byid, struct revoked *r)
+{
+	const char	*p[1] = { key };
+	PGresult	*res;
+	int		 n;
+
+	if ((res = admin_query(conn, byid ?
+	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
+	    " WHERE id = $1 FOR UPDATE" :
+	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
+	    " WHERE prefix = $1 FOR UPDATE", 1, p)) == NULL)
+		return EXIT_FAIL;
+	if ((n = PQntuples(res)) == 1) {
+		r->changed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		r->id = strdup(PQgetvalue(res, 0, 0));
+		r->prefix = strdup(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	if (n == 0)
+		return fail(EXIT_FAIL, "no key with %s %s", byid ? "id" :
+		    "prefix", key);
+	if (n > 1)
+		return fail(EXIT_FAIL, "%d keys share prefix %s; revoke by "
+		    "key id (see otas-admin key list)", n, key);
+	if (r->id == NULL || r->prefix == NULL)
+		return fail(EXIT_FAIL, "out of memory");
+	return 0;
+}
+
+/*
+ * Revokes the key found (unless it was already) and, with end, ends its
+ * open sessions; the trigger of sql/005 tells every otas-authz, at COMMIT.
+ */
+static int
+revoke_apply(PGconn *conn, struct revoked *r, int end)
+{
+	const char	*p[1] = { r->id };
+	PGresult	*res;
+	int		 rc;
+
+	if (r->changed) {
+		if ((res = admin_query(conn, "UPDATE agent_key SET"
+		    " revoked_at = now(), active = false WHERE id = $1", 1,
+		    p)) == NULL)
+			return EXIT_FAIL;
+		PQclear(res);
+	}
+	if (!end)
+		return 0;
+	if ((res = admin_query(conn, "UPDATE agent_session SET"
+	    " ended_at = now() WHERE agent_key_id = $1 AND ended_at IS NULL",
+	    1, p)) == NULL)
+		return EXIT_FAIL;
+	rc = db_rows(res, &r->ended);
+	PQclear(res);
+	return rc;
+}
+
+static void
+revoke_print(const struct ctx *c, const struct revoked *r, int end)
+{
+	struct out	 o;
+
+	out_start(&o, c);
+	out_str(&o, "key_id", r->id);
+	out_str(&o, "prefix", r->prefix);
+	out_bool(&o, "changed", r->changed);
+	out_line(&o, "key %s (%s) %s", r->prefix, r->id, r->changed ?
+	    "revoked" : "was already revoked or inactive");
+	if (end) {
+		out_int(&o, "sessions_ended", r->ended);
+		out_line(&o, "sessions ended: %lld", r->ended);
+	}
+	out_end(&o);
+}
+
+/*
+ * KEY is a key id or a prefix.  Revoking a revoked key changes nothing and
+ * succeeds.  The sessions the key made run on until their tokens expire,
+ * unless --end-sessions ends every open one of them in the same
+ * transaction (also for a key revoked before); sessions made before
+ * migration 005 whose agent_key_id the original backend did not fill are
+ * not found by key.
  */
 int
 cmd_key_revoke(struct ctx *c, struct args *a)
 {
-	const char		*key = a->pos[0], *p[1] = { key };
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	char			*id = NULL, *prefix = NULL;
-	int			 byid, rc = EXIT_FAIL, changed = 0;
-	int			 end = opt(a, "end-sessions") != NULL;
-	long			 ended = 0;
+	const char	*key = a->pos[0];
+	struct revoked	 r;
+	PGconn		*conn;
+	int		 byid, rc = EXIT_FAIL;
+	int		 end = opt(a, "end-sessions") != NULL;
 
+	memset(&r, 0, sizeof r);
 	byid = uuid_valid(key, strlen(key));
 	if (!byid && !prefix_valid(key))
 		return fail(EXIT_USAGE, "not a key id or prefix: %s", key);
 	if ((conn = admin_connect(&c->cfg)) == NULL)
 		return EXIT_FAIL;
-	if (admin_exec(conn, "BEGIN") == -1 || (res = admin_query(conn, byid ?
-	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
-	    " WHERE id = $1 FOR UPDATE" :
-	    "SELECT id, prefix, active AND revoked_at IS NULL FROM agent_key"
-	    " WHERE prefix = $1 FOR UPDATE", 1, p)) == NULL)
-		goto out;
-	if (PQntuples(res) != 1) {
-		if (PQntuples(res) == 0)
-			fail(EXIT_FAIL, "no key with %s %s", byid ? "id" :
-			    "prefix", key);
-		else
-			fail(EXIT_FAIL, "%d keys share prefix %s; revoke by "
-			    "key id (see otas-admin key list)",
-			    PQntuples(res), key);
-		PQclear(res);
-		goto out;
+	if (admin_exec(conn, "BEGIN") == 0 &&
+	    revoke_find(conn, key, byid, &r) == 0 &&
+	    revoke_apply(conn, &r, end) == 0 &&
+	    admin_exec(conn, "COMMIT") == 0) {
+		revoke_print(c, &r, end);
+		rc = EXIT_OK;
 	}
-	changed = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-	id = strdup(PQgetvalue(res, 0, 0));
-	prefix = strdup(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	if (id == NULL || prefix == NULL) {
-		fail(EXIT_FAIL, "out of memory");
-		goto out;
-	}
-	p[0] = id;
-	if (changed && (res = admin_query(conn, "UPDATE agent_key SET"
-	    " revoked_at = now(), active = false WHERE id = $1", 1, p)) == NULL)
-		goto out;
-	if (changed)
-		PQclear(res);
-	/* The trigger of sql/005 tells every otas-authz, at COMMIT. */
-	if (end && (res = admin_query(conn, "UPDATE agent_session SET"
-	    " ended_at = now() WHERE agent_key_id = $1 AND ended_at IS NULL",
-	    1, p)) == NULL)
-		goto out;
-	if (end) {
-		ended = strtol(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-	}
-	if (admin_exec(conn, "COMMIT") == -1)
-		goto out;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "key_id", json_object_new_string(id));
-		json_object_object_add(o, "prefix",
-		    json_object_new_string(prefix));
-		json_object_object_add(o, "changed",
-		    json_object_new_boolean(changed));
-		if (end)
-			json_object_object_add(o, "sessions_ended",
-			    json_object_new_int64(ended));
-		json_print(o);
-	} else {
-		printf("key %s (%s) %s\n", prefix, id, changed ? "revoked" :
-		    "was already revoked or inactive");
-		if (end)
-			printf("sessions ended: %ld\n", ended);
-	}
-	rc = EXIT_OK;
-out:
-	free(id);
-	free(prefix);
+	free(r.id);
+	free(r.prefix);
 	PQfinish(conn);
 	return rc;
 }
@@ -424,53 +391,37 @@ static const struct jcolumn key_columns[] = {
 	{ "revoked_at", J_TEXT },
 };
 
+#define KEY_ROW	"%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s"
+
 int
 cmd_key_list(struct ctx *c, struct args *a)
 {
-	const char		*agent = a->pos[0], *p[1] = { agent };
-	struct json_object	*o;
-	PGconn			*conn;
-	PGresult		*res;
-	int			 i, rc, active;
+	const char	*agent = a->pos[0], *p[1] = { agent };
+	struct out	 o;
+	PGresult	*res;
+	int		 i, rc;
 
-	if ((rc = check_uuid("agent id", agent)) != 0)
-		return rc;
-	if ((conn = admin_connect(&c->cfg)) == NULL)
-		return EXIT_FAIL;
-	if ((rc = agent_find(conn, agent, 0, &active)) != 0) {
-		PQfinish(conn);
-		return rc;
-	}
-	res = admin_query(conn, "SELECT id, prefix, name,"
+	if ((res = agent_query(c, agent, "SELECT id, prefix, name,"
 	    " CASE WHEN NOT active OR revoked_at IS NOT NULL THEN 'revoked'"
 	    " WHEN expires_at IS NOT NULL AND expires_at <= now()"
 	    " THEN 'expired' ELSE 'active' END,"
 	    " " ISO("created_at") ", " ISO("last_used_at") ","
 	    " " ISO("expires_at") ", " ISO("revoked_at")
 	    " FROM agent_key WHERE agent_id = $1"
-	    " ORDER BY created_at DESC, id DESC", 1, p);
-	PQfinish(conn);
-	if (res == NULL)
-		return EXIT_FAIL;
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "agent_id",
-		    json_object_new_string(agent));
-		json_object_object_add(o, "keys", jrows(res, key_columns,
-		    NCOLS(key_columns)));
-		json_print(o);
-	} else {
-		printf("%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s\n", "ID",
-		    "PREFIX", "STATE", "CREATED", "LAST USED", "EXPIRES",
-		    "NAME");
-		for (i = 0; i < PQntuples(res); i++)
-			printf("%-36s  %-12s  %-7s  %-20s  %-20s  %-20s  %s\n",
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			    or_dash(cell(res, i, 5)),
-			    cell(res, i, 6) == NULL ? "never" :
-			    PQgetvalue(res, i, 6), or_dash(PQgetvalue(res, i, 2)));
-	}
+	    " ORDER BY created_at DESC, id DESC", 1, p, &rc)) == NULL)
+		return rc;
+	out_start(&o, c);
+	out_str(&o, "agent_id", agent);
+	out_rows(&o, "keys", res, key_columns, NCOLS(key_columns));
+	out_line(&o, KEY_ROW, "ID", "PREFIX", "STATE", "CREATED", "LAST USED",
+	    "EXPIRES", "NAME");
+	for (i = 0; i < PQntuples(res); i++)
+		out_line(&o, KEY_ROW, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 3),
+		    PQgetvalue(res, i, 4), or_dash(cell(res, i, 5)),
+		    cell(res, i, 6) == NULL ? "never" : PQgetvalue(res, i, 6),
+		    or_dash(PQgetvalue(res, i, 2)));
+	out_end(&o);
 	PQclear(res);
 	return EXIT_OK;
 }

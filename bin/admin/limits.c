@@ -87,33 +87,25 @@ static void
 limit_print(const struct ctx *c, const char *agent, const struct rate *r,
     int own)
 {
-	struct json_object *o;
+	struct out o;
 	char text[RATE_TEXT_MAX];
 
 	if (rate_format(own ? r : &c->cfg.session_rate, text,
 	    sizeof(text)) == -1)
 		snprintf(text, sizeof(text), "?");
-	if (!c->json) {
-		if (own)
-			printf("agent %s: session limit %s\n", agent, text);
-		else
-			printf("agent %s: session limit of OTAS_SESSION_RATE "
-			    "(here %s)\n", agent, text);
-		return;
-	}
-	o = json_object_new_object();
-	json_object_object_add(o, "agent_id", json_object_new_string(agent));
-	json_object_object_add(o, "own_limit", json_object_new_boolean(own));
-	json_object_object_add(o, "limit", json_object_new_string(text));
+	out_start(&o, c);
+	out_str(&o, "agent_id", agent);
+	out_bool(&o, "own_limit", own);
+	out_str(&o, "limit", text);
 	if (own) {
-		json_object_object_add(o, "quota",
-		    json_object_new_int64(r->quota));
-		json_object_object_add(o, "window_seconds",
-		    json_object_new_int64(r->window));
-		json_object_object_add(o, "burst",
-		    json_object_new_int64(r->burst));
-	}
-	json_print(o);
+		out_int(&o, "quota", r->quota);
+		out_int(&o, "window_seconds", r->window);
+		out_int(&o, "burst", r->burst);
+		out_line(&o, "agent %s: session limit %s", agent, text);
+	} else
+		out_line(&o, "agent %s: session limit of OTAS_SESSION_RATE "
+		    "(here %s)", agent, text);
+	out_end(&o);
 }
 
 int

@@ -30,6 +30,7 @@
 struct purge {
 	char	 seconds[24];		/* the retention, as a parameter */
 	char	 batch[24];
+	long long batch_rows;		/* the same, as a number */
 	char	 ttl[24];		/* OTAS_IDEMPOTENCY_TTL */
 	char	*before;		/* the cut-off, ISO 8601 UTC */
 	char	*before_exact;		/* the same, as PostgreSQL compares */
@@ -97,6 +98,7 @@ purge_count(PGconn *conn, struct purge *p)
 {
 	const char	*params[2] = { p->before_exact, p->ttl };
 	PGresult	*res;
+	int		 rc;
 
 	if ((res = admin_query(conn, "SELECT"
 	    " (SELECT count(*) FROM agent_session WHERE created_at < $1),"
@@ -104,10 +106,10 @@ purge_count(PGconn *conn, struct purge *p)
 	    " greatest($1::timestamptz, now() - make_interval(secs =>"
 	    " $2::bigint)))", 2, params)) == NULL)
 		return EXIT_FAIL;
-	p->sessions = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	p->records = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	rc = db_cell(res, 0, 0, &p->sessions) != 0 ||
+	    db_cell(res, 0, 1, &p->records) != 0 ? EXIT_FAIL : 0;
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
 /*
@@ -121,18 +123,19 @@ purge_batch(PGconn *conn, const struct purge *p, const char *sql, int n,
 {
 	const char	*params[3] = { p->before_exact, p->batch, p->ttl };
 	PGresult	*res;
+	int		 rc;
 
 	if ((res = admin_query(conn, sql, n, params)) == NULL)
 		return EXIT_FAIL;
-	*done = strtoll(PQcmdTuples(res), NULL, 10);
+	rc = db_rows(res, done);
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
 static int
 purge_delete(PGconn *conn, struct purge *p)
 {
-	long long	 full = strtoll(p->batch, NULL, 10), n;
+	long long	 full = p->batch_rows, n;
 	int		 rc;
 
 	/* Oldest first, by the created_at index (migration 003). */
@@ -162,34 +165,29 @@ purge_delete(PGconn *conn, struct purge *p)
 static void
 purge_print(const struct ctx *c, const struct purge *p, long long secs)
 {
-	struct json_object	*o;
+	struct out	 o;
+	const char	*verb = p->dry_run ? "would delete" : "deleted";
 
-	if (c->json) {
-		o = json_object_new_object();
-		json_object_object_add(o, "retention_seconds", secs == 0 ?
-		    NULL : json_object_new_int64(secs));
-		json_object_object_add(o, "before", secs == 0 ? NULL :
-		    json_object_new_string(p->before));
-		json_object_object_add(o, "dry_run",
-		    json_object_new_boolean(p->dry_run));
-		json_object_object_add(o, "sessions",
-		    json_object_new_int64(p->sessions));
-		json_object_object_add(o, "idempotency_records",
-		    json_object_new_int64(p->records));
-		json_object_object_add(o, "batches",
-		    json_object_new_int64(p->batches));
-		json_print(o);
-	} else if (secs == 0)
-		printf("no retention set (OTAS_SESSION_RETENTION or "
+	out_start(&o, c);
+	out_add(&o, "retention_seconds", secs == 0 ? NULL :
+	    json_object_new_int64(secs));
+	out_str(&o, "before", secs == 0 ? NULL : p->before);
+	out_bool(&o, "dry_run", p->dry_run);
+	out_int(&o, "sessions", p->sessions);
+	out_int(&o, "idempotency_records", p->records);
+	out_int(&o, "batches", p->batches);
+	if (secs == 0)
+		out_line(&o, "no retention set (OTAS_SESSION_RETENTION or "
 		    "--older-than): no session purged; %s %lld expired "
-		    "idempotency record%s\n", p->dry_run ? "would delete" :
-		    "deleted", p->records, p->records == 1 ? "" : "s");
+		    "idempotency record%s", verb, p->records,
+		    p->records == 1 ? "" : "s");
 	else
-		printf("%s %lld session%s created before %s (%lld batch%s), "
-		    "%lld idempotency record%s\n", p->dry_run ? "would delete" :
-		    "deleted", p->sessions, p->sessions == 1 ? "" : "s",
-		    p->before, p->batches, p->batches == 1 ? "" : "es",
-		    p->records, p->records == 1 ? "" : "s");
+		out_line(&o, "%s %lld session%s created before %s (%lld "
+		    "batch%s), %lld idempotency record%s", verb, p->sessions,
+		    p->sessions == 1 ? "" : "s", p->before, p->batches,
+		    p->batches == 1 ? "" : "es", p->records,
+		    p->records == 1 ? "" : "s");
+	out_end(&o);
 }
 
 int
@@ -210,6 +208,7 @@ cmd_session_purge(struct ctx *c, struct args *a)
 		return fail(EXIT_USAGE, "--batch must be a number from 1 to %ld",
 		    MAX_BATCH);
 	p.retention = secs;
+	p.batch_rows = batch;
 	if (fmt_ll(p.seconds, sizeof p.seconds, secs) == -1 ||
 	    fmt_ll(p.batch, sizeof p.batch, batch) == -1 ||
 	    fmt_ll(p.ttl, sizeof p.ttl, c->cfg.idempotency_ttl) == -1)

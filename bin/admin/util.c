@@ -1,22 +1,18 @@
 /*
  * util — the helpers every otas-admin command uses: one-line errors, checks
- * of ids and names (numbers are decimal.c's), JSON output with json-c, and
- * libpq with every value a parameter.  Nothing here knows a command.
+ * of ids and names, numbers from PostgreSQL's text (by decimal.c), libpq
+ * with every value a parameter, the agent lookup and option values.
+ * Nothing here knows a command; output is out.c's.
  */
-#include <sys/types.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "passwd.h"
 #include "uuid.h"
 #include "admin.h"
 
@@ -58,17 +54,25 @@ one_line(const char *in, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-int
-fail_db(PGconn *conn, const PGresult *res)
+/* The primary message of res (else conn's last error) as one line. */
+void
+db_error_line(PGconn *conn, const PGresult *res, char *line, size_t cap)
 {
 	const char	*msg = NULL;
-	char		 line[512];
 
 	if (res != NULL)
 		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	if (msg == NULL)
 		msg = PQerrorMessage(conn);
-	one_line(msg, line, sizeof line);
+	one_line(msg, line, cap);
+}
+
+int
+fail_db(PGconn *conn, const PGresult *res)
+{
+	char	 line[512];
+
+	db_error_line(conn, res, line, sizeof line);
 	return fail(EXIT_FAIL, "database: %s", line[0] != '\0' ? line :
 	    "unknown error");
 }
@@ -111,85 +115,6 @@ check_text(const char *what, const char *s, int required)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- output */
-
-void
-json_print(struct json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-const char *
-cell(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
-/*
- * jsonb text from PostgreSQL, placed in the output verbatim: parsing it
- * again would round big numbers through a double or an int64.
- */
-struct json_object *
-jraw(const char *text)
-{
-	struct json_object	*o;
-	char			*copy;
-
-	if ((copy = strdup(text)) == NULL)
-		return NULL;
-	o = json_object_new_object();
-	json_object_set_serializer(o, json_object_userdata_to_json_string,
-	    copy, json_object_free_userdata);
-	return o;
-}
-
-/* One cell as the member kind says; NULL (JSON null) for SQL NULL. */
-static struct json_object *
-jcell(const PGresult *res, int row, int col, enum jkind kind)
-{
-	const char	*v = cell(res, row, col);
-	long long	 n;
-
-	if (v == NULL)
-		return NULL;
-	switch (kind) {
-	case J_BOOL:
-		return json_object_new_boolean(strcmp(v, "t") == 0);
-	case J_INT:
-		if (decimal_parse(v, strlen(v), LLONG_MIN, LLONG_MAX, &n) == -1)
-			return NULL;
-		return json_object_new_int64(n);
-	case J_RAW:
-		return jraw(v);
-	default:
-		return json_object_new_string(v);
-	}
-}
-
-struct json_object *
-jrows(const PGresult *res, const struct jcolumn *cols, int ncols)
-{
-	struct json_object	*arr = json_object_new_array(), *e;
-	int			 i, k;
-
-	for (i = 0; i < PQntuples(res); i++) {
-		e = json_object_new_object();
-		for (k = 0; k < ncols; k++)
-			json_object_object_add(e, cols[k].name,
-			    jcell(res, i, k, cols[k].kind));
-		json_object_array_add(arr, e);
-	}
-	return arr;
-}
-
-const char *
-or_dash(const char *s)
-{
-	return s == NULL || s[0] == '\0' ? "-" : s;
-}
-
 /* -------------------------------------------------------------- database */
 
 static void
@@ -198,11 +123,49 @@ notice_ignore(void *arg, const char *msg)
 	/* "relation already exists, skipping" is expected; say nothing. */
 }
 
+/* How many hosts the URL (else PGHOST) lists: libpq tries each in turn. */
+static long
+conn_hosts(const char *url)
+{
+	PQconninfoOption	*opts, *o;
+	const char		*hosts = getenv("PGHOST");
+	long			 n = 1;
+
+	opts = url != NULL && url[0] != '\0' ? PQconninfoParse(url, NULL) :
+	    NULL;
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "host") == 0 && o->val != NULL)
+			hosts = o->val;
+	for (; hosts != NULL && *hosts != '\0'; hosts++)
+		n += *hosts == ',';
+	PQconninfoFree(opts);
+	return n;
+}
+
+/*
+ * libpq's connect_timeout for each host: OTAS_CONNECT_TIMEOUT, or less so
+ * that every host of the list together stays within OTAS_DB_DEADLINE_MS
+ * (libpq counts whole seconds and waits 2 at least).
+ */
+static long
+conn_timeout(const struct otas_config *cfg)
+{
+	long	 share;
+
+	share = (cfg->db_deadline_ms / conn_hosts(cfg->database_url)) / 1000;
+	if (share < 2)
+		share = 2;
+	return share < cfg->connect_timeout ? share : cfg->connect_timeout;
+}
+
 /*
  * OTAS_DATABASE_URL (a URI or conninfo, checked by config_load) else
- * libpq's PG* defaults.  A connect_timeout is supplied unless the URL or
- * PGCONNECT_TIMEOUT sets one, so a dead host fails the command instead of
- * hanging it.
+ * libpq's PG* defaults.  libpq's blocking connect, not lib/db.c's: a
+ * command runs free SQL (migrations, transactions) with no deadline of
+ * its own, and libpq moves on to a list's next host only when it blocks.
+ * The connect_timeout (conn_timeout) is supplied unless the URL or
+ * PGCONNECT_TIMEOUT sets one, so a frozen host fails the command within
+ * OTAS_DB_DEADLINE_MS instead of hanging it.
  */
 PGconn *
 admin_connect(const struct otas_config *cfg)
@@ -210,12 +173,14 @@ admin_connect(const struct otas_config *cfg)
 	const char	*keys[4], *vals[4];
 	const char	*url = cfg->database_url;
 	PGconn		*conn;
-	char		 line[512];
-	int		 n = 0;
+	char		 line[512], timeout[24];
+	int		 n = 0, w;
 
-	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
+	w = snprintf(timeout, sizeof timeout, "%ld", conn_timeout(cfg));
+	if (getenv("PGCONNECT_TIMEOUT") == NULL && w > 0 &&
+	    (size_t)w < sizeof timeout) {
 		keys[n] = "connect_timeout";
-		vals[n++] = "10";
+		vals[n++] = timeout;
 	}
 	keys[n] = "application_name";
 	vals[n++] = "otas-admin";
@@ -225,8 +190,7 @@ admin_connect(const struct otas_config *cfg)
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
-	conn = PQconnectdbParams(keys, vals, 1);
-	if (conn == NULL) {
+	if ((conn = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		fail(EXIT_FAIL, "cannot connect to the database: out of memory");
 		return NULL;
 	}
@@ -271,137 +235,6 @@ admin_exec(PGconn *conn, const char *sql)
 }
 
 /*
- * The static build must not call getpwnam or initgroups: static glibc
- * loads the host's NSS modules for them and crashes in there (Debian's
- * libnss_systemd).  It reads /etc/passwd and /etc/group itself
- * (lib/passwd.c); the dynamic build asks NSS, so LDAP or systemd users
- * are found too.
- */
-#define BECOME_FILE_MAX	(4 * 1024 * 1024)
-#define BECOME_GROUPS	1024
-
-struct who {
-	struct passwd_entry	 e;
-	gid_t			 groups[BECOME_GROUPS];
-	int			 ngroups;
-};
-
-#ifdef OTAS_STATIC_BUILD
-/* A whole file of at most BECOME_FILE_MAX bytes; caller frees. */
-static char *
-read_small(const char *path, size_t *len)
-{
-	FILE	*f;
-	char	*buf;
-	size_t	 n;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	if ((buf = malloc(BECOME_FILE_MAX)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	n = fread(buf, 1, BECOME_FILE_MAX, f);
-	if (ferror(f) || n == BECOME_FILE_MAX) {
-		fclose(f);
-		free(buf);
-		errno = n == BECOME_FILE_MAX ? EFBIG : EIO;
-		return NULL;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-static int
-who_find(const char *user, struct who *w)
-{
-	char	*text;
-	size_t	 len;
-	int	 found;
-
-	if ((text = read_small("/etc/passwd", &len)) == NULL)
-		return fail(EXIT_FAIL, "check --as: cannot read /etc/passwd: "
-		    "%s", strerror(errno));
-	found = passwd_find(text, len, user, &w->e);
-	free(text);
-	if (!found)
-		return fail(EXIT_FAIL, "check --as: no user %s in /etc/passwd "
-		    "(the static otas-admin reads no other user database)",
-		    user);
-	if ((text = read_small("/etc/group", &len)) == NULL)
-		return fail(EXIT_FAIL, "check --as: cannot read /etc/group: "
-		    "%s", strerror(errno));
-	w->ngroups = passwd_groups(text, len, w->e.name, w->e.gid, w->groups,
-	    BECOME_GROUPS);
-	free(text);
-	if (w->ngroups < 0)
-		return fail(EXIT_FAIL, "check --as %s: in more than %d groups",
-		    w->e.name, BECOME_GROUPS);
-	return 0;
-}
-#else
-static int
-who_find(const char *user, struct who *w)
-{
-	struct passwd	*pw;
-	int		 n, ng = BECOME_GROUPS;
-
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL)
-		return fail(EXIT_FAIL, "check --as: no user %s%s%s", user,
-		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-	n = snprintf(w->e.name, sizeof w->e.name, "%s", pw->pw_name);
-	if (n < 0 || (size_t)n >= sizeof w->e.name ||
-	    (n = snprintf(w->e.home, sizeof w->e.home, "%s", pw->pw_dir)) < 0 ||
-	    (size_t)n >= sizeof w->e.home)
-		return fail(EXIT_FAIL, "check --as: user name or home too long");
-	w->e.uid = pw->pw_uid;
-	w->e.gid = pw->pw_gid;
-	if (getgrouplist(w->e.name, w->e.gid, w->groups, &ng) == -1)
-		return fail(EXIT_FAIL, "check --as %s: in more than %d groups",
-		    w->e.name, BECOME_GROUPS);
-	w->ngroups = ng;
-	return 0;
-}
-#endif
-
-/*
- * Becomes user for the rest of the process: its groups, then its gid, then
- * its uid, and HOME, USER and LOGNAME as a login would set them, so libpq
- * finds that user's ~/.pgpass and default role name.  A user other than
- * oneself needs root; a process still able to get root back afterwards is
- * a failure too.  Oneself (a shared host's customer, whom suEXEC runs the
- * programs as) is checked as is: nothing to become.
- */
-int
-admin_become(const char *user)
-{
-	static struct who	 w;	/* 4 KiB of groups: not on the stack */
-
-	if (who_find(user, &w) != 0)
-		return EXIT_FAIL;
-	if (w.e.uid == getuid() && w.e.uid == geteuid() && w.e.uid != 0)
-		return 0;
-	if (geteuid() != 0)
-		return fail(EXIT_FAIL, "check --as: only root can check as "
-		    "another user (run it as %s itself, or as root)",
-		    w.e.name);
-	if (setgroups((size_t)w.ngroups, w.groups) == -1 ||
-	    setgid(w.e.gid) == -1 || setuid(w.e.uid) == -1)
-		return fail(EXIT_FAIL, "check --as %s: cannot become it: %s",
-		    w.e.name, strerror(errno));
-	if (w.e.uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		return fail(EXIT_FAIL, "check --as %s: root could be regained",
-		    w.e.name);
-	if (setenv("HOME", w.e.home, 1) == -1 ||
-	    setenv("USER", w.e.name, 1) == -1 ||
-	    setenv("LOGNAME", w.e.name, 1) == -1)
-		return fail(EXIT_FAIL, "out of memory");
-	return 0;
-}
-
-/*
  * Looks up an agent.  Returns 0 with *active set, or an exit code after
  * printing why.  lock: FOR UPDATE, so a concurrent rotate waits.
  */
@@ -423,6 +256,55 @@ agent_find(PGconn *conn, const char *id, int lock, int *active)
 	*active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * For the listings of one agent: checks its id, connects, finds the agent
+ * and runs sql.  Returns the rows, or NULL with *rc the exit code after
+ * printing why.
+ */
+PGresult *
+agent_query(const struct ctx *c, const char *agent, const char *sql, int n,
+    const char *const *params, int *rc)
+{
+	PGconn		*conn;
+	PGresult	*res = NULL;
+	int		 active;
+
+	if ((*rc = check_uuid("agent id", agent)) != 0)
+		return NULL;
+	*rc = EXIT_FAIL;
+	if ((conn = admin_connect(&c->cfg)) == NULL)
+		return NULL;
+	if ((*rc = agent_find(conn, agent, 0, &active)) == 0 &&
+	    (res = admin_query(conn, sql, n, params)) == NULL)
+		*rc = EXIT_FAIL;
+	PQfinish(conn);
+	return res;
+}
+
+/*
+ * PostgreSQL's text for a bigint (a count, a row count) into *n; an
+ * exit code after printing when it is not one.
+ */
+static int
+db_bigint(const char *text, long long *n)
+{
+	if (decimal_parse(text, strlen(text), LLONG_MIN, LLONG_MAX, n) == -1)
+		return fail(EXIT_FAIL, "database: not a number: %.32s", text);
+	return 0;
+}
+
+int
+db_rows(PGresult *res, long long *n)
+{
+	return db_bigint(PQcmdTuples(res), n);
+}
+
+int
+db_cell(const PGresult *res, int row, int col, long long *n)
+{
+	return db_bigint(PQgetvalue(res, row, col), n);
 }
 
 /* The value of option name ("" for a flag), or NULL when not given. */

@@ -20,6 +20,7 @@ import pytest
 
 import fault_proxy
 import postgres
+from admin_cli import failed, ok_json
 from otas_http import assert_error, create_session
 from private_server import start_private
 from stack import sessions_of
@@ -135,3 +136,41 @@ def test_every_host_frozen_is_503_by_the_deadline_after_trying_each(
     assert sessions_of(pg, key.agent_id) == 1
     print("every host frozen: 503 after %.2f s (OTAS_DB_DEADLINE_MS=%d)"
           % (seconds, DEADLINE_MS))
+
+
+# otas-admin connects with libpq's own connect_timeout per host, a share of
+# OTAS_DB_DEADLINE_MS; OTAS_CONNECT_TIMEOUT far longer than the deadline
+# shows the wait comes from the deadline.
+ADMIN_ENV = {"OTAS_DB_DEADLINE_MS": str(DEADLINE_MS),
+             "OTAS_CONNECT_TIMEOUT": "60"}
+
+
+def timed_admin(run, url, *args):
+    t0 = time.monotonic()
+    r = run(*args, url=url, env=ADMIN_ENV)
+    return r, time.monotonic() - t0
+
+
+def test_admin_fails_on_a_frozen_host_within_the_deadline(run, hosts, pg):
+    first, _ = hosts
+    first.set_mode("freeze")
+    r, seconds = timed_admin(run, first.url(pg.dbname), "agent", "list")
+    failed(r, 1, ("cannot connect to the database",))
+    # Loose: the noisy machine may stretch it, not to OTAS_CONNECT_TIMEOUT.
+    assert seconds < 3 * DEADLINE_MS / 1000, seconds
+
+
+def test_admin_passes_over_a_frozen_first_host_to_the_second(run, hosts,
+                                                              pg):
+    first, second = hosts
+    first.set_mode("freeze")
+    url = ("postgresql://postgres@%s,%s/%s?sslmode=disable"
+           "&gssencmode=disable" % (first.hostport, second.hostport,
+                                    pg.dbname))
+    env = dict(ADMIN_ENV, OTAS_DB_DEADLINE_MS="6000")
+    t0 = time.monotonic()
+    r = run("agent", "list", "--json", url=url, env=env)
+    seconds = time.monotonic() - t0
+    assert "agents" in ok_json(r)
+    assert second.accepted >= 1
+    assert seconds < 3 * 6, seconds
