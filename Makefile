@@ -143,14 +143,14 @@ fuzz: deps
 # `make bench`: throughput, latency and CPU per request of the real stack
 # (durable PostgreSQL, lighttpd, nginx) against pgbench running the same
 # statement.  Never part of `make test`; see tests/bench/, BENCHMARKS.md.
-# The bench package reuses the integration harness (tests/integration).
+# The bench package reuses the integration harness (tests/harness).
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
-	@cd tests && BUILD=$(abspath $(BUILD)) PYTHONPATH=integration \
+	@cd tests && BUILD=$(abspath $(BUILD)) \
 	    $(PYTHON) -m bench
 
 # `make static`: the four programs fully static in $(STATIC)/, for a host

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-import stack
+from harness import stack
 
 from . import report
 from .measurements import MEASUREMENTS

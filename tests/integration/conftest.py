@@ -40,13 +40,13 @@ from dataclasses import dataclass
 
 import pytest
 
-import admin_cli
-import fault_proxy
-import postgres
-import replication
-import stack
-import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
-import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
+from harness import admin_cli
+from harness import fault_proxy
+from harness import postgres
+from harness import replication
+from harness import stack
+from harness import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
+from harness import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
 
 TOKEN_TTL_DEFAULT = 2592000
 

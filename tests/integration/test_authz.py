@@ -21,10 +21,10 @@ import uuid
 import jwt
 import pytest
 
-import authz_servers
-import processes
-import stack
-from otas_http import assert_common_headers, create_session, request
+from harness import authz_servers
+from harness import processes
+from harness import stack
+from harness.otas_http import assert_common_headers, create_session, request
 
 PROTECTED = "/api/some/v1/endpoint/"
 TOKEN_HEADER = "X-OTAS-AGENT-SESSION-TOKEN"

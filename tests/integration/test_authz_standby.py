@@ -12,9 +12,9 @@ import uuid
 import jwt
 import pytest
 
-import stack
-from otas_http import assert_error, create_session, request
-from private_server import start_private
+from harness import stack
+from harness.otas_http import assert_error, create_session, request
+from harness.private_server import start_private
 from test_authz import PROTECTED, TOKEN_HEADER, mint
 
 CLIENT_TIMEOUT = 20

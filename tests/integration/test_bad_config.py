@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-import stack
+from harness import stack
 
 SECRET_31 = "s" * 31
 DB_PASSWORD = "hunter2-do-not-echo"

@@ -19,10 +19,10 @@ import time
 
 import pytest
 
-import processes
-from otas_http import assert_error, create_session, request
-from private_server import start_private
-from stack import sessions_of
+from harness import processes
+from harness.otas_http import assert_error, create_session, request
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 DEADLINE_MS = 1500
 STATEMENT_TIMEOUT_MS = 1000

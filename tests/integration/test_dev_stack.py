@@ -23,10 +23,10 @@ import time
 
 import pytest
 
-import otas_http
-import postgres
-import processes
-import stack
+from harness import otas_http
+from harness import postgres
+from harness import processes
+from harness import stack
 
 README = os.path.join(stack.ROOT, "README.md")
 AGENTS_GUIDE = os.path.join(stack.ROOT, "doc", "agents-and-keys.md")

@@ -22,10 +22,10 @@ import time
 
 import pytest
 
-import processes
-from otas_http import assert_error, create_session
-from private_server import Load, start_private
-from stack import sessions_of
+from harness import processes
+from harness.otas_http import assert_error, create_session
+from harness.private_server import Load, start_private
+from harness.stack import sessions_of
 
 STATEMENT_TIMEOUT_MS = 500
 CONNECT_TIMEOUT = 1

@@ -18,11 +18,11 @@ import time
 
 import pytest
 
-import fault_proxy
-import postgres
-from otas_http import assert_error, create_session
-from private_server import start_private
-from stack import sessions_of
+from harness import fault_proxy
+from harness import postgres
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 DEADLINE_MS = 2000
 # A bound that only a request waiting past the deadline (each host its own

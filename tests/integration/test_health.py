@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-import postgres
-import stack
-from otas_http import (assert_common_headers, assert_error, assert_unrouted,
+from harness import postgres
+from harness import stack
+from harness.otas_http import (assert_common_headers, assert_error, assert_unrouted,
                        request)
 
 HEALTH_PATH = "/api/agent/v1/health/"

@@ -19,9 +19,9 @@ import uuid
 import jwt
 import pytest
 
-from otas_http import assert_error, create_session
-from private_server import start_private
-from stack import sessions_of
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 BODY = '{"meta": {"task": "summarize"}}'
 

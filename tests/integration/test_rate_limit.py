@@ -19,11 +19,11 @@ import time
 
 import pytest
 
-import stack
-from admin_cli import failed, ok, ok_json
-from otas_http import assert_common_headers, assert_error, create_session
-from private_server import start_private
-from stack import Key, sessions_of
+from harness import stack
+from harness.admin_cli import failed, ok, ok_json
+from harness.otas_http import assert_common_headers, assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import Key, sessions_of
 
 BODY = '{"meta": {"task": "limit"}}'
 

@@ -15,9 +15,9 @@ import jwt
 import pytest
 
 from conftest import TOKEN_TTL_DEFAULT
-from otas_http import (assert_common_headers, assert_error, assert_unrouted,
+from harness.otas_http import (assert_common_headers, assert_error, assert_unrouted,
                        create_session, request)
-from stack import SESSION_PATH
+from harness.stack import SESSION_PATH
 
 SEED_CURL = """curl --request POST \\
   --url http://localhost:8000/api/agent/v1/session/create/ \\

@@ -21,13 +21,13 @@ import subprocess
 import jwt
 import pytest
 
-import examples
-import metrics_scrape as ms
-import processes
-import servers_apache_nginx as san
-import stack
-import systemd_unit
-from otas_http import request
+from harness import examples
+from harness import metrics_scrape as ms
+from harness import processes
+from harness import servers_apache_nginx as san
+from harness import stack
+from harness import systemd_unit
+from harness.otas_http import request
 
 UNIT_DIR = os.path.join(stack.ROOT, "debian", "systemd")
 PACKAGED_CONF = os.path.join(stack.ROOT, "debian", "otas.conf")

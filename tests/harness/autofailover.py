@@ -31,8 +31,8 @@ import time
 
 import psycopg2
 
-import processes
-import stack
+from harness import processes
+from harness import stack
 
 PG_AUTOCTL = "/usr/bin/pg_autoctl"
 RUNUSER = "/usr/sbin/runuser"

@@ -35,9 +35,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import examples
-import processes
-from examples import ROOT, SESSION_PATH
+from harness import examples
+from harness import processes
+from harness.examples import ROOT, SESSION_PATH
 
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"

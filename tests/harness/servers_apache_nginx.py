@@ -22,9 +22,9 @@ changed; nginx gets -p and -c.
 
 import os
 
-import examples
-import processes
-from stack import SERVER_USER, Server, check_config, register
+from harness import examples
+from harness import processes
+from harness.stack import SERVER_USER, Server, check_config, register
 
 APACHE = "/usr/sbin/apache2"
 NGINX = "/usr/sbin/nginx"
