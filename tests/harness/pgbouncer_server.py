@@ -22,7 +22,6 @@ import psycopg2
 
 from harness import processes
 from harness import stack
-from harness.stack import register
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 STATEMENT_TIMEOUT_MS = 2000     # the program's default
@@ -118,7 +117,6 @@ class PgBouncer:
         self.proc = None
 
 
-@register
 class LighttpdPgBouncer(stack.Lighttpd):
     """The lighttpd kind with PgBouncer (transaction pooling) between
     otas-session and PostgreSQL."""

@@ -45,10 +45,11 @@ from harness import fault_proxy
 from harness import postgres
 from harness import replication
 from harness import stack
-from harness import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
-from harness import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
+from harness import kinds
 
 TOKEN_TTL_DEFAULT = 2592000
+
+kinds.register_all()
 
 
 @pytest.fixture(scope="session")
