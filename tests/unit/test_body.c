@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "body.h"
+#include "tmpfile.h"
 
 /* body_parse on a private, writable copy of text[0..len). */
 static enum otas_status
@@ -454,13 +455,8 @@ static void
 stdin_from(const char *bytes, size_t n)
 {
 	char path[] = "/tmp/test_body.XXXXXX";
-	FILE *f;
-	int fd;
 
-	assert_true((fd = mkstemp(path)) >= 0);
-	assert_non_null(f = fdopen(fd, "wb"));
-	assert_int_equal(fwrite(bytes, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
+	write_file(path, bytes, n);
 	assert_non_null(freopen(path, "rb", stdin));
 	unlink(path);
 }

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "site.h"
+#include "tmpfile.h"
 
 #define SECRET40 "0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
@@ -105,19 +106,6 @@ clear_env(void **state)
 		unsetenv(vars[i]);
 	setenv("PATH", start_path, 1);
 	return chdir(start_dir);
-}
-
-/* A temporary file holding bytes; the caller unlinks path. */
-static void
-write_file(char path[], const char *bytes, size_t n)
-{
-	FILE *f;
-	int fd;
-
-	assert_true((fd = mkstemp(path)) >= 0);
-	assert_non_null(f = fdopen(fd, "wb"));
-	assert_int_equal(fwrite(bytes, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
 }
 
 /* config_load must fail, with a message that mentions name. */
