@@ -170,6 +170,17 @@ class KeyFactory:
 
 # --- the program's settings ---------------------------------------------
 
+def overridden(base, over):
+    """base (changed in place and returned) with each member of over
+    set, or removed where its value is None."""
+    for name, value in over.items():
+        if value is None:
+            base.pop(name, None)
+        else:
+            base[name] = value
+    return base
+
+
 @dataclass
 class App:
     """What every server kind needs to run otas-session: where the

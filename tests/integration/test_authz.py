@@ -37,14 +37,9 @@ def claims(**over):
     """Well-formed claims of a session that is valid now; over replaces
     members (a value of None removes the member)."""
     now = int(time.time())
-    c = {"agent_session_id": str(uuid.uuid4()), "agent_id": str(uuid.uuid4()),
-         "iat": now, "exp": now + 3600}
-    for k, v in over.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return stack.overridden(
+        {"agent_session_id": str(uuid.uuid4()), "agent_id": str(uuid.uuid4()),
+         "iat": now, "exp": now + 3600}, over)
 
 
 def mint(secret, alg="HS256", **over):
