@@ -424,43 +424,32 @@ def test_agent_list_shows_every_agent_with_its_usable_keys(run):
                      re.escape(out["name"]), text)
 
 
-def test_agent_disable_marks_the_agent_inactive(run, pg):
+@pytest.mark.parametrize("command, active", [("disable", False),
+                                             ("enable", True)])
+def test_agent_disable_and_enable_set_is_active(run, pg, command, active):
+    """disable marks the agent inactive; enable, of a disabled agent,
+    active again.  Asked again, either says nothing changed."""
     out = create_agent(run)
-    r = ok(run("agent", "disable", out["agent_id"]))
-    assert "disabled" in r.stdout
+    if command == "enable":
+        ok(run("agent", "disable", out["agent_id"]))
+    r = ok(run("agent", command, out["agent_id"]))
+    assert command + "d" in r.stdout
     assert pg.scalar("SELECT is_active FROM agent WHERE id = %s",
-                     (out["agent_id"],)) is False
-    again = ok_json(run("agent", "disable", out["agent_id"], "--json"))
-    assert again == {"agent_id": out["agent_id"], "is_active": False,
+                     (out["agent_id"],)) is active
+    again = ok_json(run("agent", command, out["agent_id"], "--json"))
+    assert again == {"agent_id": out["agent_id"], "is_active": active,
                      "changed": False}
 
 
-def test_agent_disable_of_an_unknown_agent_fails(run):
-    failed(run("agent", "disable", str(uuid.uuid4())), 1, ["no agent"])
+@pytest.mark.parametrize("command", ["disable", "enable"])
+def test_agent_disable_and_enable_of_an_unknown_agent_fail(run, command):
+    failed(run("agent", command, str(uuid.uuid4())), 1, ["no agent"])
 
 
-def test_agent_disable_of_a_malformed_id_is_a_usage_error(run):
-    failed(run("agent", "disable", "123"), 2, ["not a uuid"])
-
-
-def test_agent_enable_marks_a_disabled_agent_active_again(run, pg):
-    out = create_agent(run)
-    ok(run("agent", "disable", out["agent_id"]))
-    r = ok(run("agent", "enable", out["agent_id"]))
-    assert "enabled" in r.stdout
-    assert pg.scalar("SELECT is_active FROM agent WHERE id = %s",
-                     (out["agent_id"],)) is True
-    again = ok_json(run("agent", "enable", out["agent_id"], "--json"))
-    assert again == {"agent_id": out["agent_id"], "is_active": True,
-                     "changed": False}
-
-
-def test_agent_enable_of_an_unknown_agent_fails(run):
-    failed(run("agent", "enable", str(uuid.uuid4())), 1, ["no agent"])
-
-
-def test_agent_enable_of_a_malformed_id_is_a_usage_error(run):
-    failed(run("agent", "enable", "123"), 2, ["not a uuid"])
+@pytest.mark.parametrize("command", ["disable", "enable"])
+def test_agent_disable_and_enable_of_a_malformed_id_are_usage_errors(
+        run, command):
+    failed(run("agent", command, "123"), 2, ["not a uuid"])
 
 
 # --- key issue -----------------------------------------------------------

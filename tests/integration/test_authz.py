@@ -12,6 +12,7 @@ same secret and claims, or by hand where PyJWT refuses (alg none).
 """
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -391,16 +392,24 @@ def test_previous_secret_passes_during_rotation_and_fails_after(
     assert_passed(call(after, new_token), new_claims)
 
 
-def test_database_mode_refuses_a_disabled_agent(own_server, keys):
-    srv = own_server("db", OTAS_AUTHZ_CHECK_DB="1",
-                       OTAS_AUTHZ_CACHE_SECONDS="0")
+@contextlib.contextmanager
+def agent_inactive_after_a_pass(srv, keys):
+    """A session whose token passes; then, for the block, its agent made
+    inactive (active again after).  Yields the token and its claims."""
     token, c = session_token(srv, keys)
     assert_passed(call(srv, token), c)
     keys.set_agent_active(c["agent_id"], False)
     try:
-        assert_denied(srv, call(srv, token))
+        yield token, c
     finally:
         keys.set_agent_active(c["agent_id"], True)
+
+
+def test_database_mode_refuses_a_disabled_agent(own_server, keys):
+    srv = own_server("db", OTAS_AUTHZ_CHECK_DB="1",
+                       OTAS_AUTHZ_CACHE_SECONDS="0")
+    with agent_inactive_after_a_pass(srv, keys) as (token, c):
+        assert_denied(srv, call(srv, token))
     assert_passed(call(srv, token), c)
 
 
@@ -414,15 +423,10 @@ def test_database_mode_remembers_a_positive_answer_only_briefly(
         own_server, keys):
     srv = own_server("db-cache", OTAS_AUTHZ_CHECK_DB="1",
                        OTAS_AUTHZ_CACHE_SECONDS="2")
-    token, c = session_token(srv, keys)
-    assert_passed(call(srv, token), c)
-    keys.set_agent_active(c["agent_id"], False)
-    try:
+    with agent_inactive_after_a_pass(srv, keys) as (token, _):
         # Whichever process answers, its entry is at most 2 s old.
         time.sleep(2.5)
         assert_denied(srv, call(srv, token))
-    finally:
-        keys.set_agent_active(c["agent_id"], True)
 
 
 def test_database_mode_answers_503_when_the_database_is_unreachable(
