@@ -125,6 +125,16 @@ assert_refused(unsigned need, const char *name, char *err, size_t errlen)
 		fail_msg("message does not name %s: %s", name, err);
 }
 
+/* config_load with a secret needed must succeed. */
+static void
+load_with_secret(struct otas_config *c)
+{
+	char err[256] = "";
+
+	if (config_load(c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+}
+
 static void
 defaults_without_any_setting(void **state)
 {
@@ -182,20 +192,29 @@ empty_number_keeps_the_default(void **state)
 	config_free(&c);
 }
 
+/* Every number setting, set to each of bad[0..n) alone, is refused
+ * with a message naming it. */
+static void
+assert_every_number_refuses(void **state, const char *const bad[], size_t n)
+{
+	char err[256];
+	size_t i, j;
+
+	for (i = 0; i < NNUMBERS; i++)
+		for (j = 0; j < n; j++) {
+			clear_env(state);
+			setenv(numbers[i].name, bad[j], 1);
+			assert_refused(0, numbers[i].name, err, sizeof(err));
+		}
+}
+
 static void
 each_number_refuses_non_numbers_naming_the_variable(void **state)
 {
 	const char *junk[] = { "abc", "12abc", "1.5", "7 ", "0x10", "1e3",
 	    "--1", "+", "-", "7\n" };
-	char err[256];
-	size_t i, j;
 
-	for (i = 0; i < NNUMBERS; i++)
-		for (j = 0; j < sizeof(junk) / sizeof(junk[0]); j++) {
-			clear_env(state);
-			setenv(numbers[i].name, junk[j], 1);
-			assert_refused(0, numbers[i].name, err, sizeof(err));
-		}
+	assert_every_number_refuses(state, junk, sizeof(junk) / sizeof(junk[0]));
 }
 
 static void
@@ -203,15 +222,8 @@ each_number_refuses_out_of_range_naming_the_variable(void **state)
 {
 	const char *range[] = { "-1", "-99999", "99999999999999999999",
 	    "-99999999999999999999" };
-	char err[256];
-	size_t i, j;
 
-	for (i = 0; i < NNUMBERS; i++)
-		for (j = 0; j < sizeof(range) / sizeof(range[0]); j++) {
-			clear_env(state);
-			setenv(numbers[i].name, range[j], 1);
-			assert_refused(0, numbers[i].name, err, sizeof(err));
-		}
+	assert_every_number_refuses(state, range, sizeof(range) / sizeof(range[0]));
 }
 
 /* strtol skips leading space and takes '+': "whole-string" forbids both. */
@@ -219,49 +231,36 @@ static void
 numbers_with_leading_space_or_plus_are_refused(void **state)
 {
 	const char *junk[] = { " 7", "\t7", "\n7", "+7" };
-	char err[256];
-	size_t i, j;
 
-	for (i = 0; i < NNUMBERS; i++)
-		for (j = 0; j < sizeof(junk) / sizeof(junk[0]); j++) {
-			clear_env(state);
-			setenv(numbers[i].name, junk[j], 1);
-			assert_refused(0, numbers[i].name, err, sizeof(err));
-		}
+	assert_every_number_refuses(state, junk, sizeof(junk) / sizeof(junk[0]));
 }
 
-static void
-flags_refuse_values_other_than_0_and_1(void **state)
-{
-	char err[256];
-
-	setenv("OTAS_DB_UNNAMED_STATEMENTS", "2", 1);
-	assert_refused(0, "OTAS_DB_UNNAMED_STATEMENTS", err, sizeof(err));
-	clear_env(state);
-	setenv("OTAS_AUTHZ_CHECK_DB", "yes", 1);
-	assert_refused(0, "OTAS_AUTHZ_CHECK_DB", err, sizeof(err));
-}
-
-static void
-nonsense_limits_are_refused(void **state)
-{
-	char err[256];
-
+/* One setting alone, refused with a message naming it. */
+static const struct {
+	const char	*name, *value;
+} refused_alone[] = {
+	/* Flags take 0 and 1 only. */
+	{ "OTAS_DB_UNNAMED_STATEMENTS", "2" },
+	{ "OTAS_AUTHZ_CHECK_DB", "yes" },
 	/* A zero TTL, body limit or timeout would make the program useless. */
-	setenv("OTAS_TOKEN_TTL", "0", 1);
-	assert_refused(0, "OTAS_TOKEN_TTL", err, sizeof(err));
-	clear_env(state);
-	setenv("OTAS_MAX_BODY", "0", 1);
-	assert_refused(0, "OTAS_MAX_BODY", err, sizeof(err));
-	clear_env(state);
-	setenv("OTAS_CONNECT_TIMEOUT", "0", 1);
-	assert_refused(0, "OTAS_CONNECT_TIMEOUT", err, sizeof(err));
-	clear_env(state);
-	setenv("OTAS_STATEMENT_TIMEOUT_MS", "0", 1);
-	assert_refused(0, "OTAS_STATEMENT_TIMEOUT_MS", err, sizeof(err));
-	clear_env(state);
-	setenv("OTAS_KEY_ITERATIONS", "0", 1);
-	assert_refused(0, "OTAS_KEY_ITERATIONS", err, sizeof(err));
+	{ "OTAS_TOKEN_TTL", "0" },
+	{ "OTAS_MAX_BODY", "0" },
+	{ "OTAS_CONNECT_TIMEOUT", "0" },
+	{ "OTAS_STATEMENT_TIMEOUT_MS", "0" },
+	{ "OTAS_KEY_ITERATIONS", "0" },
+};
+
+static void
+flags_other_than_0_and_1_and_nonsense_limits_are_refused(void **state)
+{
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(refused_alone) / sizeof(refused_alone[0]); i++) {
+		clear_env(state);
+		setenv(refused_alone[i].name, refused_alone[i].value, 1);
+		assert_refused(0, refused_alone[i].name, err, sizeof(err));
+	}
 }
 
 static void
@@ -274,56 +273,42 @@ refusal_message_does_not_echo_the_value(void **state)
 	assert_null(strstr(err, "zzSENTINELzz"));
 }
 
+/* OTAS_JWT_SECRET_FILE holding bytes[0..n) (and OTAS_JWT_SECRET set to
+ * variable, unless NULL): the secret is SECRET40. */
+static const struct {
+	const char	*name;
+	const char	*bytes;
+	size_t		 n;
+	const char	*variable;
+} secret_files[] = {
+	{ "trailing newline stripped", SECRET40 "\n", 41, NULL },
+	{ "CRLF stripped", SECRET40 "\r\n", 42, NULL },
+	{ "file preferred over the variable", SECRET40, 40,
+	    "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ" },
+};
+
 static void
-secret_from_file_with_trailing_newline_stripped(void **state)
+secret_file_is_read_line_end_stripped_and_preferred(void **state)
 {
 	char path[] = "/tmp/test_config.XXXXXX";
 	struct otas_config c;
-	char err[256];
+	size_t i;
 
-	write_file(path, SECRET40 "\n", strlen(SECRET40) + 1);
-	setenv("OTAS_JWT_SECRET_FILE", path, 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
-	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
-	config_free(&c);
-	assert_null(c.jwt_secret.bytes);
-	unlink(path);
-}
-
-static void
-secret_from_file_with_crlf_stripped(void **state)
-{
-	char path[] = "/tmp/test_config.XXXXXX";
-	struct otas_config c;
-	char err[256];
-
-	write_file(path, SECRET40 "\r\n", strlen(SECRET40) + 2);
-	setenv("OTAS_JWT_SECRET_FILE", path, 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
-	config_free(&c);
-	unlink(path);
-}
-
-static void
-secret_file_is_preferred_over_the_variable(void **state)
-{
-	char path[] = "/tmp/test_config.XXXXXX";
-	struct otas_config c;
-	char err[256];
-
-	write_file(path, SECRET40, strlen(SECRET40));
-	setenv("OTAS_JWT_SECRET_FILE", path, 1);
-	setenv("OTAS_JWT_SECRET", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
-	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
-	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
-	config_free(&c);
-	unlink(path);
+	for (i = 0; i < sizeof(secret_files) / sizeof(secret_files[0]); i++) {
+		clear_env(state);
+		memcpy(path, "/tmp/test_config.XXXXXX", sizeof(path));
+		write_file(path, secret_files[i].bytes, secret_files[i].n);
+		setenv("OTAS_JWT_SECRET_FILE", path, 1);
+		if (secret_files[i].variable != NULL)
+			setenv("OTAS_JWT_SECRET", secret_files[i].variable, 1);
+		load_with_secret(&c);
+		if (c.jwt_secret.len != strlen(SECRET40) ||
+		    memcmp(c.jwt_secret.bytes, SECRET40, strlen(SECRET40)) != 0)
+			fail_msg("%s: not the secret", secret_files[i].name);
+		config_free(&c);
+		assert_null(c.jwt_secret.bytes);
+		unlink(path);
+	}
 }
 
 static void
@@ -358,11 +343,9 @@ static void
 secret_of_exactly_32_bytes_is_accepted(void **state)
 {
 	struct otas_config c;
-	char err[256];
 
 	setenv("OTAS_JWT_SECRET", "0123456789abcdefghijklmnopqrstuv", 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
+	load_with_secret(&c);
 	assert_int_equal(c.jwt_secret.len, CONFIG_SECRET_MIN);
 	config_free(&c);
 }
@@ -371,19 +354,16 @@ static void
 secret_variable_used_when_no_file(void **state)
 {
 	struct otas_config c;
-	char err[256];
 
 	setenv("OTAS_JWT_SECRET", SECRET40, 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
+	load_with_secret(&c);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	assert_memory_equal(c.jwt_secret.bytes, SECRET40, strlen(SECRET40));
 	config_free(&c);
 
 	/* An empty OTAS_JWT_SECRET_FILE is as good as absent. */
 	setenv("OTAS_JWT_SECRET_FILE", "", 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
+	load_with_secret(&c);
 	assert_int_equal(c.jwt_secret.len, strlen(SECRET40));
 	config_free(&c);
 }
@@ -452,8 +432,7 @@ previous_secret_file_is_loaded_and_checked(void **state)
 	write_file(prev, "previous-secret-previous-secret-previous\n", 41);
 	setenv("OTAS_JWT_SECRET_FILE", cur, 1);
 	setenv("OTAS_JWT_PREVIOUS_SECRET_FILE", prev, 1);
-	assert_int_equal(config_load(&c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)),
-	    0);
+	load_with_secret(&c);
 	assert_int_equal(c.jwt_previous.len, 40);
 	assert_memory_equal(c.jwt_previous.bytes,
 	    "previous-secret-previous-secret-previous", 40);
@@ -1083,12 +1062,9 @@ main(void)
 		T(each_number_refuses_non_numbers_naming_the_variable),
 		T(each_number_refuses_out_of_range_naming_the_variable),
 		T(numbers_with_leading_space_or_plus_are_refused),
-		T(flags_refuse_values_other_than_0_and_1),
-		T(nonsense_limits_are_refused),
+		T(flags_other_than_0_and_1_and_nonsense_limits_are_refused),
 		T(refusal_message_does_not_echo_the_value),
-		T(secret_from_file_with_trailing_newline_stripped),
-		T(secret_from_file_with_crlf_stripped),
-		T(secret_file_is_preferred_over_the_variable),
+		T(secret_file_is_read_line_end_stripped_and_preferred),
 		T(secret_file_under_32_bytes_is_refused),
 		T(secret_variable_under_32_bytes_is_refused),
 		T(secret_of_exactly_32_bytes_is_accepted),
