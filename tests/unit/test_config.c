@@ -125,23 +125,34 @@ assert_refused(unsigned need, const char *name, char *err, size_t errlen)
 		fail_msg("message does not name %s: %s", name, err);
 }
 
-/* config_load with a secret needed must succeed. */
+/* config_load, need a secret or not, must succeed. */
 static void
-load_with_secret(struct otas_config *c)
+load_needing(struct otas_config *c, unsigned need)
 {
 	char err[256] = "";
 
-	if (config_load(c, NULL, CONFIG_NEED_SECRET, err, sizeof(err)) != 0)
+	if (config_load(c, NULL, need, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
+}
+
+static void
+load_with_secret(struct otas_config *c)
+{
+	load_needing(c, CONFIG_NEED_SECRET);
+}
+
+static void
+load_ok(struct otas_config *c)
+{
+	load_needing(c, 0);
 }
 
 static void
 defaults_without_any_setting(void **state)
 {
 	struct otas_config c;
-	char err[256] = "";
 
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_null(c.database_url);
 	assert_null(c.jwt_secret.bytes);
 	assert_null(c.jwt_previous.bytes);
@@ -184,10 +195,9 @@ static void
 empty_number_keeps_the_default(void **state)
 {
 	struct otas_config c;
-	char err[256];
 
 	setenv("OTAS_TOKEN_TTL", "", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.token_ttl, 30L * 86400);
 	config_free(&c);
 }
@@ -248,10 +258,15 @@ static const struct {
 	{ "OTAS_CONNECT_TIMEOUT", "0" },
 	{ "OTAS_STATEMENT_TIMEOUT_MS", "0" },
 	{ "OTAS_KEY_ITERATIONS", "0" },
+	/* A duration needs its unit, a rate its window. */
+	{ "OTAS_SESSION_RETENTION", "90" },
+	{ "OTAS_SESSION_RETENTION", "-1d" },
+	{ "OTAS_SESSION_RATE", "5/m" },
+	{ "OTAS_SESSION_RATE", "5" },
 };
 
 static void
-flags_other_than_0_and_1_and_nonsense_limits_are_refused(void **state)
+flags_nonsense_limits_and_malformed_durations_are_refused(void **state)
 {
 	char err[256];
 	size_t i;
@@ -375,7 +390,7 @@ missing_secret_is_refused_when_needed(void **state)
 	char err[256];
 
 	assert_refused(CONFIG_NEED_SECRET, "OTAS_JWT_SECRET", err, sizeof(err));
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_null(c.jwt_secret.bytes);
 	config_free(&c);
 }
@@ -452,17 +467,16 @@ static void
 database_url_is_kept(void **state)
 {
 	struct otas_config c;
-	char err[256];
 
 	setenv("OTAS_DATABASE_URL", "postgresql://otas@127.0.0.1:5432/otas", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_string_equal(c.database_url,
 	    "postgresql://otas@127.0.0.1:5432/otas");
 	config_free(&c);
 	assert_null(c.database_url);
 
 	setenv("OTAS_DATABASE_URL", "host=/run/postgresql dbname=otas", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_string_equal(c.database_url, "host=/run/postgresql dbname=otas");
 	config_free(&c);
 }
@@ -471,13 +485,12 @@ static void
 deadline_defaults_to_a_second_past_the_statement_timeout(void **state)
 {
 	struct otas_config c;
-	char err[256];
 
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.db_deadline_ms, 3000);
 	config_free(&c);
 	setenv("OTAS_STATEMENT_TIMEOUT_MS", "500", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.db_deadline_ms, 1500);
 	config_free(&c);
 }
@@ -501,7 +514,7 @@ authz_database_url_is_kept_and_checked(void **state)
 
 	setenv("OTAS_AUTHZ_DATABASE_URL", "postgresql://otas@10.0.0.2,"
 	    "10.0.0.3/otas?target_session_attrs=prefer-standby", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_non_null(strstr(c.authz_database_url, "prefer-standby"));
 	config_free(&c);
 	assert_null(c.authz_database_url);
@@ -553,13 +566,12 @@ static void
 runtime_role_defaults_to_otas_runtime_and_takes_a_name(void **state)
 {
 	struct otas_config c;
-	char err[256] = "";
 
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_string_equal(c.runtime_role, "otas_runtime");
 	config_free(&c);
 	setenv("OTAS_RUNTIME_ROLE", "shop_otas_2", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_string_equal(c.runtime_role, "shop_otas_2");
 	config_free(&c);
 }
@@ -583,44 +595,34 @@ static void
 session_retention_is_off_unless_set_and_takes_a_duration(void **state)
 {
 	struct otas_config c;
-	char err[256] = "";
 
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.session_retention, 0);
 	config_free(&c);
 	setenv("OTAS_SESSION_RETENTION", "90d", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.session_retention, 90LL * 86400);
 	config_free(&c);
-	setenv("OTAS_SESSION_RETENTION", "90", 1);
-	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
-	setenv("OTAS_SESSION_RETENTION", "-1d", 1);
-	assert_refused(0, "OTAS_SESSION_RETENTION", err, sizeof(err));
 }
 
 static void
 session_rate_is_off_unless_set_and_takes_a_rate(void **state)
 {
 	struct otas_config c;
-	char err[256] = "";
 
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.session_rate.quota, 0);
 	config_free(&c);
 	setenv("OTAS_SESSION_RATE", "5/min", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.session_rate.quota, 5);
 	assert_int_equal(c.session_rate.window, 60);
 	assert_int_equal(c.session_rate.burst, 5);
 	config_free(&c);
 	setenv("OTAS_SESSION_RATE", "off", 1);
-	assert_int_equal(config_load(&c, NULL, 0, err, sizeof(err)), 0);
+	load_ok(&c);
 	assert_int_equal(c.session_rate.quota, 0);
 	config_free(&c);
-	setenv("OTAS_SESSION_RATE", "5/m", 1);
-	assert_refused(0, "OTAS_SESSION_RATE", err, sizeof(err));
-	setenv("OTAS_SESSION_RATE", "5", 1);
-	assert_refused(0, "OTAS_SESSION_RATE", err, sizeof(err));
 }
 
 /* ------------------------------------------------ the settings file */
@@ -632,6 +634,19 @@ load_site(const struct site *s, struct otas_config *c, unsigned need,
 {
 	setenv("OTAS_CONFIG", s->conf, 1);
 	return config_load(c, NULL, need, err, errlen);
+}
+
+/* The site's settings load (needing what need says); then it goes. */
+static void
+assert_site_loads(struct site *s, unsigned need)
+{
+	struct otas_config c;
+	char err[512] = "";
+
+	if (load_site(s, &c, need, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	config_free(&c);
+	site_remove(s);
 }
 
 /* The file must be refused, with file:line and the words in the message. */
@@ -907,18 +922,13 @@ static void
 file_without_secrets_may_be_readable_by_others(void **state)
 {
 	struct site s;
-	struct otas_config c;
-	char err[512];
 
 	/* A secret's path is no secret; a URL without password neither. */
 	site_make(&s, NULL);
 	site_file(&s, "otas.conf", "OTAS_DATABASE_URL=postgresql://otas@"
 	    "127.0.0.1/otas\nOTAS_JWT_SECRET_FILE=jwt-secret\n", 0644);
 	site_file(&s, "jwt-secret", SECRET40, 0600);
-	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
-	    sizeof(err)), 0);
-	config_free(&c);
-	site_remove(&s);
+	assert_site_loads(&s, CONFIG_NEED_SECRET);
 }
 
 /* Served from a web space, a readable secret file is anyone's secret. */
@@ -957,10 +967,7 @@ secret_file_others_can_read_is_refused(void **state)
 	/* The same file at 0600 (0640 too when root owns it) is taken. */
 	site_make(&s, "OTAS_JWT_SECRET_FILE=jwt-secret\n");
 	site_file(&s, "jwt-secret", SECRET40, 0600);
-	assert_int_equal(load_site(&s, &c, CONFIG_NEED_SECRET, err,
-	    sizeof(err)), 0);
-	config_free(&c);
-	site_remove(&s);
+	assert_site_loads(&s, CONFIG_NEED_SECRET);
 }
 
 static void
@@ -1062,7 +1069,7 @@ main(void)
 		T(each_number_refuses_non_numbers_naming_the_variable),
 		T(each_number_refuses_out_of_range_naming_the_variable),
 		T(numbers_with_leading_space_or_plus_are_refused),
-		T(flags_other_than_0_and_1_and_nonsense_limits_are_refused),
+		T(flags_nonsense_limits_and_malformed_durations_are_refused),
 		T(refusal_message_does_not_echo_the_value),
 		T(secret_file_is_read_line_end_stripped_and_preferred),
 		T(secret_file_under_32_bytes_is_refused),
