@@ -6,7 +6,8 @@ under test (App), and the registry of web servers that run otas-session,
 with lighttpd, the reference server, defined here; and the CGI
 environment of a session request (session_cgi_env), for tests that run
 a program as plain CGI.  Other kinds are defined in
-servers_apache_nginx.py and pgbouncer_server.py, and kinds.py lists them all.  Processes are
+servers_apache_nginx.py and pgbouncer_server.py, and kinds.py lists them
+all.  Processes are
 started and stopped by processes.py, PostgreSQL is postgres.py, and every
 configuration is a shipped example rendered by examples.py; fixtures in
 conftest.py only wire these together, so the benchmark and a one-off

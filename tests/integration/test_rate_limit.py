@@ -21,7 +21,8 @@ import pytest
 
 from harness import stack
 from harness.admin_cli import failed, ok, ok_json
-from harness.otas_http import assert_common_headers, assert_error, create_session
+from harness.otas_http import (assert_common_headers, assert_error,
+                               create_session)
 from harness.private_server import start_private
 from harness.stack import Key, sessions_of
 

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import TOKEN_TTL_DEFAULT
 from harness.cases import cases
-from harness.otas_http import (assert_common_headers, assert_error, assert_unrouted,
-                       create_session, request)
+from harness.otas_http import (assert_common_headers, assert_error,
+                               assert_unrouted, create_session, request)
 from harness.stack import SESSION_PATH
 
 SEED_CURL = """curl --request POST \\

@@ -12,7 +12,8 @@ import jwt
 import pytest
 
 from harness.otas_http import assert_error, create_session, request
-from harness.stack import django_pbkdf2, new_prefix, new_secret, original_prefix
+from harness.stack import (django_pbkdf2, new_prefix, new_secret,
+                           original_prefix)
 
 
 def session_count(pg):

@@ -553,7 +553,7 @@ static const struct {
 };
 
 static void
-reads_within_the_limit_keep_the_declared_bytes_nul_terminated(void **state)
+reads_keep_the_declared_bytes_nul_terminated(void **state)
 {
 	char buf[MAX + 1];
 	size_t i, len;
@@ -620,7 +620,7 @@ main(void)
 		cmocka_unit_test(read_declared_over_limit_is_too_large_without_reading),
 		cmocka_unit_test(read_undeclared_over_limit_is_too_large),
 		cmocka_unit_test(
-		    reads_within_the_limit_keep_the_declared_bytes_nul_terminated),
+		    reads_keep_the_declared_bytes_nul_terminated),
 		cmocka_unit_test(read_into_a_buffer_below_the_limit_is_server_error),
 	};
 

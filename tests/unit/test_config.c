@@ -224,7 +224,8 @@ each_number_refuses_non_numbers_naming_the_variable(void **state)
 	const char *junk[] = { "abc", "12abc", "1.5", "7 ", "0x10", "1e3",
 	    "--1", "+", "-", "7\n" };
 
-	assert_every_number_refuses(state, junk, sizeof(junk) / sizeof(junk[0]));
+	assert_every_number_refuses(state, junk,
+	    sizeof(junk) / sizeof(junk[0]));
 }
 
 static void
@@ -233,7 +234,8 @@ each_number_refuses_out_of_range_naming_the_variable(void **state)
 	const char *range[] = { "-1", "-99999", "99999999999999999999",
 	    "-99999999999999999999" };
 
-	assert_every_number_refuses(state, range, sizeof(range) / sizeof(range[0]));
+	assert_every_number_refuses(state, range,
+	    sizeof(range) / sizeof(range[0]));
 }
 
 /* strtol skips leading space and takes '+': "whole-string" forbids both. */
@@ -242,7 +244,8 @@ numbers_with_leading_space_or_plus_are_refused(void **state)
 {
 	const char *junk[] = { " 7", "\t7", "\n7", "+7" };
 
-	assert_every_number_refuses(state, junk, sizeof(junk) / sizeof(junk[0]));
+	assert_every_number_refuses(state, junk,
+	    sizeof(junk) / sizeof(junk[0]));
 }
 
 /* One setting alone, refused with a message naming it. */

@@ -118,7 +118,8 @@ mismatches_on_changed_stored_hash(void **state)
 			    "KzGDyT2cZDgkwzg09WhX0juC0UlPE3+iWYAVveUu4ck=";
 
 	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3t", e), HASH_MISMATCH);
-	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3t", late), HASH_MISMATCH);
+	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3t", late),
+	    HASH_MISMATCH);
 }
 
 static void
@@ -237,7 +238,8 @@ make_round_trips_through_verify(void **state)
 	salt_of(enc, salt);
 	assert_int_equal(hash_iterations(enc), 1000);
 	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3t", enc), HASH_MATCH);
-	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3T", enc), HASH_MISMATCH);
+	assert_int_equal(verify("agent_Ab_c9_x-Y_s3_cr_3T", enc),
+	    HASH_MISMATCH);
 }
 
 static void

@@ -488,9 +488,11 @@ assert_crafted_refused(const struct crafted *cases, size_t n)
 
 static const struct crafted crafted[] = {
 	{ "alg none even with a signature",
-	    "{\"alg\":\"none\",\"typ\":\"JWT\"}", NULL, "algorithm not HS256" },
+	    "{\"alg\":\"none\",\"typ\":\"JWT\"}", NULL,
+	    "algorithm not HS256" },
 	{ "lower-case hs256",
-	    "{\"alg\":\"hs256\",\"typ\":\"JWT\"}", NULL, "algorithm not HS256" },
+	    "{\"alg\":\"hs256\",\"typ\":\"JWT\"}", NULL,
+	    "algorithm not HS256" },
 	{ "no agent_session_id", HS256_HEAD, "{\"agent_id\":\"" AID "\","
 	    "\"iat\":1700000000,\"exp\":4000000000}",
 	    "bad claim agent_session_id" },
