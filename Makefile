@@ -106,7 +106,7 @@ unit: $(UNITS) $(BUILD)/tests/token-verdicts
 # token-verdicts replays the token corpus (tests/fuzz/token_verdicts.c);
 # test_static_tokens.py compares it with its twin in $(STATIC).
 $(BUILD)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
-    tests/fuzz/token_input.h $(LIB_A)
+    tests/fuzz/token_input.h tests/oracle/b64url.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
@@ -143,14 +143,14 @@ fuzz: deps
 # `make bench`: throughput, latency and CPU per request of the real stack
 # (durable PostgreSQL, lighttpd, nginx) against pgbench running the same
 # statement.  Never part of `make test`; see tests/bench/, BENCHMARKS.md.
-# The bench package reuses the integration harness (tests/integration).
+# The bench package reuses the integration harness (tests/harness).
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all static $(BUILD)/bench/hot-sql
-	@cd tests && BUILD=$(abspath $(BUILD)) PYTHONPATH=integration \
+	@cd tests && BUILD=$(abspath $(BUILD)) \
 	    $(PYTHON) -m bench
 
 # `make static`: the four programs fully static in $(STATIC)/, for a host
@@ -209,7 +209,8 @@ $(STATIC)/%: cgi-bin/%.c $(STATIC)/libotas.a $(STATIC_LIBPQ)/done \
 	    $(STATIC_LIBS)
 
 $(STATIC)/tests/token-verdicts: tests/fuzz/token_verdicts.c \
-    tests/fuzz/token_input.h $(STATIC)/libotas.a $(STATIC_LIBJWT)/done
+    tests/fuzz/token_input.h tests/oracle/b64url.h $(STATIC)/libotas.a \
+    $(STATIC_LIBJWT)/done
 	@mkdir -p $(@D)
 	$(CC) $(STATIC_CFLAGS) $(STATIC_LINK) -o $@ $< $(STATIC)/libotas.a \
 	    $(STATIC_LIBS)

@@ -43,11 +43,10 @@ variables.  CPU per request comes from /proc/PID/stat (utime+stime) of every
 process of each part, over each run, divided by the requests wrk counted.
 
 The package reuses the integration suite's harness (PostgreSQL, processes,
-the web servers and the example renderer, tests/integration), which the
-Makefile puts on PYTHONPATH:  cd tests && PYTHONPATH=integration python3 -m
-bench.  Files: rig.py (the stacks), load.py (wrk, pgbench, /proc),
-measurements.py (one function per measurement), report.py (what is
-printed).
+the web servers and the example renderer, the package tests/harness), which
+the bench finds by running from tests/:  cd tests && python3 -m bench.
+Files: rig.py (the stacks), load.py (wrk, pgbench, /proc), measurements.py
+(one function per measurement), report.py (what is printed).
 
 Every process started is stopped by PID at the end, also on failure or ^C;
 every wait is bounded.  Knobs (environment): BENCH_SECONDS (10),

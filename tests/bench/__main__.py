@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-import stack
+from harness import kinds, stack
 
 from . import report
 from .measurements import MEASUREMENTS
@@ -42,6 +42,7 @@ def interrupted(sig, frame):
 
 
 def main():
+    kinds.register_all()
     build = stack.build_path()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (PostgreSQL runs as postgres, the "

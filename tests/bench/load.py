@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 import time
 
-import postgres
-from examples import SESSION_PATH
+from harness import postgres
+from harness.examples import SESSION_PATH
 
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "session.lua")
 SEED_BODY = b'{"meta": {"task": "summarize", "input_length": 512}}'

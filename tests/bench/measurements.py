@@ -11,7 +11,7 @@ import statistics
 import time
 import uuid
 
-import stack
+from harness import stack
 
 from . import load
 

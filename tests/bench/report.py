@@ -10,7 +10,7 @@ import datetime
 import os
 import subprocess
 
-from examples import ROOT
+from harness.examples import ROOT
 
 
 def verdict(ok, *rows, void=False):

@@ -19,10 +19,10 @@ import os
 import subprocess
 import sys
 
-import postgres
-import processes
-import servers_apache_nginx
-import stack
+from harness import postgres
+from harness import processes
+from harness import servers_apache_nginx
+from harness import stack
 
 from . import load, report
 

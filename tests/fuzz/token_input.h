@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "../oracle/b64url.h"
 #include "config.h"
 
 #define INPUT_NOW	1750000000LL
@@ -36,21 +37,6 @@ static unsigned char input_previous[] =
     "otas-fuzz-previous-secret-0123456789abcdef";
 static unsigned char input_stranger[] =
     "otas-fuzz-stranger-secret-0123456789abcdef";
-
-/* OpenSSL's base64 of in[0..n) as base64url without padding; its length. */
-static size_t
-input_b64url(const unsigned char *in, size_t n, char *out)
-{
-	int	 len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	int	 i;
-
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	for (i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-	out[len] = '\0';
-	return (size_t)len;
-}
 
 /*
  * header.claims.signature with HMAC-SHA256 under key, into out (at least
@@ -64,14 +50,14 @@ input_sign(const char *header, size_t hlen, const char *claims,
 	unsigned int	 maclen = 0;
 	size_t		 n;
 
-	n = input_b64url((const unsigned char *)header, hlen, out);
+	n = oracle_b64url((const unsigned char *)header, hlen, out);
 	out[n++] = '.';
-	n += input_b64url((const unsigned char *)claims, clen, out + n);
+	n += oracle_b64url((const unsigned char *)claims, clen, out + n);
 	if (HMAC(EVP_sha256(), key, (int)klen, (unsigned char *)out, n, mac,
 	    &maclen) == NULL)
 		abort();
 	out[n++] = '.';
-	return n + input_b64url(mac, maclen, out + n);
+	return n + oracle_b64url(mac, maclen, out + n);
 }
 
 /*

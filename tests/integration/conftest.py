@@ -40,15 +40,16 @@ from dataclasses import dataclass
 
 import pytest
 
-import admin_cli
-import fault_proxy
-import postgres
-import replication
-import stack
-import servers_apache_nginx  # noqa: F401  registers the Apache and nginx kinds
-import pgbouncer_server  # noqa: F401  registers the lighttpd-pgbouncer kind
+from harness import admin_cli
+from harness import fault_proxy
+from harness import postgres
+from harness import replication
+from harness import stack
+from harness import kinds
 
 TOKEN_TTL_DEFAULT = 2592000
+
+kinds.register_all()
 
 
 @pytest.fixture(scope="session")

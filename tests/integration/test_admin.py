@@ -16,9 +16,9 @@ import uuid
 
 import pytest
 
-import otas_http
-import stack
-from admin_cli import SQL_DIR, dead_url, failed, ok, ok_json
+from harness import otas_http
+from harness import stack
+from harness.admin_cli import SQL_DIR, dead_url, failed, ok, ok_json
 
 KEY_RE = re.compile(r"^agent_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

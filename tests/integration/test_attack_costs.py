@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from otas_http import assert_error, create_session
-from private_server import start_private
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
 
 LEGACY = 260000
 GUESSES = 8

@@ -12,6 +12,7 @@ same secret and claims, or by hand where PyJWT refuses (alg none).
 """
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -21,10 +22,10 @@ import uuid
 import jwt
 import pytest
 
-import authz_servers
-import processes
-import stack
-from otas_http import assert_common_headers, create_session, request
+from harness import authz_servers
+from harness import processes
+from harness import stack
+from harness.otas_http import assert_common_headers, create_session, request
 
 PROTECTED = "/api/some/v1/endpoint/"
 TOKEN_HEADER = "X-OTAS-AGENT-SESSION-TOKEN"
@@ -37,14 +38,9 @@ def claims(**over):
     """Well-formed claims of a session that is valid now; over replaces
     members (a value of None removes the member)."""
     now = int(time.time())
-    c = {"agent_session_id": str(uuid.uuid4()), "agent_id": str(uuid.uuid4()),
-         "iat": now, "exp": now + 3600}
-    for k, v in over.items():
-        if v is None:
-            c.pop(k, None)
-        else:
-            c[k] = v
-    return c
+    return stack.overridden(
+        {"agent_session_id": str(uuid.uuid4()), "agent_id": str(uuid.uuid4()),
+         "iat": now, "exp": now + 3600}, over)
 
 
 def mint(secret, alg="HS256", **over):
@@ -396,16 +392,24 @@ def test_previous_secret_passes_during_rotation_and_fails_after(
     assert_passed(call(after, new_token), new_claims)
 
 
-def test_database_mode_refuses_a_disabled_agent(own_server, keys):
-    srv = own_server("db", OTAS_AUTHZ_CHECK_DB="1",
-                       OTAS_AUTHZ_CACHE_SECONDS="0")
+@contextlib.contextmanager
+def agent_inactive_after_a_pass(srv, keys):
+    """A session whose token passes; then, for the block, its agent made
+    inactive (active again after).  Yields the token and its claims."""
     token, c = session_token(srv, keys)
     assert_passed(call(srv, token), c)
     keys.set_agent_active(c["agent_id"], False)
     try:
-        assert_denied(srv, call(srv, token))
+        yield token, c
     finally:
         keys.set_agent_active(c["agent_id"], True)
+
+
+def test_database_mode_refuses_a_disabled_agent(own_server, keys):
+    srv = own_server("db", OTAS_AUTHZ_CHECK_DB="1",
+                       OTAS_AUTHZ_CACHE_SECONDS="0")
+    with agent_inactive_after_a_pass(srv, keys) as (token, c):
+        assert_denied(srv, call(srv, token))
     assert_passed(call(srv, token), c)
 
 
@@ -419,15 +423,10 @@ def test_database_mode_remembers_a_positive_answer_only_briefly(
         own_server, keys):
     srv = own_server("db-cache", OTAS_AUTHZ_CHECK_DB="1",
                        OTAS_AUTHZ_CACHE_SECONDS="2")
-    token, c = session_token(srv, keys)
-    assert_passed(call(srv, token), c)
-    keys.set_agent_active(c["agent_id"], False)
-    try:
+    with agent_inactive_after_a_pass(srv, keys) as (token, _):
         # Whichever process answers, its entry is at most 2 s old.
         time.sleep(2.5)
         assert_denied(srv, call(srv, token))
-    finally:
-        keys.set_agent_active(c["agent_id"], True)
 
 
 def test_database_mode_answers_503_when_the_database_is_unreachable(

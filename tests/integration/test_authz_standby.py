@@ -12,23 +12,28 @@ import uuid
 import jwt
 import pytest
 
-import stack
-from otas_http import assert_error, create_session, request
-from private_server import start_private
+from harness import stack
+from harness.otas_http import assert_error, create_session, request
+from harness.private_server import start_private
 from test_authz import PROTECTED, TOKEN_HEADER, mint
 
 CLIENT_TIMEOUT = 20
 
 
-@pytest.fixture(scope="module")
-def served(workdir, app, pair):
-    with start_private(os.path.join(workdir, "standby-reads-web"), app, {
+def standby_reads(workdir, name, app, pair, cache_seconds):
+    """A private server whose otas-authz reads from the standby first."""
+    return start_private(os.path.join(workdir, name), app, {
         "OTAS_DATABASE_URL": pair.primary.runtime_url,
         "OTAS_AUTHZ_DATABASE_URL": pair.url(attrs="prefer-standby",
                                             first="standby"),
         "OTAS_AUTHZ_CHECK_DB": "1",
-        "OTAS_AUTHZ_CACHE_SECONDS": "0",
-    }, max_procs=1) as srv:
+        "OTAS_AUTHZ_CACHE_SECONDS": cache_seconds,
+    }, max_procs=1)
+
+
+@pytest.fixture(scope="module")
+def served(workdir, app, pair):
+    with standby_reads(workdir, "standby-reads-web", app, pair, "0") as srv:
         yield srv
 
 
@@ -119,13 +124,8 @@ def test_prefer_standby_reads_from_the_standby_listed_after_the_primary(
 def cached(workdir, app, pair):
     """Standby reads with an hour of cache: only the primary's
     notifications can make the process forget."""
-    with start_private(os.path.join(workdir, "standby-reads-cached"), app, {
-        "OTAS_DATABASE_URL": pair.primary.runtime_url,
-        "OTAS_AUTHZ_DATABASE_URL": pair.url(attrs="prefer-standby",
-                                            first="standby"),
-        "OTAS_AUTHZ_CHECK_DB": "1",
-        "OTAS_AUTHZ_CACHE_SECONDS": "3600",
-    }, max_procs=1) as srv:
+    with standby_reads(workdir, "standby-reads-cached", app, pair,
+                       "3600") as srv:
         yield srv
 
 

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-import stack
+from harness import stack
 
 SECRET_31 = "s" * 31
 DB_PASSWORD = "hunter2-do-not-echo"
@@ -40,12 +40,7 @@ def cgi_env(app, **overrides):
     settings; an override of None removes the variable."""
     env = stack.session_cgi_env("not a key")
     env.update(app.env)
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+    return stack.overridden(env, overrides)
 
 
 def run_cgi(app, env, user=stack.SERVER_USER):

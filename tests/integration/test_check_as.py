@@ -13,10 +13,10 @@ import os
 import shutil
 import urllib.parse
 
-import admin_cli
-import postgres
-import stack
-from admin_cli import failed, ok, ok_json
+from harness import admin_cli
+from harness import postgres
+from harness import stack
+from harness.admin_cli import failed, ok, ok_json
 
 
 def root_only_secret(workdir):

@@ -19,10 +19,10 @@ import time
 
 import pytest
 
-import processes
-from otas_http import assert_error, create_session, request
-from private_server import start_private
-from stack import sessions_of
+from harness import processes
+from harness.otas_http import assert_error, create_session, request
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 DEADLINE_MS = 1500
 STATEMENT_TIMEOUT_MS = 1000
@@ -79,19 +79,28 @@ def joined(t, box):
     return box["resp"]
 
 
+def go_silent(proxy):
+    """The database stops answering, also on the connections open now."""
+    proxy.set_mode("silent")
+    proxy.drop_all()
+
+
+def pending_create(server, key):
+    """A session request under way in a thread."""
+    return in_thread(create_session, server, key, "{}",
+                     timeout=CLIENT_TIMEOUT)
+
+
 def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
         single, healthy, pg, keys):
     key = keys.make()
     warm(single, key)
     before = sessions_of(pg, key.agent_id)
     mark = single.log_mark()
-    healthy.set_mode("silent")
-    healthy.drop_all()
-    first = in_thread(create_session, single, key, "{}",
-                      timeout=CLIENT_TIMEOUT)
+    go_silent(healthy)
+    first = pending_create(single, key)
     time.sleep(0.2)
-    second = in_thread(create_session, single, key, "{}",
-                       timeout=CLIENT_TIMEOUT)
+    second = pending_create(single, key)
     t0 = time.monotonic()
     assert_error(joined(*first), 503, "service_unavailable")
     assert_error(joined(*second), 503, "service_unavailable")
@@ -139,10 +148,8 @@ def test_sigterm_ends_a_process_waiting_on_a_silent_database(
     pids = set(single.program_pids())
     assert len(pids) == 1, pids
     pid = pids.pop()
-    healthy.set_mode("silent")
-    healthy.drop_all()
-    pending = in_thread(create_session, single, key, "{}",
-                        timeout=CLIENT_TIMEOUT)
+    go_silent(healthy)
+    pending = pending_create(single, key)
     time.sleep(0.3)
     os.kill(pid, 15)
     deadline = time.monotonic() + CLIENT_TIMEOUT
@@ -160,8 +167,7 @@ def test_authz_database_mode_is_503_when_the_database_goes_silent(
     ok = request(single, path=PROTECTED, body="{}", timeout=CLIENT_TIMEOUT,
                  headers=[("X-OTAS-AGENT-SESSION-TOKEN", token)])
     assert ok.status == 200, ok
-    healthy.set_mode("silent")
-    healthy.drop_all()
+    go_silent(healthy)
     resp, seconds = timed(request, single, path=PROTECTED, body="{}",
                           timeout=CLIENT_TIMEOUT,
                           headers=[("X-OTAS-AGENT-SESSION-TOKEN", token)])

@@ -17,9 +17,9 @@ import threading
 import jwt
 import pytest
 
-from otas_http import create_session
-from private_server import start_private
-from stack import stored_hash
+from harness.otas_http import create_session
+from harness.private_server import start_private
+from harness.stack import stored_hash
 
 CLIENT_TIMEOUT = 20
 

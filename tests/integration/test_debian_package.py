@@ -27,13 +27,13 @@ import time
 import jwt
 import pytest
 
-import examples
-import guide
-import postgres
-import processes
-import servers_apache_nginx as san
-import stack
-import systemd_unit
+from harness import examples
+from harness import guide
+from harness import postgres
+from harness import processes
+from harness import servers_apache_nginx as san
+from harness import stack
+from harness import systemd_unit
 
 PKG = "otas-fcgi"
 UNIT_DIR = "/lib/systemd/system"

@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-import guide
-import otas_http
-import postgres
-import processes
-import stack
+from harness import guide
+from harness import otas_http
+from harness import postgres
+from harness import processes
+from harness import stack
 
 README = os.path.join(stack.ROOT, "README.md")
 AGENTS_GUIDE = os.path.join(stack.ROOT, "doc", "agents-and-keys.md")

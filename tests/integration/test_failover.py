@@ -13,9 +13,9 @@ import time
 import jwt
 import pytest
 
-import stack
-from otas_http import create_session
-from private_server import Load, start_private
+from harness import stack
+from harness.otas_http import create_session
+from harness.private_server import Load, start_private
 
 THREADS = 4
 CLIENT_TIMEOUT = 20

@@ -16,9 +16,9 @@ import struct
 
 import pytest
 
-import otas_http
-import processes
-import stack
+from harness import otas_http
+from harness import processes
+from harness import stack
 
 BODY = b'{"meta": {"task": "summarize"}}'
 BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6

@@ -22,10 +22,10 @@ import time
 
 import pytest
 
-import processes
-from otas_http import assert_error, create_session
-from private_server import Load, start_private
-from stack import sessions_of
+from harness import processes
+from harness.otas_http import assert_error, create_session
+from harness.private_server import Load, start_private
+from harness.stack import sessions_of
 
 STATEMENT_TIMEOUT_MS = 500
 CONNECT_TIMEOUT = 1
@@ -62,6 +62,16 @@ def assert_only_200_or_503(load):
         if a.status == 503:
             assert a.code == "service_unavailable", a
             assert a.retry_after.isdigit(), a
+
+
+def assert_503_between(load, start, end, what):
+    """Only 200 or 503 at all, and some requests made wholly between start
+    and end, each a 503: those requests."""
+    assert_only_200_or_503(load)
+    during = [a for a in load.answers if a.start >= start and a.end <= end]
+    assert during, "no request was made " + what
+    assert all(a.status == 503 for a in during), during[:5]
+    return during
 
 
 def assert_within_bound(load):
@@ -108,11 +118,8 @@ def test_database_stopped_under_load_is_503_then_200_without_restart(
             pg.start()
         back = time.monotonic()
         time.sleep(RECOVERY + 2)
-    assert_only_200_or_503(load)
-    during = [a for a in load.answers
-              if a.start >= down + 0.2 and a.end <= restarting]
-    assert during, "no request was made while the database was down"
-    assert all(a.status == 503 for a in during), during[:5]
+    assert_503_between(load, down + 0.2, restarting,
+                       "while the database was down")
     assert_within_bound(load)
     assert_recovered(load, back)
     assert_rows_match(pg, key, before, load)
@@ -138,11 +145,8 @@ def test_lock_past_statement_timeout_is_503_within_the_bound(faulty, pg,
             conn.rollback()
             back = time.monotonic()
             time.sleep(RECOVERY + 1)
-    assert_only_200_or_503(load)
-    during = [a for a in load.answers
-              if a.start >= locked and a.end <= unlocking]
-    assert during, "no request was made while the table was locked"
-    assert all(a.status == 503 for a in during), during[:5]
+    during = assert_503_between(load, locked, unlocking,
+                                "while the table was locked")
     # The insert waited for the lock until statement_timeout, not longer.
     assert all(a.seconds >= STATEMENT_TIMEOUT_MS / 1000 * 0.9
                for a in during), during[:5]

@@ -18,12 +18,12 @@ import time
 
 import pytest
 
-import fault_proxy
-import postgres
-from admin_cli import failed, ok_json
-from otas_http import assert_error, create_session
-from private_server import start_private
-from stack import sessions_of
+from harness import fault_proxy
+from harness import postgres
+from harness.admin_cli import failed, ok_json
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 DEADLINE_MS = 2000
 # A bound that only a request waiting past the deadline (each host its own
@@ -88,33 +88,41 @@ def test_frozen_first_host_is_passed_over_and_the_second_makes_the_session(
           % (seconds, DEADLINE_MS))
 
 
+def created_past_frozen_first(served, hosts, keys):
+    """A key whose first session the second host made, the first frozen."""
+    key = keys.make()
+    hosts[0].set_mode("freeze")
+    assert timed_create(served, key)[0].status == 200
+    return key
+
+
+def second_session(served, pg, key):
+    """key's second session is a 200 and a row; how long it took."""
+    resp, seconds = timed_create(served, key)
+    assert resp.status == 200, resp
+    assert sessions_of(pg, key.agent_id) == 2
+    return seconds
+
+
 def test_reconnect_starts_at_the_host_that_answered_last(
         served, hosts, pg, keys):
     first, second = hosts
-    key = keys.make()
-    first.set_mode("freeze")
-    assert timed_create(served, key)[0].status == 200
+    key = created_past_frozen_first(served, hosts, keys)
     tried_first = first.accepted
     second.drop_all()
-    resp, seconds = timed_create(served, key)
-    assert resp.status == 200, resp
+    seconds = second_session(served, pg, key)
     assert first.accepted == tried_first, "waited on the frozen host again"
-    assert sessions_of(pg, key.agent_id) == 2
     print("reconnect past a frozen host: 200 after %.2f s" % seconds)
 
 
 def test_first_host_is_tried_again_when_the_one_that_answered_freezes(
         served, hosts, pg, keys):
     first, second = hosts
-    key = keys.make()
-    first.set_mode("freeze")
-    assert timed_create(served, key)[0].status == 200
+    key = created_past_frozen_first(served, hosts, keys)
     first.set_mode("pass")
     second.set_mode("freeze")
     second.drop_all()
-    resp, seconds = timed_create(served, key)
-    assert resp.status == 200, resp
-    assert sessions_of(pg, key.agent_id) == 2
+    seconds = second_session(served, pg, key)
     print("back to the first host: 200 after %.2f s" % seconds)
 
 

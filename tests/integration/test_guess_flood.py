@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-import metrics_scrape as ms
-import servers_apache_nginx
-import stack
+from harness import metrics_scrape as ms
+from harness import servers_apache_nginx
+from harness import stack
 
 LEGACY = 260000
 FLOOD_CONNECTIONS = 16

@@ -30,14 +30,14 @@ import subprocess
 
 import pytest
 
-import examples
-import guide
-import postgres
-import pgbouncer_server
-import processes
-import replication
-import servers_apache_nginx as san
-import stack
+from harness import examples
+from harness import guide
+from harness import postgres
+from harness import pgbouncer_server
+from harness import processes
+from harness import replication
+from harness import servers_apache_nginx as san
+from harness import stack
 
 pytestmark = pytest.mark.skipif(not stack.Lighttpd.available(),
                                 reason="lighttpd is not installed")

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-import postgres
-import stack
-from otas_http import (assert_common_headers, assert_error, assert_unrouted,
-                       request)
+from harness import postgres
+from harness import stack
+from harness.otas_http import (assert_common_headers, assert_error,
+                               assert_unrouted, request)
 
 HEALTH_PATH = "/api/agent/v1/health/"
 READY = {"status": 1, "status_description": "ready"}

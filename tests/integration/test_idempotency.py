@@ -19,9 +19,9 @@ import uuid
 import jwt
 import pytest
 
-from otas_http import assert_error, create_session
-from private_server import start_private
-from stack import sessions_of
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import sessions_of
 
 BODY = '{"meta": {"task": "summarize"}}'
 
@@ -34,6 +34,18 @@ def token_of(resp, secret):
     assert resp.status == 200, resp
     return jwt.decode(resp.json()["response"]["jwt_token"], secret.value,
                       algorithms=["HS256"])
+
+
+def repeat_token(server, key, k, secret):
+    """The claims of the 200 to key's request under Idempotency-Key k."""
+    return token_of(create_session(server, key, BODY, headers=idem(k)),
+                    secret)
+
+
+def age_record(pg, key, interval):
+    """key's idempotency records made as if interval ago."""
+    pg.query("UPDATE otas_idempotency SET created_at = now()"
+             " - interval %s WHERE agent_id = %s", (interval, key.agent_id))
 
 
 def fresh_key():
@@ -146,11 +158,9 @@ def test_a_key_belongs_to_its_agent_not_to_the_agent_key(lighttpd, pg, keys,
     a2 = keys.make(agent_id=a.agent_id)
     b = keys.make()
     k = fresh_key()
-    one = token_of(create_session(lighttpd, a, BODY, headers=idem(k)), secret)
-    two = token_of(create_session(lighttpd, a2, BODY, headers=idem(k)),
-                   secret)
-    other = token_of(create_session(lighttpd, b, BODY, headers=idem(k)),
-                     secret)
+    one = repeat_token(lighttpd, a, k, secret)
+    two = repeat_token(lighttpd, a2, k, secret)
+    other = repeat_token(lighttpd, b, k, secret)
     assert one == two
     assert other["agent_session_id"] != one["agent_session_id"]
     assert sessions_of(pg, a.agent_id) == 1
@@ -170,18 +180,13 @@ def test_after_its_lifetime_a_key_makes_a_new_session(lighttpd, pg, keys,
                                                       secret):
     key = keys.make()
     k = fresh_key()
-    first = token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
-                     secret)
-    pg.query("UPDATE otas_idempotency SET created_at = now()"
-             " - interval '24 hours 1 second' WHERE agent_id = %s",
-             (key.agent_id,))
-    later = token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
-                     secret)
+    first = repeat_token(lighttpd, key, k, secret)
+    age_record(pg, key, "24 hours 1 second")
+    later = repeat_token(lighttpd, key, k, secret)
     assert later["agent_session_id"] != first["agent_session_id"]
     assert sessions_of(pg, key.agent_id) == 2
     # The record now holds the new session: a repeat answers that one.
-    again = token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
-                     secret)
+    again = repeat_token(lighttpd, key, k, secret)
     assert again == later
 
 
@@ -196,17 +201,12 @@ def test_the_lifetime_is_otas_idempotency_ttl(lighttpd, one_minute, pg,
                                               keys, secret):
     key = keys.make()
     k = fresh_key()
-    first = token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
-                     secret)
-    pg.query("UPDATE otas_idempotency SET created_at = now()"
-             " - interval '61 seconds' WHERE agent_id = %s",
-             (key.agent_id,))
+    first = repeat_token(lighttpd, key, k, secret)
+    age_record(pg, key, "61 seconds")
     # Still within the default day for one server, past a minute for the
     # other.
-    assert token_of(create_session(lighttpd, key, BODY, headers=idem(k)),
-                    secret) == first
-    later = token_of(create_session(one_minute, key, BODY, headers=idem(k)),
-                     secret)
+    assert repeat_token(lighttpd, key, k, secret) == first
+    later = repeat_token(one_minute, key, k, secret)
     assert later["agent_session_id"] != first["agent_session_id"]
     assert sessions_of(pg, key.agent_id) == 2
 
@@ -327,6 +327,5 @@ def test_a_first_request_that_holds_the_key_too_long_is_409(
         conn.rollback()
         conn.close()
     # The first never committed: the key is free, and makes a session.
-    token_of(create_session(short_timeout, key, BODY, headers=idem(k)),
-             secret)
+    repeat_token(short_timeout, key, k, secret)
     assert sessions_of(pg, key.agent_id) == 2

@@ -7,7 +7,7 @@ migrations where they were installed, and uninstall removes all of it.
 import os
 import subprocess
 
-import stack
+from harness import stack
 
 PREFIX = "/usr/local"       # the default: the build is not relinked
 

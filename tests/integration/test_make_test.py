@@ -9,7 +9,7 @@ import re
 import shlex
 import subprocess
 
-import stack
+from harness import stack
 
 RUN = os.path.join(stack.ROOT, "tests", "run")
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-import stack
+from harness import stack
 
 PAGES = sorted(glob.glob(os.path.join(stack.ROOT, "*.[158]")))
 

@@ -16,10 +16,10 @@ import urllib.request
 
 import pytest
 
-import metrics_scrape as ms
-import processes
-import stack
-from otas_http import create_session, request
+from harness import metrics_scrape as ms
+from harness import processes
+from harness import stack
+from harness.otas_http import create_session, request
 
 PROTECTED = "/api/some/v1/endpoint/"
 TOKEN_HEADER = "X-OTAS-AGENT-SESSION-TOKEN"

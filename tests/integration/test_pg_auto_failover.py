@@ -27,11 +27,11 @@ import time
 import jwt
 import pytest
 
-import autofailover
-import processes
-import stack
-from otas_http import create_session, request
-from private_server import Load, start_private
+from harness import autofailover
+from harness import processes
+from harness import stack
+from harness.otas_http import create_session, request
+from harness.private_server import Load, start_private
 from test_authz import PROTECTED, TOKEN_HEADER
 
 pytestmark = pytest.mark.skipif(

@@ -19,11 +19,12 @@ import time
 
 import pytest
 
-import stack
-from admin_cli import failed, ok, ok_json
-from otas_http import assert_common_headers, assert_error, create_session
-from private_server import start_private
-from stack import Key, sessions_of
+from harness import stack
+from harness.admin_cli import failed, ok, ok_json
+from harness.otas_http import (assert_common_headers, assert_error,
+                               create_session)
+from harness.private_server import start_private
+from harness.stack import Key, sessions_of
 
 BODY = '{"meta": {"task": "limit"}}'
 
@@ -33,6 +34,27 @@ RATELIMIT_RE = re.compile(r'^"sessions";r=(\d+);t=(\d+)$')
 
 def limit(run, agent_id, *rate):
     return ok(run("agent", "limit", agent_id, *rate))
+
+
+def created(server, key, headers):
+    """A session request with headers, answered 200: the answer."""
+    resp = create_session(server, key, BODY, headers=headers)
+    assert resp.status == 200
+    return resp
+
+
+def answer_in_turn(server, key, *statuses):
+    """One session request for each status given, answered with it."""
+    for status in statuses:
+        assert create_session(server, key, BODY).status == status
+
+
+def limited_key(keys, run, rate, *more):
+    """A new agent's key, the agent limited to rate (otas-admin agent
+    limit ID RATE MORE...)."""
+    key = keys.make()
+    limit(run, key.agent_id, rate, *more)
+    return key
 
 
 def ratelimit(resp):
@@ -98,8 +120,7 @@ def wait_retry_after(answers):
 
 def test_twelve_at_once_through_two_processes_admit_exactly_five(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "5/min", "--burst", "5")
+    key = limited_key(keys, run, "5/min", "--burst", "5")
     answers = at_once([(lighttpd, key, ())] * 12)
     assert statuses(answers) == [200] * 5 + [429] * 7, answers
     assert sessions_of(pg, key.agent_id) == 5
@@ -118,8 +139,7 @@ def test_two_web_servers_on_one_database_share_the_limit_exactly(
     if not all(stack.SERVERS[k].available() for k in ("lighttpd", "nginx")):
         pytest.skip("needs lighttpd and nginx")
     one, two = servers.get("lighttpd"), servers.get("nginx")
-    key = keys.make()
-    limit(run, key.agent_id, "5/min")
+    key = limited_key(keys, run, "5/min")
     answers = at_once([(one, key, ())] * 6 + [(two, key, ())] * 6)
     assert statuses(answers) == [200] * 5 + [429] * 7, answers
     assert sessions_of(pg, key.agent_id) == 5
@@ -133,8 +153,7 @@ def test_two_web_servers_on_one_database_share_the_limit_exactly(
 
 def test_a_limited_agents_200_carries_the_fields_and_its_429_all_three(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "2/min")
+    key = limited_key(keys, run, "2/min")
     first = create_session(lighttpd, key, BODY)
     assert first.status == 200
     assert first.header("RateLimit-Policy") == '"sessions";q=2;w=60'
@@ -161,8 +180,7 @@ def test_an_agent_without_a_limit_gets_no_ratelimit_fields(lighttpd, keys):
 
 
 def test_the_burst_lets_that_many_through_at_once(lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/h", "--burst", "3")
+    key = limited_key(keys, run, "1/h", "--burst", "3")
     answers = at_once([(lighttpd, key, ())] * 5)
     assert statuses(answers) == [200] * 3 + [429] * 2, answers
     refused = [a for a in answers if a.status == 429]
@@ -176,8 +194,7 @@ def test_the_burst_lets_that_many_through_at_once(lighttpd, pg, keys, run):
 
 def test_a_wrong_key_at_the_limit_is_401_and_spends_nothing(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/h")
+    key = limited_key(keys, run, "1/h")
     assert create_session(lighttpd, key, BODY).status == 200
     before = state(pg, key.agent_id)
     wrong = "agent_%s_%s" % (key.prefix, "x" * len(key.secret))
@@ -189,8 +206,7 @@ def test_a_wrong_key_at_the_limit_is_401_and_spends_nothing(
 
 def test_a_wrong_key_never_spends_the_quota_of_an_agent_with_room(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/h")
+    key = limited_key(keys, run, "1/h")
     wrong = "agent_%s_%s" % (key.prefix, "y" * len(key.secret))
     for _ in range(3):
         assert_error(create_session(lighttpd, wrong, BODY), 401,
@@ -201,11 +217,9 @@ def test_a_wrong_key_never_spends_the_quota_of_an_agent_with_room(
 
 def test_an_idempotency_key_repeat_at_the_limit_is_200_and_spends_nothing(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/h")
+    key = limited_key(keys, run, "1/h")
     idem = [("Idempotency-Key", '"limit-repeat"')]
-    first = create_session(lighttpd, key, BODY, headers=idem)
-    assert first.status == 200
+    first = created(lighttpd, key, idem)
     spent = state(pg, key.agent_id)
     again = create_session(lighttpd, key, BODY, headers=idem)
     assert again.status == 200, again
@@ -229,11 +243,9 @@ def test_an_idempotency_key_repeat_at_the_limit_is_200_and_spends_nothing(
 
 def test_a_batch_with_repeats_and_new_requests_admits_only_what_fits(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "2/h")
+    key = limited_key(keys, run, "2/h")
     idem = [("Idempotency-Key", '"batch-repeat"')]
-    first = create_session(lighttpd, key, BODY, headers=idem)
-    assert first.status == 200
+    first = created(lighttpd, key, idem)
     token = first.json()["response"]["jwt_token"]
     answers = at_once([(lighttpd, key, idem)] * 4 + [(lighttpd, key, ())] * 3)
     repeats, fresh = answers[:4], answers[4:]
@@ -246,10 +258,8 @@ def test_a_batch_with_repeats_and_new_requests_admits_only_what_fits(
 # --- the limit is the agent's ------------------------------------------------
 
 def test_off_means_no_429_and_no_ratelimit_fields(lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/h")
-    assert create_session(lighttpd, key, BODY).status == 200
-    assert create_session(lighttpd, key, BODY).status == 429
+    key = limited_key(keys, run, "1/h")
+    answer_in_turn(lighttpd, key, 200, 429)
     limit(run, key.agent_id, "off")
     for _ in range(3):
         resp = create_session(lighttpd, key, BODY)
@@ -261,10 +271,8 @@ def test_off_means_no_429_and_no_ratelimit_fields(lighttpd, pg, keys, run):
 
 def test_key_rotation_keeps_the_limit_and_the_spent_quota(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "2/h")
-    assert create_session(lighttpd, key, BODY).status == 200
-    assert create_session(lighttpd, key, BODY).status == 200
+    key = limited_key(keys, run, "2/h")
+    answer_in_turn(lighttpd, key, 200, 200)
     new = ok_json(run("key", "rotate", key.agent_id, "--json"))
     rotated = Key(new["key"], new["prefix"], "", new["key_id"], key.agent_id)
     assert_error(create_session(lighttpd, key, BODY), 401,
@@ -279,10 +287,8 @@ def test_key_rotation_keeps_the_limit_and_the_spent_quota(
 
 def test_a_looser_limit_is_not_held_back_by_the_old_ones_debt(
         lighttpd, pg, keys, run):
-    key = keys.make()
-    limit(run, key.agent_id, "1/d")
-    assert create_session(lighttpd, key, BODY).status == 200
-    assert create_session(lighttpd, key, BODY).status == 429
+    key = limited_key(keys, run, "1/d")
+    answer_in_turn(lighttpd, key, 200, 429)
     # The day's wait is cut to what the new bucket holds: a second at 3/s.
     limit(run, key.agent_id, "3/s")
     time.sleep(1.1)

@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from otas_http import assert_error, create_session
-from private_server import start_private
-from stack import django_check, django_pbkdf2, sessions_of, stored_hash
+from harness.otas_http import assert_error, create_session
+from harness.private_server import start_private
+from harness.stack import django_check, django_pbkdf2, sessions_of, stored_hash
 
 LEGACY = 260000
 NEW_KEYS = 1000     # OTAS_KEY_ITERATIONS' default

@@ -14,9 +14,9 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-import postgres
-from admin_cli import failed, ok, ok_json
-from otas_http import create_session
+from harness import postgres
+from harness.admin_cli import failed, ok, ok_json
+from harness.otas_http import create_session
 
 
 def as_runtime(pg, dbname=None, role=postgres.RUNTIME_ROLE):

@@ -25,11 +25,11 @@ import time
 
 import pytest
 
-import examples
-import processes
-import stack
-from admin_cli import ok
-from otas_http import assert_error, create_session
+from harness import examples
+from harness import processes
+from harness import stack
+from harness.admin_cli import ok
+from harness.otas_http import assert_error, create_session
 
 # Server kinds whose responder runs under `spawn-fcgi -n`: the program is
 # our child, so its PID and exit status can be observed.

@@ -15,9 +15,10 @@ import jwt
 import pytest
 
 from conftest import TOKEN_TTL_DEFAULT
-from otas_http import (assert_common_headers, assert_error, assert_unrouted,
-                       create_session, request)
-from stack import SESSION_PATH
+from harness.cases import cases
+from harness.otas_http import (assert_common_headers, assert_error,
+                               assert_unrouted, create_session, request)
+from harness.stack import SESSION_PATH
 
 SEED_CURL = """curl --request POST \\
   --url http://localhost:8000/api/agent/v1/session/create/ \\
@@ -135,8 +136,7 @@ META_EXACT = {
 }
 
 
-@pytest.mark.parametrize("meta", list(META_EXACT.values()),
-                         ids=list(META_EXACT))
+@pytest.mark.parametrize("meta", **cases(META_EXACT))
 def test_stores_meta_exactly_as_sent(server, pg, key, secret, meta):
     _, claims = assert_created(
         create_session(server, key, '{"meta": %s}' % meta), secret)
@@ -205,8 +205,7 @@ NEAR_PATHS = {
 }
 
 
-@pytest.mark.parametrize("path", list(NEAR_PATHS.values()),
-                         ids=list(NEAR_PATHS))
+@pytest.mark.parametrize("path", **cases(NEAR_PATHS))
 def test_paths_near_the_endpoint_are_not_found_and_make_no_session(
         server, pg, key, path):
     """Every example routes the one path exactly (lighttpd's fastcgi.server
@@ -331,14 +330,6 @@ INVALID_JSON = {
 }
 
 
-@pytest.mark.parametrize("body", list(INVALID_JSON.values()),
-                         ids=list(INVALID_JSON))
-def test_rejects_body_that_is_not_one_json_object(server, pg, key, body):
-    n = session_count(pg)
-    assert_error(create_session(server, key, body), 400, "invalid_json")
-    assert session_count(pg) == n
-
-
 # --- 400 invalid_meta ------------------------------------------------------
 
 INVALID_META = {
@@ -354,11 +345,20 @@ INVALID_META = {
 }
 
 
-@pytest.mark.parametrize("body", list(INVALID_META.values()),
-                         ids=list(INVALID_META))
-def test_rejects_meta_that_is_not_an_object(server, pg, key, body):
+REFUSED_BODIES = {
+    **{"json-" + name: (body, "invalid_json")
+       for name, body in INVALID_JSON.items()},
+    **{"meta-" + name: (body, "invalid_meta")
+       for name, body in INVALID_META.items()},
+}
+assert len(REFUSED_BODIES) == len(INVALID_JSON) + len(INVALID_META)
+
+
+@pytest.mark.parametrize("body, error", **cases(REFUSED_BODIES))
+def test_rejects_body_not_one_json_object_or_meta_not_an_object(
+        server, pg, key, body, error):
     n = session_count(pg)
-    assert_error(create_session(server, key, body), 400, "invalid_meta")
+    assert_error(create_session(server, key, body), 400, error)
     assert session_count(pg) == n
 
 

@@ -26,12 +26,12 @@ import jwt
 import psycopg2
 import pytest
 
-import authz_servers
-import fault_proxy
-import postgres
-import stack
-from admin_cli import ok, ok_json
-from otas_http import assert_common_headers, assert_error, \
+from harness import authz_servers
+from harness import fault_proxy
+from harness import postgres
+from harness import stack
+from harness.admin_cli import ok, ok_json
+from harness.otas_http import assert_common_headers, assert_error, \
     assert_unrouted, create_session, request
 
 END_PATH = "/api/agent/v1/session/end/"

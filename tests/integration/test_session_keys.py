@@ -11,8 +11,9 @@ import datetime
 import jwt
 import pytest
 
-from otas_http import assert_error, create_session, request
-from stack import django_pbkdf2, new_prefix, new_secret, original_prefix
+from harness.otas_http import assert_error, create_session, request
+from harness.stack import (django_pbkdf2, new_prefix, new_secret,
+                           original_prefix)
 
 
 def session_count(pg):

@@ -8,8 +8,8 @@ import os
 import pwd
 import time
 
-import examples
-import stack
+from harness import examples
+from harness import stack
 
 
 def environ(pid):

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-import postgres
-from admin_cli import failed, ok, ok_json
-from private_server import Load
+from harness import postgres
+from harness.admin_cli import failed, ok, ok_json
+from harness.private_server import Load
 
 
 class Rows:

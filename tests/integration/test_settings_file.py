@@ -19,8 +19,8 @@ import tempfile
 
 import pytest
 
-import processes
-import stack
+from harness import processes
+from harness import stack
 
 
 @pytest.fixture

@@ -23,11 +23,11 @@ import subprocess
 
 import pytest
 
-import admin_cli
-import guide
-import metrics_scrape as ms
-import shared_host
-import stack
+from harness import admin_cli
+from harness import guide
+from harness import metrics_scrape as ms
+from harness import shared_host
+from harness import stack
 
 pytestmark = pytest.mark.skipif(not shared_host.available(),
                                 reason="Apache, mod_fcgid or suEXEC missing")

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-import servers_apache_nginx as san
-import stack
+from harness import servers_apache_nginx as san
+from harness import stack
 
 ATTACKER = "127.0.0.1"
 OTHER = "127.0.0.2"

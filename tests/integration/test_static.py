@@ -18,9 +18,9 @@ import tempfile
 import jwt
 import pytest
 
-import admin_cli
-import postgres
-import stack
+from harness import admin_cli
+from harness import postgres
+from harness import stack
 
 PROGRAMS = ["otas-admin", "otas-authz", "otas-echo", "otas-session"]
 NOBODY = 65534

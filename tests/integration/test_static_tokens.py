@@ -18,7 +18,7 @@ import subprocess
 import jwt
 import pytest
 
-import stack
+from harness import stack
 
 CUR = b"otas-fuzz-current-secret-0123456789abcdef"
 PREV = b"otas-fuzz-previous-secret-0123456789abcdef"

@@ -21,13 +21,13 @@ import subprocess
 import jwt
 import pytest
 
-import examples
-import metrics_scrape as ms
-import processes
-import servers_apache_nginx as san
-import stack
-import systemd_unit
-from otas_http import request
+from harness import examples
+from harness import metrics_scrape as ms
+from harness import processes
+from harness import servers_apache_nginx as san
+from harness import stack
+from harness import systemd_unit
+from harness.otas_http import request
 
 UNIT_DIR = os.path.join(stack.ROOT, "debian", "systemd")
 PACKAGED_CONF = os.path.join(stack.ROOT, "debian", "otas.conf")
@@ -115,19 +115,27 @@ def metrics_file(run):
     return os.path.join(run, "metrics", "otas.metrics")
 
 
+def installed_paths(base, service_user, secret, pg, lib_dir):
+    """Private directories under base (made 0755) standing for the
+    installed /run/otas-fcgi and /etc/otas-fcgi (its settings naming the
+    metrics file in that run directory), and lib_dir for
+    /usr/lib/otas-fcgi: the units' path map."""
+    os.chmod(base, 0o755)
+    run = os.path.join(base, "run")
+    etc = private_etc(os.path.join(base, "etc"), service_user, secret,
+                      {"OTAS_DATABASE_URL": pg.runtime_url,
+                       "OTAS_METRICS_FILE": metrics_file(run)})
+    return {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
+            "/usr/lib/otas-fcgi": lib_dir}
+
+
 @pytest.fixture(scope="module")
 def units(workdir, build_dir, pg, secret, service_user):
     """otas-session, otas-authz and otas-echo started from their units,
     with the settings in a private /etc/otas-fcgi."""
     base = os.path.join(workdir, "units")
-    run = os.path.join(base, "run")
     os.makedirs(base)
-    os.chmod(base, 0o755)
-    etc = private_etc(os.path.join(base, "etc"), service_user, secret,
-                      {"OTAS_DATABASE_URL": pg.runtime_url,
-                       "OTAS_METRICS_FILE": metrics_file(run)})
-    path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
-                "/usr/lib/otas-fcgi": build_dir}
+    path_map = installed_paths(base, service_user, secret, pg, build_dir)
     started = {}
     try:
         for name in SERVICES + (EXAMPLE,):
@@ -431,16 +439,13 @@ def traced(workdir, units, pg, keys, secret, service_user):
     a session request, a good token and a bad one: {name: (unit, trace,
     the private directories standing for installed paths)}."""
     base = os.path.join(workdir, "units-traced")
-    run, logs = os.path.join(base, "run"), os.path.join(base, "logs")
+    logs = os.path.join(base, "logs")
     os.makedirs(logs)
-    os.chmod(base, 0o755)
     # Settings of its own: the metrics file in its own run directory.
-    etc = private_etc(os.path.join(base, "etc"), service_user, secret,
-                      {"OTAS_DATABASE_URL": pg.runtime_url,
-                       "OTAS_METRICS_FILE": metrics_file(run)})
-    path_map = {"/run/otas-fcgi": run, "/etc/otas-fcgi": etc,
-                "/usr/lib/otas-fcgi":
-                units["otas-session"].path_map["/usr/lib/otas-fcgi"]}
+    path_map = installed_paths(
+        base, service_user, secret, pg,
+        units["otas-session"].path_map["/usr/lib/otas-fcgi"])
+    run = path_map["/run/otas-fcgi"]
     started, traces = {}, {}
     srv = _Running(base, processes.free_port())
     try:

@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-import processes
-import stack
-from otas_http import create_session, request
+from harness import processes
+from harness import stack
+from harness.otas_http import create_session, request
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("OTAS_VALGRIND") != "1",

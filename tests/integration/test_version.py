@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-import stack
+from harness import stack
 
 PROGRAMS = ("otas-session", "otas-authz", "otas-echo", "otas-admin")
 DB_PASSWORD = "pw-never-logged"

@@ -40,26 +40,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "b64url.h"
 #include "config.h"
 #include "token.h"
 
 #define ORACLE_MAX_DEPTH	16
 #define ORACLE_MAX_MEMBERS	32
-
-/* base64 of in[0..n) rewritten as base64url without padding; its length. */
-static size_t
-oracle_b64url(const unsigned char *in, size_t n, char *out)
-{
-	int	 len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	int	 i;
-
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	for (i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-	out[len] = '\0';
-	return (size_t)len;
-}
 
 /*
  * The bytes of base64url segment s[0..n) into out (NUL-ended), or -1

@@ -134,34 +134,39 @@ message_of(const char *line, char *out, size_t cap)
 	return out;
 }
 
-static void
-message_of_the_longest_length_is_kept_whole(void **state)
+/* text logged: on one line, its message part into msg (returned). */
+static const char *
+logged_message(const char *text, char msg[LINE_CAP])
 {
-	char line[LINE_CAP], text[LOG_MSG_MAX + 1], msg[LINE_CAP];
+	char line[LINE_CAP];
 
-	memset(text, 'x', LOG_MSG_MAX);
-	text[LOG_MSG_MAX] = '\0';
 	capture();
 	log_msg("%s", text);
 	captured(line, sizeof(line));
 	assert_one_line(line);
-	assert_string_equal(message_of(line, msg, sizeof(msg)), text);
+	return message_of(line, msg, LINE_CAP);
+}
+
+static void
+message_of_the_longest_length_is_kept_whole(void **state)
+{
+	char text[LOG_MSG_MAX + 1], msg[LINE_CAP];
+
+	memset(text, 'x', LOG_MSG_MAX);
+	text[LOG_MSG_MAX] = '\0';
+	assert_string_equal(logged_message(text, msg), text);
 }
 
 static void
 longer_message_ends_in_the_cut_mark_on_its_one_line(void **state)
 {
-	char line[LINE_CAP], text[3 * LOG_MSG_MAX], msg[LINE_CAP];
+	char text[3 * LOG_MSG_MAX], msg[LINE_CAP];
 	size_t kept = LOG_MSG_MAX - strlen(LOG_MSG_CUT), n;
 
 	for (n = LOG_MSG_MAX + 1; n < sizeof(text); n += LOG_MSG_MAX) {
 		memset(text, 'y', n);
 		text[n] = '\0';
-		capture();
-		log_msg("%s", text);
-		captured(line, sizeof(line));
-		assert_one_line(line);
-		message_of(line, msg, sizeof(msg));
+		logged_message(text, msg);
 		assert_int_equal(strlen(msg), LOG_MSG_MAX);
 		assert_memory_equal(msg, text, kept);
 		assert_string_equal(msg + kept, LOG_MSG_CUT);

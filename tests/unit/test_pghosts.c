@@ -97,43 +97,54 @@ pg_autoctl_formation_uri_with_the_role_appended(void **st)
 	pghosts_free(&h);
 }
 
+/* got is want, both NULL or the same text; else fail naming the case. */
 static void
-one_port_applies_to_every_host_and_none_leaves_the_default(void **st)
+assert_same(const char *name, const char *key, const char *got,
+    const char *want)
 {
-	struct pghosts h;
-	struct params p;
-
-	assert_int_equal(pghosts_parse(&h,
-	    "host=a,b,c port=6000 dbname=otas"), 1);
-	assert_int_equal(h.n, 3);
-	host_params(&h, 2, NULL, &p);
-	assert_string_equal(value(&p, "host"), "c");
-	assert_string_equal(value(&p, "port"), "6000");
-	pghosts_free(&h);
-	assert_int_equal(pghosts_parse(&h, "postgresql://a,b/otas"), 1);
-	host_params(&h, 1, NULL, &p);
-	assert_string_equal(value(&p, "host"), "b");
-	assert_null(value(&p, "port"));
-	pghosts_free(&h);
+	if (got == NULL && want == NULL)
+		return;
+	if (got == NULL || want == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: %s is %s, not %s", name, key,
+		    got ? got : "(none)", want ? want : "(none)");
 }
 
+/* Host i of conninfo (of n hosts): its host and the value of key. */
+static const struct {
+	const char	*name;
+	const char	*conninfo;
+	int		 n, i;
+	const char	*host, *key, *value;
+} entries[] = {
+	{ "one port applies to every host",
+	    "host=a,b,c port=6000 dbname=otas", 3, 2, "c", "port", "6000" },
+	{ "no port leaves the default",
+	    "postgresql://a,b/otas", 2, 1, "b", "port", NULL },
+	{ "hostaddr goes with the host of the same index",
+	    "host=a,b hostaddr=10.0.0.1,10.0.0.2 dbname=otas", 2, 1, "b",
+	    "hostaddr", "10.0.0.2" },
+	{ "hostaddr alone",
+	    "hostaddr=10.0.0.1,10.0.0.2", 2, 0, NULL, "hostaddr", "10.0.0.1" },
+};
+
 static void
-hostaddr_entries_go_with_the_host_of_the_same_index(void **st)
+each_host_gets_the_entries_of_its_index(void **st)
 {
 	struct pghosts h;
 	struct params p;
+	size_t i;
 
-	assert_int_equal(pghosts_parse(&h, "host=a,b hostaddr=10.0.0.1,"
-	    "10.0.0.2 dbname=otas"), 1);
-	host_params(&h, 1, NULL, &p);
-	assert_string_equal(value(&p, "host"), "b");
-	assert_string_equal(value(&p, "hostaddr"), "10.0.0.2");
-	pghosts_free(&h);
-	assert_int_equal(pghosts_parse(&h, "hostaddr=10.0.0.1,10.0.0.2"), 1);
-	host_params(&h, 0, NULL, &p);
-	assert_null(value(&p, "host"));
-	assert_string_equal(value(&p, "hostaddr"), "10.0.0.1");
-	pghosts_free(&h);
+	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		if (pghosts_parse(&h, entries[i].conninfo) != 1)
+			fail_msg("%s: not parsed", entries[i].name);
+		assert_int_equal(h.n, entries[i].n);
+		host_params(&h, entries[i].i, NULL, &p);
+		assert_same(entries[i].name, "host", value(&p, "host"),
+		    entries[i].host);
+		assert_same(entries[i].name, entries[i].key,
+		    value(&p, entries[i].key), entries[i].value);
+		pghosts_free(&h);
+	}
 }
 
 static void
@@ -233,10 +244,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    each_host_gets_its_own_host_and_port_and_every_other_parameter),
-		cmocka_unit_test(
-		    one_port_applies_to_every_host_and_none_leaves_the_default),
-		cmocka_unit_test(
-		    hostaddr_entries_go_with_the_host_of_the_same_index),
+		cmocka_unit_test(each_host_gets_the_entries_of_its_index),
 		cmocka_unit_test(an_empty_entry_is_left_to_libpqs_default),
 		cmocka_unit_test(attrs_replace_target_session_attrs_only),
 		cmocka_unit_test(

@@ -146,96 +146,108 @@ assert_error_answer(const struct answer *a, enum otas_status st)
 	assert_string_equal(a->body, body);
 }
 
+/* Sends r and splits what went out into a; resp_send's result. */
+static int
+sent(struct resp *r, struct answer *a)
+{
+	int rc = send_and_capture(r, a);
+
+	split_answer(a);
+	return rc;
+}
+
+/* The status after st that is an error (OTAS_STATUS_COUNT past the last). */
+static int
+next_error(int st)
+{
+	do
+		st++;
+	while (st < OTAS_STATUS_COUNT && status_ok((enum otas_status)st));
+	return st;
+}
+
+#define EACH_ERROR(st)	for ((st) = next_error(OTAS_CREATED); \
+			    (st) < OTAS_STATUS_COUNT; (st) = next_error(st))
+
+/* Every test's answer and the answer it captures, made once (both are
+ * large) and handed to each test as its state. */
+struct pair {
+	struct resp	r;
+	struct answer	a;
+};
+#define R(state)	(&((struct pair *)*(state))->r)
+#define A(state)	(&((struct pair *)*(state))->a)
+
+static int
+pair_new(void **state)
+{
+	return (*state = calloc(1, sizeof(struct pair))) == NULL ? -1 : 0;
+}
+
+static int
+pair_free(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* Allow: POST on the 405 and on no other error. */
+static void
+assert_allow_only_on_405(const struct answer *a, int st)
+{
+	if (st == OTAS_ERR_METHOD) {
+		assert_int_equal(a->http, 405);
+		assert_int_equal(header_count(a, "Allow"), 1);
+		assert_string_equal(header(a, "Allow"), "POST");
+	} else
+		assert_int_equal(header_count(a, "Allow"), 0);
+}
+
+/* Retry-After, a whole number of seconds, on the 503 and no other. */
+static void
+assert_retry_after_only_on_503(const struct answer *a, int st)
+{
+	char *end;
+	long secs;
+
+	if (st != OTAS_ERR_UNAVAILABLE) {
+		assert_int_equal(header_count(a, "Retry-After"), 0);
+		return;
+	}
+	assert_int_equal(a->http, 503);
+	assert_int_equal(header_count(a, "Retry-After"), 1);
+	secs = strtol(header(a, "Retry-After"), &end, 10);
+	assert_true(*end == '\0' && secs > 0);
+}
+
+/* Each error: its status line, headers and body; Allow only on 405 and
+ * Retry-After only on 503. */
 static void
 each_error_status_gives_its_status_line_headers_and_body(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 	int st;
 
-	assert_non_null(r);
-	assert_non_null(a);
-	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
-		if (status_ok((enum otas_status)st))
-			continue;
+	EACH_ERROR(st) {
 		resp_error(r, (enum otas_status)st);
-		assert_int_equal(send_and_capture(r, a), 0);
-		split_answer(a);
+		assert_int_equal(sent(r, a), 0);
 		assert_error_answer(a, (enum otas_status)st);
 		assert_int_equal(r->http, status_info(st)->http);
+		assert_allow_only_on_405(a, st);
+		assert_retry_after_only_on_503(a, st);
 	}
-	free(r);
-	free(a);
-}
-
-static void
-allow_post_only_on_405(void **state)
-{
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
-	int st;
-
-	assert_non_null(r);
-	assert_non_null(a);
-	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
-		if (status_ok((enum otas_status)st))
-			continue;
-		resp_error(r, (enum otas_status)st);
-		send_and_capture(r, a);
-		split_answer(a);
-		if (st == OTAS_ERR_METHOD) {
-			assert_int_equal(a->http, 405);
-			assert_int_equal(header_count(a, "Allow"), 1);
-			assert_string_equal(header(a, "Allow"), "POST");
-		} else
-			assert_int_equal(header_count(a, "Allow"), 0);
-	}
-	free(r);
-	free(a);
-}
-
-static void
-retry_after_only_on_503(void **state)
-{
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
-	char *end;
-	long secs;
-	int st;
-
-	assert_non_null(r);
-	assert_non_null(a);
-	for (st = OTAS_CREATED + 1; st < OTAS_STATUS_COUNT; st++) {
-		if (status_ok((enum otas_status)st))
-			continue;
-		resp_error(r, (enum otas_status)st);
-		send_and_capture(r, a);
-		split_answer(a);
-		if (st != OTAS_ERR_UNAVAILABLE) {
-			assert_int_equal(header_count(a, "Retry-After"), 0);
-			continue;
-		}
-		assert_int_equal(a->http, 503);
-		assert_int_equal(header_count(a, "Retry-After"), 1);
-		secs = strtol(header(a, "Retry-After"), &end, 10);
-		assert_true(*end == '\0' && secs > 0);
-	}
-	free(r);
-	free(a);
 }
 
 static void
 rate_limited_answer_has_the_draft_fields_and_retry_after(void **state)
 {
 	struct rate_answer lim = { 1, 5, 60, 0, 12 };
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_rate_limited(r, &lim);
-	assert_int_equal(send_and_capture(r, a), 0);
-	split_answer(a);
+	assert_int_equal(sent(r, a), 0);
 	assert_error_answer(a, OTAS_ERR_RATE_LIMITED);
 	assert_int_equal(a->http, 429);
 	assert_string_equal(header(a, "RateLimit-Policy"),
@@ -245,25 +257,19 @@ rate_limited_answer_has_the_draft_fields_and_retry_after(void **state)
 	/* A wait under a second still asks for one. */
 	lim.wait = 0;
 	resp_rate_limited(r, &lim);
-	send_and_capture(r, a);
-	split_answer(a);
+	sent(r, a);
 	assert_string_equal(header(a, "Retry-After"), "1");
-	free(r);
-	free(a);
 }
 
 static void
 a_limited_agents_session_carries_the_fields_and_no_retry_after(void **state)
 {
 	struct rate_answer lim = { 1, 2, 3600, 1, 1800 }, none = { 0 };
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_session_limited(r, "a.b.c", &lim);
-	send_and_capture(r, a);
-	split_answer(a);
+	sent(r, a);
 	assert_int_equal(a->http, 200);
 	assert_common_headers(a);
 	assert_string_equal(header(a, "RateLimit-Policy"),
@@ -272,12 +278,9 @@ a_limited_agents_session_carries_the_fields_and_no_retry_after(void **state)
 	    "\"sessions\";r=1;t=1800");
 	assert_int_equal(header_count(a, "Retry-After"), 0);
 	resp_session_limited(r, "a.b.c", &none);
-	send_and_capture(r, a);
-	split_answer(a);
+	sent(r, a);
 	assert_int_equal(header_count(a, "RateLimit"), 0);
 	assert_int_equal(header_count(a, "RateLimit-Policy"), 0);
-	free(r);
-	free(a);
 }
 
 static void
@@ -285,15 +288,12 @@ session_answer_has_exactly_the_spec_shape(void **state)
 {
 	const char *jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
 	    "eyJhZ2VudF9pZCI6IngifQ.c2lnbmF0dXJlLWJ5dGVz-_";
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 	json_object *root, *v, *resp;
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_session(r, jwt);
-	assert_int_equal(send_and_capture(r, a), 0);
-	split_answer(a);
+	assert_int_equal(sent(r, a), 0);
 	assert_int_equal(a->http, 200);
 	assert_string_equal(a->reason, "OK");
 	assert_int_equal(r->http, 200);
@@ -322,8 +322,6 @@ session_answer_has_exactly_the_spec_shape(void **state)
 	assert_true(json_object_is_type(v, json_type_string));
 	assert_string_equal(json_object_get_string(v), jwt);
 	json_object_put(root);
-	free(r);
-	free(a);
 }
 
 /* Too much for the buffer: resp_send must answer a plain 500. */
@@ -334,8 +332,7 @@ assert_overflow_becomes_500(struct resp *r, const char *leak)
 
 	assert_non_null(a);
 	assert_true(r->overflow);
-	assert_int_equal(send_and_capture(r, a), 0);
-	split_answer(a);
+	assert_int_equal(sent(r, a), 0);
 	assert_error_answer(a, OTAS_ERR_SERVER);
 	assert_int_equal(r->st, OTAS_ERR_SERVER);	/* what the log says */
 	assert_int_equal(header_count(a, "Allow"), 0);
@@ -344,31 +341,37 @@ assert_overflow_becomes_500(struct resp *r, const char *leak)
 	free(a);
 }
 
+/* n bytes of c and a NUL, malloc'd: more than an answer can hold. */
+static char *
+filled(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
 static void
 session_too_large_for_the_buffer_is_sent_as_500(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
-	char *jwt = malloc(RESP_MAX + 1);
+	struct resp *r = R(state);
+	char *jwt = filled('J', RESP_MAX);
 
-	assert_non_null(r);
-	assert_non_null(jwt);
-	memset(jwt, 'J', RESP_MAX);
-	jwt[RESP_MAX] = '\0';
 	resp_session(r, jwt);
 	assert_overflow_becomes_500(r, "JJJJJJJJ");
 	free(jwt);
-	free(r);
 }
 
 static void
 session_just_over_the_buffer_is_sent_as_500(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
+	struct resp *r = R(state);
 	char *jwt = malloc(RESP_MAX);
 	size_t n;
 	int fit = -1;
 
-	assert_non_null(r);
 	assert_non_null(jwt);
 	/* Grow the token until the answer no longer fits, then check it. */
 	for (n = RESP_MAX - 400; n < RESP_MAX - 1; n++) {
@@ -384,49 +387,38 @@ session_just_over_the_buffer_is_sent_as_500(void **state)
 	assert_true(fit > 0);
 	assert_overflow_becomes_500(r, "KKKKKKKK");
 	free(jwt);
-	free(r);
 }
 
 static void
 header_too_large_for_the_buffer_is_sent_as_500(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
-	char *value = malloc(RESP_MAX + 1);
+	struct resp *r = R(state);
+	char *value = filled('V', RESP_MAX);
 
-	assert_non_null(r);
-	assert_non_null(value);
-	memset(value, 'V', RESP_MAX);
-	value[RESP_MAX] = '\0';
 	resp_start(r, OTAS_CREATED);
 	resp_header(r, "X-Big", value);
 	resp_body(r, "{}");
 	assert_overflow_becomes_500(r, "VVVVVVVV");
 	free(value);
-	free(r);
 }
 
 static void
 start_header_body_build_a_framed_answer(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_start(r, OTAS_ERR_KEY);
 	resp_header(r, "X-Extra", "yes");
 	resp_body(r, "{\"a\": \"\xc3\xa9\"}");
 	assert_false(r->overflow);
-	send_and_capture(r, a);
-	split_answer(a);
+	sent(r, a);
 	assert_int_equal(a->http, 401);
 	assert_common_headers(a);
 	assert_string_equal(header(a, "X-Extra"), "yes");
 	/* Content-Length counts bytes, not characters, and the newline. */
 	assert_string_equal(header(a, "Content-Length"), "12");
 	assert_string_equal(a->body, "{\"a\": \"\xc3\xa9\"}\n");
-	free(r);
-	free(a);
 }
 
 static void
@@ -434,15 +426,12 @@ allow_answer_carries_the_variables_and_no_cache_headers(void **state)
 {
 	const char *sid = "0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f";
 	const char *aid = "0190f2a4-7b3c-7d21-8e5f-ffffffffffff";
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 	char want[32];
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_allow(r, sid, aid, 1700000600LL);
-	assert_int_equal(send_and_capture(r, a), 0);
-	split_answer(a);
+	assert_int_equal(sent(r, a), 0);
 	assert_int_equal(a->http, 200);
 	assert_int_equal(r->st, OTAS_ALLOWED);
 	assert_string_equal(header(a, "Variable-OTAS_AGENT_SESSION_ID"), sid);
@@ -457,22 +446,17 @@ allow_answer_carries_the_variables_and_no_cache_headers(void **state)
 	    "{\"status\": 1, \"status_description\": \"ok\"}\n");
 	snprintf(want, sizeof(want), "%zu", a->body_len);
 	assert_string_equal(header(a, "Content-Length"), want);
-	free(r);
-	free(a);
 }
 
 static void
 echo_answer_is_the_three_variables_as_json(void **state)
 {
-	struct resp *r = malloc(sizeof(*r));
-	struct answer *a = malloc(sizeof(*a));
+	struct resp *r = R(state);
+	struct answer *a = A(state);
 
-	assert_non_null(r);
-	assert_non_null(a);
 	resp_echo(r, "0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f",
 	    "0190f2a4-7b3c-7d21-8e5f-ffffffffffff", 1700000600LL);
-	assert_int_equal(send_and_capture(r, a), 0);
-	split_answer(a);
+	assert_int_equal(sent(r, a), 0);
 	assert_int_equal(a->http, 200);
 	assert_common_headers(a);
 	assert_string_equal(a->body, "{\"status\": 1, \"status_description\": "
@@ -480,8 +464,6 @@ echo_answer_is_the_three_variables_as_json(void **state)
 	    "\"0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f\", \"agent_id\": "
 	    "\"0190f2a4-7b3c-7d21-8e5f-ffffffffffff\", \"session_expires\": "
 	    "1700000600}}\n");
-	free(r);
-	free(a);
 }
 
 int
@@ -489,8 +471,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(each_error_status_gives_its_status_line_headers_and_body),
-		cmocka_unit_test(allow_post_only_on_405),
-		cmocka_unit_test(retry_after_only_on_503),
 		cmocka_unit_test(session_answer_has_exactly_the_spec_shape),
 		cmocka_unit_test(session_too_large_for_the_buffer_is_sent_as_500),
 		cmocka_unit_test(session_just_over_the_buffer_is_sent_as_500),
@@ -504,5 +484,5 @@ main(void)
 		  a_limited_agents_session_carries_the_fields_and_no_retry_after),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, pair_new, pair_free);
 }

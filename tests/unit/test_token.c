@@ -197,6 +197,26 @@ assert_refused(const char *tok, const char *reason)
 	assert_string_equal(why, reason);
 }
 
+/* Claims valid for the next hour, signed under secret: the token. */
+static char *
+signed_hour(const struct otas_secret *secret)
+{
+	struct token_claims	 c = claims(now_s(), now_s() + 3600);
+	char			*tok = sign(&c, secret);
+
+	assert_non_null(tok);
+	return tok;
+}
+
+/* token_verify of tok now, under cur and prev. */
+static enum otas_status
+verify_now(const char *tok, const struct otas_secret *prev,
+    struct token_claims *out, const char **why)
+{
+	return token_verify(tok, strlen(tok), &cur, prev, now_s(), LEEWAY,
+	    out, why);
+}
+
 static void
 sign_then_verify_round_trips(void **state)
 {
@@ -207,8 +227,7 @@ sign_then_verify_round_trips(void **state)
 	tok = sign(&c, &cur);
 	assert_non_null(tok);
 	memset(&out, 0, sizeof(out));
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
-	    LEEWAY, &out, &why), OTAS_OK);
+	assert_int_equal(verify_now(tok, NULL, &out, &why), OTAS_OK);
 	assert_string_equal(out.session_id, SID);
 	assert_string_equal(out.agent_id, AID);
 	assert_true(out.iat == c.iat);
@@ -321,64 +340,62 @@ sign_refuses_malformed_claims(void **state)
 	assert_null(sign(&c, &cur));
 }
 
+/*
+ * A token signed for the next hour followed by tail[0..n), malloc'd; the
+ * token's own length in *len.
+ */
+static char *
+signed_then(const char *tail, size_t n, size_t *len)
+{
+	char	*tok = signed_hour(&cur), *out;
+
+	*len = strlen(tok);
+	assert_non_null(out = malloc(*len + n));
+	memcpy(out, tok, *len);
+	memcpy(out + *len, tail, n);
+	free(tok);
+	return out;
+}
+
 static void
 verify_reads_only_len_bytes(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600), out;
+	struct token_claims	 out;
 	const char		*why;
-	char			*tok, *padded;
+	char			*padded;
 	size_t			 len;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	len = strlen(tok);
-	padded = malloc(len + 8);
-	assert_non_null(padded);
-	memcpy(padded, tok, len);
-	memcpy(padded + len, "AAAAAAAA", 8);	/* no NUL anywhere */
+	padded = signed_then("AAAAAAAA", 8, &len);	/* no NUL anywhere */
 	assert_int_equal(token_verify(padded, len, &cur, NULL, now_s(),
 	    LEEWAY, &out, &why), OTAS_OK);
 	assert_string_equal(out.agent_id, AID);
 	free(padded);
-	free(tok);
 }
 
+/* One character changed in the payload, then in the signature. */
 static void
-rejects_tampered_payload(void **state)
+rejects_tampered_payload_or_signature(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
-	char			*tok, *p;
+	char	*tok = signed_hour(&cur), *at[2], keep;
+	size_t	 i;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	p = strchr(tok, '.') + 5;
-	*p = *p == 'A' ? 'B' : 'A';
-	assert_refused(tok, "bad signature");
-	free(tok);
-}
-
-static void
-rejects_tampered_signature(void **state)
-{
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
-	char			*tok, *p;
-
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	p = strrchr(tok, '.') + 3;
-	*p = *p == 'A' ? 'B' : 'A';
-	assert_refused(tok, "bad signature");
+	at[0] = strchr(tok, '.') + 5;
+	at[1] = strrchr(tok, '.') + 3;
+	for (i = 0; i < 2; i++) {
+		keep = *at[i];
+		*at[i] = keep == 'A' ? 'B' : 'A';
+		assert_refused(tok, "bad signature");
+		*at[i] = keep;
+	}
 	free(tok);
 }
 
 static void
 rejects_wrong_secret(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	char			*tok;
 
-	tok = sign(&c, &bad);
-	assert_non_null(tok);
+	tok = signed_hour(&bad);
 	assert_refused(tok, "bad signature");
 	free(tok);
 }
@@ -386,19 +403,15 @@ rejects_wrong_secret(void **state)
 static void
 accepts_previous_secret_only_when_passed(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600), out;
+	struct token_claims	 out;
 	const char		*why;
 	char			*tok;
 
-	tok = sign(&c, &old);
-	assert_non_null(tok);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now_s(),
-	    LEEWAY, &out, &why), OTAS_ERR_TOKEN);
+	tok = signed_hour(&old);
+	assert_int_equal(verify_now(tok, NULL, &out, &why), OTAS_ERR_TOKEN);
 	assert_string_equal(why, "bad signature");
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, &bad, now_s(),
-	    LEEWAY, &out, &why), OTAS_ERR_TOKEN);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, &old, now_s(),
-	    LEEWAY, &out, &why), OTAS_OK);
+	assert_int_equal(verify_now(tok, &bad, &out, &why), OTAS_ERR_TOKEN);
+	assert_int_equal(verify_now(tok, &old, &out, &why), OTAS_OK);
 	assert_string_equal(out.session_id, SID);
 	free(tok);
 }
@@ -432,28 +445,150 @@ rejects_alg_none(void **state)
 	free(body);
 }
 
+/* tok refused with reason why; the failure names the case. */
 static void
-rejects_alg_none_even_with_a_signature(void **state)
+assert_refused_as(const char *name, const char *tok, const char *why)
 {
-	char	*body = body_with("1700000000", "4000000000"), *tok;
+	const char	*got = refusal(tok);
 
-	tok = craft("{\"alg\":\"none\",\"typ\":\"JWT\"}", body, EVP_sha256(),
-	    &cur);
-	assert_refused(tok, "algorithm not HS256");
-	free(tok);
-	free(body);
+	if (got == NULL || strcmp(got, why) != 0)
+		fail_msg("%s: %s, want \"%s\"", name, got ? got : "accepted",
+		    why);
 }
 
-static void
-rejects_lower_case_hs256(void **state)
-{
-	char	*body = body_with("1700000000", "4000000000"), *tok;
+#define HS256_HEAD	"{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+#define CLAIMS(sid, aid, rest)	"{\"agent_session_id\":" sid \
+	",\"agent_id\":" aid rest "}"
 
-	tok = craft("{\"alg\":\"hs256\",\"typ\":\"JWT\"}", body, EVP_sha256(),
-	    &cur);
-	assert_refused(tok, "algorithm not HS256");
-	free(tok);
-	free(body);
+/* Signed under the right secret with HMAC-SHA256, and still refused;
+ * a NULL body is right claims. */
+struct crafted {
+	const char	*name;
+	const char	*head;
+	const char	*body;
+	const char	*why;
+};
+
+static void
+assert_crafted_refused(const struct crafted *cases, size_t n)
+{
+	char	*body, *tok;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		body = cases[i].body ? strdup(cases[i].body) :
+		    body_with("1700000000", "4000000000");
+		assert_non_null(body);
+		tok = craft(cases[i].head, body, EVP_sha256(), &cur);
+		assert_refused_as(cases[i].name, tok, cases[i].why);
+		free(tok);
+		free(body);
+	}
+}
+
+static const struct crafted crafted[] = {
+	{ "alg none even with a signature",
+	    "{\"alg\":\"none\",\"typ\":\"JWT\"}", NULL,
+	    "algorithm not HS256" },
+	{ "lower-case hs256",
+	    "{\"alg\":\"hs256\",\"typ\":\"JWT\"}", NULL,
+	    "algorithm not HS256" },
+	{ "no agent_session_id", HS256_HEAD, "{\"agent_id\":\"" AID "\","
+	    "\"iat\":1700000000,\"exp\":4000000000}",
+	    "bad claim agent_session_id" },
+	{ "no agent_id", HS256_HEAD, "{\"agent_session_id\":\"" SID "\","
+	    "\"iat\":1700000000,\"exp\":4000000000}", "bad claim agent_id" },
+	{ "no iat", HS256_HEAD, CLAIMS("\"" SID "\"", "\"" AID "\"",
+	    ",\"exp\":4000000000"), "bad claim iat" },
+	{ "no exp", HS256_HEAD, CLAIMS("\"" SID "\"", "\"" AID "\"",
+	    ",\"iat\":1700000000"), "bad claim exp" },
+	{ "agent_id not a uuid", HS256_HEAD, CLAIMS("\"" SID "\"",
+	    "\"admin\"", ",\"iat\":1700000000,\"exp\":4000000000"),
+	    "bad claim agent_id" },
+	{ "agent_id a number", HS256_HEAD, CLAIMS("\"" SID "\"", "42",
+	    ",\"iat\":1700000000,\"exp\":4000000000"), "bad claim agent_id" },
+	{ "agent_id a uuid and more", HS256_HEAD, CLAIMS("\"" SID "\"",
+	    "\"" AID "x\"", ",\"iat\":1700000000,\"exp\":4000000000"),
+	    "bad claim agent_id" },
+};
+
+static void
+rejects_crafted_headers_and_claims(void **state)
+{
+	assert_crafted_refused(crafted, sizeof(crafted) / sizeof(crafted[0]));
+}
+
+/* iat and exp as JSON text, the rest of the claims right. */
+static const struct {
+	const char	*name;
+	const char	*iat, *exp;
+	const char	*why;
+} claim_values[] = {
+	{ "exp as string", "1700000000", "\"4000000000\"", "bad claim exp" },
+	{ "exp as real", "1700000000", "4e9", "bad claim exp" },
+	{ "iat as string", "\"1700000000\"", "4000000000", "bad claim iat" },
+	{ "iat as real", "1.7e9", "4000000000", "bad claim iat" },
+	{ "iat zero", "0", "4000000000", "bad claim iat" },
+	{ "iat negative", "-5", "4000000000", "bad claim iat" },
+	{ "iat with a fraction", "1700000000.0", "4000000000",
+	    "bad claim iat" },
+	{ "iat true", "true", "4000000000", "bad claim iat" },
+	{ "iat null", "null", "4000000000", "bad claim iat" },
+};
+
+static void
+rejects_iat_or_exp_not_a_positive_integer(void **state)
+{
+	char	*body, *tok;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(claim_values) / sizeof(claim_values[0]); i++) {
+		body = body_with(claim_values[i].iat, claim_values[i].exp);
+		tok = craft_hs256(body);
+		assert_refused_as(claim_values[i].name, tok,
+		    claim_values[i].why);
+		free(tok);
+		free(body);
+	}
+}
+
+/* iat and exp at these distances from now (LEEWAY on either side). */
+static const struct {
+	const char		*name;
+	long long		 iat, exp;
+	enum otas_status	 status;
+	const char		*why;
+} windows[] = {
+	{ "expired", -7200, -LEEWAY, OTAS_ERR_TOKEN, "expired" },
+	{ "exp just inside the leeway", -7200, -LEEWAY + 1, OTAS_OK, NULL },
+	{ "iat in the future beyond the leeway", LEEWAY + 1, 7200,
+	    OTAS_ERR_TOKEN, "issued in the future" },
+	{ "iat in the future within the leeway", LEEWAY, 7200, OTAS_OK,
+	    NULL },
+};
+
+static void
+exp_and_iat_are_held_to_now_with_the_leeway(void **state)
+{
+	long long		 now = now_s();
+	struct token_claims	 c;
+	const char		*why;
+	char			*tok;
+	size_t			 i;
+	enum otas_status	 st;
+
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		c = claims(now + windows[i].iat, now + windows[i].exp);
+		assert_non_null(tok = sign(&c, &cur));
+		why = NULL;
+		st = token_verify(tok, strlen(tok), &cur, NULL, now, LEEWAY,
+		    NULL, &why);
+		if (st != windows[i].status || (windows[i].why != NULL &&
+		    (why == NULL || strcmp(why, windows[i].why) != 0)))
+			fail_msg("%s: status %d (%s)", windows[i].name, st,
+			    why ? why : "no reason");
+		free(tok);
+	}
 }
 
 static void
@@ -489,107 +624,6 @@ rejects_hs512_with_right_secret(void **state)
 }
 
 static void
-rejects_expired(void **state)
-{
-	long long		 now = now_s();
-	struct token_claims	 c = claims(now - 7200, now - LEEWAY);
-	const char		*why;
-	char			*tok;
-
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
-	assert_string_equal(why, "expired");
-	free(tok);
-}
-
-static void
-accepts_exp_just_inside_leeway(void **state)
-{
-	long long		 now = now_s();
-	struct token_claims	 c = claims(now - 7200, now - LEEWAY + 1);
-	const char		*why;
-	char			*tok;
-
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), OTAS_OK);
-	free(tok);
-}
-
-static void
-rejects_iat_in_future_beyond_leeway(void **state)
-{
-	long long		 now = now_s();
-	struct token_claims	 c = claims(now + LEEWAY + 1, now + 7200);
-	const char		*why;
-	char			*tok;
-
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), OTAS_ERR_TOKEN);
-	assert_string_equal(why, "issued in the future");
-	free(tok);
-}
-
-static void
-accepts_iat_in_future_within_leeway(void **state)
-{
-	long long		 now = now_s();
-	struct token_claims	 c = claims(now + LEEWAY, now + 7200);
-	const char		*why;
-	char			*tok;
-
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	assert_int_equal(token_verify(tok, strlen(tok), &cur, NULL, now,
-	    LEEWAY, NULL, &why), OTAS_OK);
-	free(tok);
-}
-
-static void
-rejects_exp_as_string(void **state)
-{
-	char	*body = body_with("1700000000", "\"4000000000\""), *tok;
-
-	tok = craft_hs256(body);
-	assert_refused(tok, "bad claim exp");
-	free(tok);
-	free(body);
-}
-
-static void
-rejects_exp_as_real(void **state)
-{
-	char	*body = body_with("1700000000", "4e9"), *tok;
-
-	tok = craft_hs256(body);
-	assert_refused(tok, "bad claim exp");
-	free(tok);
-	free(body);
-}
-
-static void
-rejects_iat_as_string_or_real_or_zero(void **state)
-{
-	const char	*iats[] = { "\"1700000000\"", "1.7e9", "0", "-5",
-			    "1700000000.0", "true", "null" };
-	char		*body, *tok;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(iats) / sizeof(iats[0]); i++) {
-		body = body_with(iats[i], "4000000000");
-		tok = craft_hs256(body);
-		assert_refused(tok, "bad claim iat");
-		free(tok);
-		free(body);
-	}
-}
-
-static void
 accepts_crafted_token_with_integer_claims(void **state)
 {
 	char	*body = body_with("1700000000", "4000000000"), *tok;
@@ -598,53 +632,6 @@ accepts_crafted_token_with_integer_claims(void **state)
 	assert_null(refusal(tok));
 	free(tok);
 	free(body);
-}
-
-static void
-rejects_missing_claims(void **state)
-{
-	static const struct {
-		const char	*body;
-		const char	*why;
-	} cases[] = {
-		{ "{\"agent_id\":\"" AID "\",\"iat\":1700000000,"
-		  "\"exp\":4000000000}", "bad claim agent_session_id" },
-		{ "{\"agent_session_id\":\"" SID "\",\"iat\":1700000000,"
-		  "\"exp\":4000000000}", "bad claim agent_id" },
-		{ "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
-		  "\"exp\":4000000000}", "bad claim iat" },
-		{ "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
-		  "\"iat\":1700000000}", "bad claim exp" },
-	};
-	char	*tok;
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		tok = craft_hs256(cases[i].body);
-		assert_refused(tok, cases[i].why);
-		free(tok);
-	}
-}
-
-static void
-rejects_non_uuid_agent_id(void **state)
-{
-	const char	*bodies[] = {
-		"{\"agent_session_id\":\"" SID "\",\"agent_id\":\"admin\","
-		"\"iat\":1700000000,\"exp\":4000000000}",
-		"{\"agent_session_id\":\"" SID "\",\"agent_id\":42,"
-		"\"iat\":1700000000,\"exp\":4000000000}",
-		"{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "x\","
-		"\"iat\":1700000000,\"exp\":4000000000}",
-	};
-	char		*tok;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		tok = craft_hs256(bodies[i]);
-		assert_refused(tok, "bad claim agent_id");
-		free(tok);
-	}
 }
 
 static void
@@ -675,13 +662,11 @@ rejects_empty_token(void **state)
 static void
 rejects_bytes_outside_base64url(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	const char		 bad_bytes[] = "+/= \t\n\"\x80";
 	char			*tok;
 	size_t			 i, at;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
+	tok = signed_hour(&cur);
 	at = (size_t)(strchr(tok, '.') - tok) + 4;
 	for (i = 0; i < sizeof(bad_bytes) - 1; i++) {
 		char	 keep = tok[at];
@@ -697,13 +682,11 @@ rejects_bytes_outside_base64url(void **state)
 static void
 rejects_nul_inside_token(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	const char		*why;
 	char			*tok;
 	size_t			 len;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
+	tok = signed_hour(&cur);
 	len = strlen(tok);
 	tok[len - 1] = '\0';
 	assert_int_equal(token_verify(tok, len, &cur, NULL, now_s(), LEEWAY,
@@ -715,33 +698,23 @@ rejects_nul_inside_token(void **state)
 static void
 rejects_three_dots(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
-	char			*tok, *four;
+	char			*four;
 	size_t			 len;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
-	len = strlen(tok);
-	four = malloc(len + 6);
-	assert_non_null(four);
-	memcpy(four, tok, len);
-	memcpy(four + len, ".AAAA", 6);
+	four = signed_then(".AAAA", 6, &len);
 	assert_refused(four, "not three segments");
 	assert_refused("abc.def", "not three segments");
 	free(four);
-	free(tok);
 }
 
 static void
 rejects_when_configured_secret_is_short(void **state)
 {
-	struct token_claims	 c = claims(now_s(), now_s() + 3600);
 	struct otas_secret	 empty = { key_cur, 0 };
 	const char		*why;
 	char			*tok, *bytok;
 
-	tok = sign(&c, &cur);
-	assert_non_null(tok);
+	tok = signed_hour(&cur);
 	/* Signed with the short key by hand: libjwt would verify it. */
 	bytok = craft("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
 	    "{\"agent_session_id\":\"" SID "\",\"agent_id\":\"" AID "\","
@@ -902,28 +875,26 @@ rejects_duplicate_members(void **state)
 static void
 rejects_upper_case_or_escaped_uuid(void **state)
 {
-	char	*tok;
+	static const struct crafted cases[] = {
+		{ "upper-case agent_id", HEAD,
+		    "{\"agent_id\":\"6F1C2D3E-4A5B-4C6D-8E7F-9A0B1C2D3E4F\","
+		    "\"agent_session_id\":\"" SID "\"," LATER "}",
+		    "bad claim agent_id" },
+		{ "upper case in agent_session_id", HEAD,
+		    "{\"agent_id\":\"" AID "\",\"agent_session_id\":"
+		    "\"0190E2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f\"," LATER "}",
+		    "bad claim agent_session_id" },
+		{ "escape in agent_id's value", HEAD,
+		    "{\"agent_id\":\"\\u0036f1c2d3e-4a5b-4c6d-8e7f-"
+		    "9a0b1c2d3e4f\",\"agent_session_id\":\"" SID "\"," LATER
+		    "}", "JSON escape" },
+		{ "escape in agent_id's name", HEAD,
+		    "{\"agent\\u005fid\":\"" AID "\","
+		    "\"agent_session_id\":\"" SID "\"," LATER "}",
+		    "JSON escape" },
+	};
 
-	tok = craft(HEAD, "{\"agent_id\":\"6F1C2D3E-4A5B-4C6D-8E7F-"
-	    "9A0B1C2D3E4F\",\"agent_session_id\":\"" SID "\"," LATER "}",
-	    EVP_sha256(), &cur);
-	assert_refused(tok, "bad claim agent_id");
-	free(tok);
-	tok = craft(HEAD, "{\"agent_id\":\"" AID "\",\"agent_session_id\":"
-	    "\"0190E2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f\"," LATER "}",
-	    EVP_sha256(), &cur);
-	assert_refused(tok, "bad claim agent_session_id");
-	free(tok);
-	tok = craft(HEAD, "{\"agent_id\":\"\\u0036f1c2d3e-4a5b-4c6d-8e7f-"
-	    "9a0b1c2d3e4f\",\"agent_session_id\":\"" SID "\"," LATER "}",
-	    EVP_sha256(), &cur);
-	assert_refused(tok, "JSON escape");
-	free(tok);
-	tok = craft(HEAD, "{\"agent\\u005fid\":\"" AID "\","
-	    "\"agent_session_id\":\"" SID "\"," LATER "}", EVP_sha256(),
-	    &cur);
-	assert_refused(tok, "JSON escape");
-	free(tok);
+	assert_crafted_refused(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /*
@@ -993,26 +964,17 @@ main(void)
 		cmocka_unit_test(sign_refuses_short_or_missing_secret),
 		cmocka_unit_test(sign_refuses_malformed_claims),
 		cmocka_unit_test(verify_reads_only_len_bytes),
-		cmocka_unit_test(rejects_tampered_payload),
-		cmocka_unit_test(rejects_tampered_signature),
+		cmocka_unit_test(rejects_tampered_payload_or_signature),
 		cmocka_unit_test(rejects_wrong_secret),
 		cmocka_unit_test(accepts_previous_secret_only_when_passed),
 		cmocka_unit_test(rejects_short_previous_secret),
 		cmocka_unit_test(rejects_alg_none),
-		cmocka_unit_test(rejects_alg_none_even_with_a_signature),
-		cmocka_unit_test(rejects_lower_case_hs256),
 		cmocka_unit_test(rejects_hs384_with_right_secret),
 		cmocka_unit_test(rejects_hs512_with_right_secret),
-		cmocka_unit_test(rejects_expired),
-		cmocka_unit_test(accepts_exp_just_inside_leeway),
-		cmocka_unit_test(rejects_iat_in_future_beyond_leeway),
-		cmocka_unit_test(accepts_iat_in_future_within_leeway),
-		cmocka_unit_test(rejects_exp_as_string),
-		cmocka_unit_test(rejects_exp_as_real),
-		cmocka_unit_test(rejects_iat_as_string_or_real_or_zero),
+		cmocka_unit_test(rejects_crafted_headers_and_claims),
+		cmocka_unit_test(rejects_iat_or_exp_not_a_positive_integer),
+		cmocka_unit_test(exp_and_iat_are_held_to_now_with_the_leeway),
 		cmocka_unit_test(accepts_crafted_token_with_integer_claims),
-		cmocka_unit_test(rejects_missing_claims),
-		cmocka_unit_test(rejects_non_uuid_agent_id),
 		cmocka_unit_test(rejects_token_over_max_len),
 		cmocka_unit_test(rejects_empty_token),
 		cmocka_unit_test(rejects_bytes_outside_base64url),

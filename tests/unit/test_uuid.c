@@ -150,66 +150,68 @@ threads_get_distinct_ids(void **state)
 		assert_true(strcmp(ids[i - 1], ids[i]) < 0);
 }
 
-static void
-valid_accepts_lower_and_upper_case(void **state)
-{
-	const char	*lo = "0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f";
-	const char	*up = "0190F2A4-7B3C-7D21-8E5F-0A1B2C3D4E5F";
-	const char	*v4 = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
+/* A literal and its length, NULs inside included. */
+#define TEXT(s)	s, sizeof(s) - 1
+#define LOWER	"0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f"
+#define LONGER	LOWER "EXTRA"
+#define ONEMORE	LOWER "0"
 
-	assert_true(uuid_valid(lo, strlen(lo)));
-	assert_true(uuid_valid(up, strlen(up)));
-	assert_true(uuid_valid(v4, strlen(v4)));
-}
+static const struct {
+	const char	*name;
+	const char	*text;
+	size_t		 len;
+	int		 valid;
+} by_length[] = {
+	{ "lower case", TEXT(LOWER), 1 },
+	{ "upper case", TEXT("0190F2A4-7B3C-7D21-8E5F-0A1B2C3D4E5F"), 1 },
+	{ "version 4", TEXT("f47ac10b-58cc-4372-a567-0e02b2c3d479"), 1 },
+	/* len, not the NUL, ends the text. */
+	{ "first 36 of a longer text", LONGER, UUID_STR_LEN, 1 },
+	{ "a longer text", TEXT(LONGER), 0 },
+	{ "35 characters", ONEMORE, 35, 0 },
+	{ "37 characters", ONEMORE, 37, 0 },
+	{ "empty", ONEMORE, 0, 0 },
+	{ "NULL", NULL, 36, 0 },
+};
 
-static void
-valid_uses_len_not_nul(void **state)
-{
-	const char	*s = "0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5fEXTRA";
-
-	assert_true(uuid_valid(s, UUID_STR_LEN));
-	assert_false(uuid_valid(s, strlen(s)));
-}
-
-static void
-valid_rejects_wrong_length(void **state)
-{
-	const char	*s = "0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f0";
-
-	assert_false(uuid_valid(s, 35));
-	assert_false(uuid_valid(s, 37));
-	assert_false(uuid_valid(s, 0));
-	assert_false(uuid_valid(NULL, 36));
-	assert_false(uuid_valid("0190f2a47b3c7d218e5f0a1b2c3d4e5f", 32));
-}
-
-static void
-valid_rejects_missing_or_moved_dash(void **state)
-{
-	assert_false(uuid_valid("0190f2a4x7b3c-7d21-8e5f-0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a4-7b3cx7d21-8e5f-0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a4-7b3c-7d21x8e5f-0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a4-7b3c-7d21-8e5fx0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a-47b3c-7d21-8e5f-0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a4-7b3c-7d21-8e5f0-a1b2c3d4e5f", 36));
-}
+/* 36 characters, refused; and LOWER with each dash replaced by 'x'. */
+static const struct {
+	const char	*name;
+	const char	*text;
+	size_t		 len;
+} refused[] = {
+	{ "no dashes", TEXT("0190f2a47b3c7d218e5f0a1b2c3d4e5f") },
+	{ "first dash moved", TEXT("0190f2a-47b3c-7d21-8e5f-0a1b2c3d4e5f") },
+	{ "last dash moved", TEXT("0190f2a4-7b3c-7d21-8e5f0-a1b2c3d4e5f") },
+	{ "g at the end", TEXT("0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5g") },
+	{ "g at the start", TEXT("g190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f") },
+	{ "space at the end", TEXT("0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5 ") },
+	{ "braces", TEXT("{190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5}") },
+	{ "NUL inside", TEXT("0190f2a4-7b3c-7d21-8e5f-0a1b2c\0d4e5f") },
+};
+static const size_t dashes[] = { 8, 13, 18, 23 };
 
 static void
-valid_rejects_non_hex(void **state)
+valid_accepts_the_form_and_nothing_else(void **state)
 {
-	assert_false(uuid_valid("0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5g", 36));
-	assert_false(uuid_valid("g190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5f", 36));
-	assert_false(uuid_valid("0190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5 ", 36));
-	assert_false(uuid_valid("{190f2a4-7b3c-7d21-8e5f-0a1b2c3d4e5}", 36));
-}
+	char	 s[] = LOWER;
+	size_t	 i;
 
-static void
-valid_rejects_nul_inside(void **state)
-{
-	const char	 s[] = "0190f2a4-7b3c-7d21-8e5f-0a1b2c\0d4e5f";
-
-	assert_int_equal(sizeof(s) - 1, 36);
-	assert_false(uuid_valid(s, 36));
+	for (i = 0; i < sizeof(by_length) / sizeof(by_length[0]); i++)
+		if (!!uuid_valid(by_length[i].text, by_length[i].len) !=
+		    by_length[i].valid)
+			fail_msg("%s: uuid_valid is not %d", by_length[i].name,
+			    by_length[i].valid);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (uuid_valid(refused[i].text, refused[i].len))
+			fail_msg("%s: accepted", refused[i].name);
+	for (i = 0; i < sizeof(dashes) / sizeof(dashes[0]); i++) {
+		assert_int_equal(s[dashes[i]], '-');
+		s[dashes[i]] = 'x';
+		if (uuid_valid(s, UUID_STR_LEN))
+			fail_msg("dash %zu replaced: accepted", i + 1);
+		s[dashes[i]] = '-';
+	}
 }
 
 int
@@ -222,12 +224,7 @@ main(void)
 		cmocka_unit_test(timestamp_is_within_a_second_of_now),
 		cmocka_unit_test(successive_ids_strictly_increase),
 		cmocka_unit_test(threads_get_distinct_ids),
-		cmocka_unit_test(valid_accepts_lower_and_upper_case),
-		cmocka_unit_test(valid_uses_len_not_nul),
-		cmocka_unit_test(valid_rejects_wrong_length),
-		cmocka_unit_test(valid_rejects_missing_or_moved_dash),
-		cmocka_unit_test(valid_rejects_non_hex),
-		cmocka_unit_test(valid_rejects_nul_inside),
+		cmocka_unit_test(valid_accepts_the_form_and_nothing_else),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@ depends on another's connection state.
 import http.client
 import json
 
-from stack import SESSION_PATH
+from harness.stack import SESSION_PATH
 
 ERROR_HEADERS = ("Content-Type", "Cache-Control", "X-Content-Type-Options")
 

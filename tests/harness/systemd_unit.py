@@ -25,7 +25,7 @@ import socket
 import subprocess
 import time
 
-import processes
+from harness import processes
 
 SETPRIV = "/usr/bin/setpriv"
 # What systemd's service manager puts in a system service's environment

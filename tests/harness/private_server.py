@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-import stack
-from otas_http import create_session
+from harness import stack
+from harness.otas_http import create_session
 
 
 def start_private(basedir, app, env=None, max_procs=None):

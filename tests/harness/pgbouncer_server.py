@@ -20,9 +20,8 @@ import urllib.parse
 
 import psycopg2
 
-import processes
-import stack
-from stack import register
+from harness import processes
+from harness import stack
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 STATEMENT_TIMEOUT_MS = 2000     # the program's default
@@ -59,7 +58,7 @@ class PgBouncer:
     def ini_text(self):
         host, port, dbname, user = self.target
         return "\n".join([
-            "; written by tests/integration/pgbouncer_server.py",
+            "; written by tests/harness/pgbouncer_server.py",
             "[databases]",
             "%s = host=%s port=%d dbname=%s user=%s "
             "connect_query='SET statement_timeout = %d'" % (
@@ -118,7 +117,6 @@ class PgBouncer:
         self.proc = None
 
 
-@register
 class LighttpdPgBouncer(stack.Lighttpd):
     """The lighttpd kind with PgBouncer (transaction pooling) between
     otas-session and PostgreSQL."""

@@ -11,7 +11,7 @@ it commits alone, as a promoted standby must until a new one follows it.
 
 import time
 
-import postgres
+from harness import postgres
 
 # Commits wait for the standby (the suite's FAST settings turn that off).
 SYNCHRONOUS = {"synchronous_commit": "on", "wal_level": "replica",

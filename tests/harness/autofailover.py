@@ -30,9 +30,9 @@ import time
 
 import psycopg2
 
-import guide
-import processes
-import stack
+from harness import guide
+from harness import processes
+from harness import stack
 
 PG_AUTOCTL = "/usr/bin/pg_autoctl"
 RUNUSER = "/usr/sbin/runuser"

@@ -20,7 +20,7 @@ import time
 
 import psycopg2
 
-import processes
+from harness import processes
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(

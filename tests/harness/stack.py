@@ -5,8 +5,9 @@ The key factory that writes agents and keys straight into the database
 under test (App), and the registry of web servers that run otas-session,
 with lighttpd, the reference server, defined here; and the CGI
 environment of a session request (session_cgi_env), for tests that run
-a program as plain CGI.  Other kinds register
-from servers_apache_nginx.py and pgbouncer_server.py.  Processes are
+a program as plain CGI.  Other kinds are defined in
+servers_apache_nginx.py and pgbouncer_server.py, and kinds.py lists them
+all.  Processes are
 started and stopped by processes.py, PostgreSQL is postgres.py, and every
 configuration is a shipped example rendered by examples.py; fixtures in
 conftest.py only wire these together, so the benchmark and a one-off
@@ -18,7 +19,8 @@ its PID (or, as a last resort, its own process group) even when a test
 failed; every file lives in a private temporary directory.
 
 Web servers are a registry: a Server subclass with a `kind` name, `start`,
-`stop`, `url` and `error_log`, registered with @register.  Contract tests
+`stop`, `url` and `error_log`, listed in kinds.py, whose register_all()
+(called by conftest.py and the bench) fills SERVERS.  Contract tests
 take the `server` fixture, which is parametrised over every registered
 kind, so adding a server is one class and no test changes.
 """
@@ -35,9 +37,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import examples
-import processes
-from examples import ROOT, SESSION_PATH
+from harness import examples
+from harness import processes
+from harness.examples import ROOT, SESSION_PATH
 
 # The user the example configurations run the programs as.
 SERVER_USER = "www-data"
@@ -169,6 +171,17 @@ class KeyFactory:
 
 # --- the program's settings ---------------------------------------------
 
+def overridden(base, over):
+    """base (changed in place and returned) with each member of over
+    set, or removed where its value is None."""
+    for name, value in over.items():
+        if value is None:
+            base.pop(name, None)
+        else:
+            base[name] = value
+    return base
+
+
 @dataclass
 class App:
     """What every server kind needs to run otas-session: where the
@@ -190,6 +203,7 @@ SERVERS = {}
 
 
 def register(cls):
+    """Adds a kind to SERVERS; kinds.register_all() calls it."""
     SERVERS[cls.kind] = cls
     return cls
 
@@ -306,7 +320,6 @@ def check_config(argv, what):
             what, r.stdout, r.stderr))
 
 
-@register
 class Lighttpd(Server):
     """lighttpd 1.4 from lighttpd.conf.example: mod_fastcgi spawns
     otas-session (as www-data) on a unix socket in our directory.

@@ -30,8 +30,8 @@ import signal
 import subprocess
 import time
 
-import processes
-import stack
+from harness import processes
+from harness import stack
 
 APACHE = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"

@@ -22,9 +22,9 @@ changed; nginx gets -p and -c.
 
 import os
 
-import examples
-import processes
-from stack import SERVER_USER, Server, check_config, register
+from harness import examples
+from harness import processes
+from harness.stack import SERVER_USER, Server, check_config
 
 APACHE = "/usr/sbin/apache2"
 NGINX = "/usr/sbin/nginx"
@@ -144,7 +144,6 @@ class Apache(Server):
         return self
 
 
-@register
 class ApacheFcgid(Apache):
     kind = "apache-fcgid"
     mode = "fcgid"
@@ -155,13 +154,11 @@ class ApacheFcgid(Apache):
             os.path.join(APACHE_MODULES, "mod_fcgid.so"))
 
 
-@register
 class ApacheCgi(Apache):
     kind = "apache-cgi"
     mode = "cgi"
 
 
-@register
 class ApacheProxyFcgi(Apache):
     """Apache + mod_proxy_fcgi; otas-session under spawn-fcgi -n.  The
     program's stderr goes to Apache's error log file (both append)."""
@@ -182,7 +179,6 @@ class ApacheProxyFcgi(Apache):
 
 # --- nginx -------------------------------------------------------------------
 
-@register
 class Nginx(Server):
     """nginx from nginx.conf.example (-p dir -c conf, daemon off);
     otas-session under spawn-fcgi -n as the example's comment says, procs

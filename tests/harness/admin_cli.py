@@ -9,8 +9,8 @@ import os
 import subprocess
 import uuid
 
-import processes
-import stack
+from harness import processes
+from harness import stack
 
 SQL_DIR = os.path.join(stack.ROOT, "sql")
 

@@ -18,11 +18,11 @@ ones.  Every process is stopped by PID (processes.py).
 
 import os
 
-import examples
-import processes
-import stack
+from harness import examples
+from harness import processes
+from harness import stack
 
-import servers_apache_nginx as san
+from harness import servers_apache_nginx as san
 
 
 def start_backends(example, server, rundir, authz_port=None):

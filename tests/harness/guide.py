@@ -13,7 +13,7 @@ a block that silently runs with the guide's own value.
 import os
 import re
 
-import stack
+from harness import stack
 
 DOC = os.path.join(stack.ROOT, "doc")
 
