@@ -118,6 +118,13 @@ def assert_session_created(pg, agent_id, answer):
     return doc["response"]["jwt_token"]
 
 
+def seed_session(host, pg, keys):
+    """The documentation's request with a new key: a 200 and its row; the
+    token."""
+    key = keys.make()
+    return assert_session_created(pg, key.agent_id, seed_curl(host, key.full))
+
+
 def assert_session_ends(host, pg, token):
     """POST .../session/end/ with the token (htaccess.example's own
     rule): 200 agent_session_ended, and the row has ended_at."""
@@ -166,15 +173,11 @@ def assert_only_the_endpoint_makes_sessions(host, pg, keys, suffix):
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_fcgid_and_suexec(
         fcgid_host, pg, keys):
-    key = keys.make()
-    assert_session_created(pg, key.agent_id,
-                           seed_curl(fcgid_host, key.full))
+    seed_session(fcgid_host, pg, keys)
 
 
 def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
-    key = keys.make()
-    assert_session_created(pg, key.agent_id,
-                           seed_curl(fcgid_host, key.full))
+    seed_session(fcgid_host, pg, keys)
     # mod_fcgid keeps the FastCGI process for the next request.
     assert fcgid_host.program_uids("otas-session.fcgi") == \
         {fcgid_host.user_pw.pw_uid}
@@ -182,9 +185,7 @@ def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
 
 def test_authorizer_lets_a_valid_token_reach_the_protected_program(
         fcgid_host, pg, keys):
-    key = keys.make()
-    token = assert_session_created(pg, key.agent_id,
-                                   seed_curl(fcgid_host, key.full))
+    token = seed_session(fcgid_host, pg, keys)
     status, headers, body = curl(
         fcgid_host.url + "/api/some/v1/endpoint/", "--request", "POST",
         "--header", "X-OTAS-AGENT-SESSION-TOKEN: " + token,
@@ -209,9 +210,7 @@ def test_authorizer_keeps_the_protected_program_from_running(
 
 
 def test_a_session_ends_under_mod_fcgid_and_suexec(fcgid_host, pg, keys):
-    key = keys.make()
-    token = assert_session_created(pg, key.agent_id,
-                                   seed_curl(fcgid_host, key.full))
+    token = seed_session(fcgid_host, pg, keys)
     assert_session_ends(fcgid_host, pg, token)
 
 
@@ -256,9 +255,7 @@ def assert_nothing_but_the_programs_is_served(host, pg, keys, suffix):
                 assert marker.encode() not in body, name
                 assert JWT_SECRET.encode() not in body, name
         # ...while the documentation's curl and the readiness check work.
-        key = keys.make()
-        assert_session_created(pg, key.agent_id,
-                               seed_curl(host, key.full))
+        seed_session(host, pg, keys)
         status, _, body = curl(host.url + "/api/agent/v1/health/")
         assert status == 200, body
         assert json.loads(body)["status_description"] == "ready"
@@ -324,15 +321,11 @@ def test_a_secret_file_others_can_read_stops_the_program_and_check_says_so(
 
 def test_seed_curl_gets_200_and_a_session_row_under_mod_cgi_and_suexec(
         cgi_host, pg, keys):
-    key = keys.make()
-    assert_session_created(pg, key.agent_id,
-                           seed_curl(cgi_host, key.full))
+    seed_session(cgi_host, pg, keys)
 
 
 def test_a_session_ends_under_mod_cgi_and_suexec(cgi_host, pg, keys):
-    key = keys.make()
-    token = assert_session_created(pg, key.agent_id,
-                                   seed_curl(cgi_host, key.full))
+    token = seed_session(cgi_host, pg, keys)
     assert_session_ends(cgi_host, pg, token)
 
 
@@ -572,9 +565,7 @@ def test_protected_program_file_is_401_without_a_token_404_with_one(
     status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
                            "POST", "--data", "{}")
     assert status == 401 and b"agent_id" not in body, body
-    key = keys.make()
-    token = assert_session_created(pg, key.agent_id,
-                                   seed_curl(fcgid_host, key.full))
+    token = seed_session(fcgid_host, pg, keys)
     status, _, body = curl(fcgid_host.url + "/otas-echo.fcgi", "--request",
                            "POST", "--header",
                            "X-OTAS-AGENT-SESSION-TOKEN: " + token,
