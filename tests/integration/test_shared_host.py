@@ -185,7 +185,9 @@ def test_programs_run_as_the_customer_under_suexec(fcgid_host, pg, keys):
 
 def test_authorizer_lets_a_valid_token_reach_the_protected_program(
         fcgid_host, pg, keys):
-    token = seed_session(fcgid_host, pg, keys)
+    key = keys.make()
+    token = assert_session_created(pg, key.agent_id,
+                                   seed_curl(fcgid_host, key.full))
     status, headers, body = curl(
         fcgid_host.url + "/api/some/v1/endpoint/", "--request", "POST",
         "--header", "X-OTAS-AGENT-SESSION-TOKEN: " + token,
