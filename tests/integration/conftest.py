@@ -57,15 +57,16 @@ def build_dir(workdir):
     return programs_reachable(stack.build_path(), workdir)
 
 
-def programs_reachable(build, workdir):
+def programs_reachable(build, workdir, name="build"):
     """The servers run the programs as www-data.  A checkout under a
     private directory (mktemp -d, /root) is out of its reach: then the
-    programs are copied into the session's directory, which is not."""
+    programs are copied into the session's directory, which is not, as
+    NAME."""
     probe = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-x",
                             os.path.join(build, "otas-session")])
     if probe.returncode == 0:
         return build
-    copy = os.path.join(workdir, "build")
+    copy = os.path.join(workdir, name)
     os.mkdir(copy)
     os.chmod(copy, 0o755)
     for name in os.listdir(build):
@@ -128,6 +129,13 @@ def static_build():
                        capture_output=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return os.path.join(build, "static")
+
+
+@pytest.fixture(scope="session")
+def static_reachable(static_build, workdir):
+    """The static programs where www-data reaches them (`check --as
+    www-data` looks for otas.conf beside otas-admin as that user)."""
+    return programs_reachable(static_build, workdir, "static")
 
 
 @pytest.fixture(scope="session")

@@ -188,8 +188,8 @@ def test_static_admin_links_no_user_database_lookup(static_build):
 
 
 def test_static_admin_checks_as_www_data_without_crashing(
-        static_build, pg, sql_dir, secret):
-    admin = os.path.join(static_build, "otas-admin")
+        static_reachable, pg, sql_dir, secret):
+    admin = os.path.join(static_reachable, "otas-admin")
     r = admin_cli.run_admin(admin, pg.url, "check", "--as",
                             stack.SERVER_USER, url=pg.runtime_url,
                             sql_dir=sql_dir,
