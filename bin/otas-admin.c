@@ -29,7 +29,7 @@
 #include "admin.h"
 #include "version.h"
 
-/* ------------------------------------------------------ table and main */
+/* -------------------------------------------------------- table and main */
 
 #define KEY_EXPIRY_HELP \
 	"  --expires-in DAYS key expires after DAYS days (default 30)\n" \
@@ -146,7 +146,7 @@ static const struct cmd cmds[] = {
 	  "  --batch N         rows per transaction (default 10000)\n",
 	  0 },
 };
-#define NCMDS	(sizeof cmds / sizeof cmds[0])
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static void
 usage_all(FILE *f)
@@ -266,7 +266,7 @@ args_parse(const struct cmd *c, const char *label, int argc, char **argv,
 	const char	*arg;
 	int		 k, rc, dashdash = 0;
 
-	memset(a, 0, sizeof *a);
+	memset(a, 0, sizeof(*a));
 	a->cmd = c;
 	for (k = 0; k < argc; k++) {
 		arg = argv[k];
@@ -366,7 +366,7 @@ cmd_run(const struct cmd *c, struct ctx *ctx, struct args *a,
 		return rc;
 	/* The endpoint's settings: the same file beside us, the same rules. */
 	ctx->cfg_ok = config_load(&ctx->cfg, argv0, 0, ctx->cfg_err,
-	    sizeof ctx->cfg_err) == 0;
+	    sizeof(ctx->cfg_err)) == 0;
 	if (!ctx->cfg_ok && !reports)
 		rc = fail(EXIT_FAIL, "%s", ctx->cfg_err);
 	else
@@ -384,9 +384,9 @@ cmd_start(const struct cmd *c, struct ctx *ctx, int argc, char **argv,
 	char		 label[64];
 	int		 n, rc;
 
-	n = snprintf(label, sizeof label, "%s%s%s", c->group ? c->group : "",
+	n = snprintf(label, sizeof(label), "%s%s%s", c->group ? c->group : "",
 	    c->group ? " " : "", c->name);
-	if (n < 0 || (size_t)n >= sizeof label)
+	if (n < 0 || (size_t)n >= sizeof(label))
 		return EXIT_USAGE;
 	if ((rc = args_parse(c, label, argc, argv, &a)) != 0)
 		return rc;
@@ -403,8 +403,8 @@ main(int argc, char *argv[])
 
 	if ((rc = version_answer("otas-admin", argc, argv)) != 0)
 		return rc == 1 ? 0 : 1;
-	memset(&ctx, 0, sizeof ctx);
-	if ((av = calloc(argc + 1, sizeof *av)) == NULL)
+	memset(&ctx, 0, sizeof(ctx));
+	if ((av = calloc(argc + 1, sizeof(*av))) == NULL)
 		return fail(EXIT_FAIL, "out of memory");
 	n = flags_strip(argc, argv, av, &ctx.json, &help);
 	rc = cmd_lookup(av, n, help, &c, &first);

@@ -172,7 +172,7 @@ row_find(const char *name, size_t len)
 
 #define ROW(name)	row_find(name, sizeof(name) - 1)
 
-/* ----------------------------------------------------------- values */
+/* ---------------------------------------------------------------- values */
 
 static int
 secret_set(struct otas_secret *s, const char *bytes, size_t len)
@@ -395,7 +395,7 @@ value_set(struct load *ld, int row, const char *v)
 	return -1;
 }
 
-/* ---------------------------------------------------- the settings file */
+/* ----------------------------------------------------- the settings file */
 
 /* One NAME=value line of the file, read through the table like a variable. */
 static int
@@ -445,7 +445,7 @@ load_file(struct load *ld, const char *argv0)
 	return rc;
 }
 
-/* ------------------------------------------------------- environment */
+/* ----------------------------------------------------------- environment */
 
 static int
 load_env(struct load *ld)
@@ -464,7 +464,7 @@ load_env(struct load *ld)
 	return 0;
 }
 
-/* ------------------------------------------------------------ secrets */
+/* --------------------------------------------------------------- secrets */
 
 static int
 secret_from_file(struct load *ld, int row, struct otas_secret *s,
@@ -562,7 +562,7 @@ load_deadline(struct load *ld)
 	return 0;
 }
 
-/* -------------------------------------------------------------- API */
+/* ------------------------------------------------------------------- API */
 
 int
 config_load(struct otas_config *c, const char *argv0, unsigned need,

@@ -291,11 +291,11 @@ connect_host(struct db *db, int i, const char *attrs, long long limit,
 	char timeout[16], options[64], what[160], name[128];
 	int n, w;
 
-	pghosts_name(&db->hosts, i, name, sizeof name);
-	w = snprintf(what, sizeof what, "connect to %s (host %d of %d)", name,
+	pghosts_name(&db->hosts, i, name, sizeof(name));
+	w = snprintf(what, sizeof(what), "connect to %s (host %d of %d)", name,
 	    i + 1, db->hosts.n);
 	n = pghosts_params(&db->hosts, i, attrs, kw, val, DB_MAX_PARAMS);
-	if (w < 0 || (size_t)w >= sizeof what ||
+	if (w < 0 || (size_t)w >= sizeof(what) ||
 	    common_params(db, kw, val, n, DB_MAX_PARAMS, timeout, options)) {
 		log_msg("database: host %d: connection settings do not fit",
 		    i + 1);
@@ -630,8 +630,8 @@ listen_open(struct db *db, const char *channel)
 	PGresult *res;
 	int n, ok;
 
-	n = snprintf(sql, sizeof sql, "LISTEN %s", channel);
-	if (n < 0 || (size_t)n >= sizeof sql)
+	n = snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	if (n < 0 || (size_t)n >= sizeof(sql))
 		return -1;
 	if (db_connect(db, call.deadline, &why) == -1)
 		return -1;

@@ -141,7 +141,7 @@ static struct {
 
 static struct slot private_slot;
 
-/* ------------------------------------------------------- request path */
+/* ---------------------------------------------------------- request path */
 
 static void
 add(_Atomic uint64_t *v, uint64_t n)
@@ -225,7 +225,7 @@ metrics_commit_rows(int rows)
 	add(&s->n.rows_sum, (uint64_t)rows);
 }
 
-/* ------------------------------------------------------------- image */
+/* ----------------------------------------------------------------- image */
 
 size_t
 metrics_image_size(void)
@@ -265,7 +265,7 @@ metrics_header_check(const void *image, size_t len)
 	return 0;
 }
 
-/* ----------------------------------------------------------- scraping */
+/* -------------------------------------------------------------- scraping */
 
 struct out {
 	char	*p;
@@ -492,7 +492,7 @@ metrics_text(const void *image, size_t len, char *out, size_t cap)
 	return o.overflow ? -1 : (long)o.len;
 }
 
-/* ------------------------------------------------------ the pool's lock */
+/* ------------------------------------------------------- the pool's lock */
 
 static void
 pool_lock(void)
@@ -525,7 +525,7 @@ metrics_pool_unlock(void)
 	pool_unlock();
 }
 
-/* ------------------------------------------------------------ processes */
+/* ------------------------------------------------------------- processes */
 
 /*
  * Field 22 of /proc/<pid>/stat, the process's start in clock ticks after
@@ -646,7 +646,7 @@ claim(struct image *im)
 	return claim_free(im);
 }
 
-/* --------------------------------------------------------------- the file */
+/* -------------------------------------------------------------- the file */
 
 /* OTAS_METRICS_FILE, else beside the settings file; "" when neither. */
 static int

@@ -104,7 +104,7 @@ entry_of(const struct field *f, size_t n, struct passwd_entry *e)
 	if (n != 7 || f[0].len == 0 || f[0].p[0] == '+' || f[0].p[0] == '-' ||
 	    memchr(f[0].p, '\0', f[0].len) != NULL ||
 	    memchr(f[5].p, '\0', f[5].len) != NULL ||
-	    f[0].len >= sizeof e->name || f[5].len >= sizeof e->home ||
+	    f[0].len >= sizeof(e->name) || f[5].len >= sizeof(e->home) ||
 	    (uid = id_of(&f[2])) < 0 || (gid = id_of(&f[3])) < 0)
 		return 0;
 	memcpy(e->name, f[0].p, f[0].len);

@@ -39,7 +39,7 @@ refuse(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* ------------------------------------------------------------ reading */
+/* --------------------------------------------------------------- reading */
 
 /* dir = the part of path before its last '/' ("/" for "/x"). */
 static int
@@ -188,7 +188,7 @@ file_open(struct settings_file *f, const char *path, int optional,
 	return -1;
 }
 
-/* ------------------------------------------------------------- trust */
+/* ----------------------------------------------------------------- trust */
 
 /*
  * ssh's StrictModes: whoever may replace a file decides what the program
@@ -253,7 +253,7 @@ settings_file_private(const char *path, const struct stat *st,
 	    st->st_uid == 0 ? " (or 640, root owning it)" : "");
 }
 
-/* ------------------------------------------- where the program lives */
+/* ----------------------------------------------- where the program lives */
 
 /* The directory of the first PATH entry holding name; 0: none does. */
 static int
@@ -331,7 +331,7 @@ settings_file_close(struct settings_file *f)
 	f->len = 0;
 }
 
-/* ------------------------------------------------------------ the lines */
+/* ------------------------------------------------------------- the lines */
 
 /* A name worth quoting back: letters, digits, '_' only (no log injection). */
 static int

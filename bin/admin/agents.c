@@ -64,7 +64,7 @@ agent_options(const struct ctx *c, const struct args *a, struct newagent *n)
 {
 	int	 rc;
 
-	memset(n, 0, sizeof *n);
+	memset(n, 0, sizeof(*n));
 	if ((n->name = opt(a, "name")) == NULL)
 		return fail(EXIT_USAGE, "agent create: --name is required");
 	n->desc = opt_or_empty(a, "description");
@@ -111,7 +111,7 @@ cmd_agent_create(struct ctx *c, struct args *a)
 	PGconn		*conn;
 	int		 rc;
 
-	memset(&k, 0, sizeof k);
+	memset(&k, 0, sizeof(k));
 	if ((rc = agent_options(c, a, &n)) != 0)
 		return rc;
 	if ((conn = admin_connect(&c->cfg)) == NULL)
@@ -256,8 +256,8 @@ cmd_session_list(struct ctx *c, struct args *a)
 	if (lim != NULL && decimal_long(lim, 1, MAX_LIMIT, &limit) == -1)
 		return fail(EXIT_USAGE, "--limit must be a number from 1 to %ld",
 		    MAX_LIMIT);
-	rc = snprintf(lbuf, sizeof lbuf, "%ld", limit);
-	if (rc < 0 || (size_t)rc >= sizeof lbuf)
+	rc = snprintf(lbuf, sizeof(lbuf), "%ld", limit);
+	if (rc < 0 || (size_t)rc >= sizeof(lbuf))
 		return fail(EXIT_FAIL, "internal: limit buffer");
 	p[1] = lbuf;
 	if ((res = agent_query(c, agent, "SELECT s.id, s.agent_key_id, k.prefix,"

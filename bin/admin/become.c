@@ -98,10 +98,10 @@ who_find(const char *user, struct who *w)
 	if ((pw = getpwnam(user)) == NULL)
 		return fail(EXIT_FAIL, "check --as: no user %s%s%s", user,
 		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-	n = snprintf(w->e.name, sizeof w->e.name, "%s", pw->pw_name);
-	if (n < 0 || (size_t)n >= sizeof w->e.name ||
-	    (n = snprintf(w->e.home, sizeof w->e.home, "%s", pw->pw_dir)) < 0 ||
-	    (size_t)n >= sizeof w->e.home)
+	n = snprintf(w->e.name, sizeof(w->e.name), "%s", pw->pw_name);
+	if (n < 0 || (size_t)n >= sizeof(w->e.name) ||
+	    (n = snprintf(w->e.home, sizeof(w->e.home), "%s", pw->pw_dir)) < 0 ||
+	    (size_t)n >= sizeof(w->e.home))
 		return fail(EXIT_FAIL, "check --as: user name or home too long");
 	w->e.uid = pw->pw_uid;
 	w->e.gid = pw->pw_gid;

@@ -209,9 +209,9 @@ check_fail(const struct check *k)
 
 	list[0] = '\0';
 	for (i = 0; i < k->nfail; i++) {
-		w = snprintf(list + len, sizeof list - len, "%s%s",
+		w = snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i > 0 ? ", " : "", k->failed[i]);
-		if (w < 0 || (size_t)w >= sizeof list - len)
+		if (w < 0 || (size_t)w >= sizeof(list) - len)
 			break;
 		len += (size_t)w;
 	}
@@ -230,7 +230,7 @@ cmd_check(struct ctx *c, struct args *a)
 	struct check	 k;
 	PGconn		*conn = NULL;
 
-	memset(&k, 0, sizeof k);
+	memset(&k, 0, sizeof(k));
 	k.ok_rights = -1;
 	k.pending = json_object_new_array();
 	if (!(k.ok_config = c->cfg_ok))
@@ -245,7 +245,7 @@ cmd_check(struct ctx *c, struct args *a)
 		 * as the user suEXEC runs the programs as.
 		 */
 		k.ok_rights = check_rights(conn, c->cfg.runtime_role, k.role,
-		    sizeof k.role, &k.rights_why) == 1;
+		    sizeof(k.role), &k.rights_why) == 1;
 	}
 	check_verdicts(c, &k);
 	check_print(c, &k);

@@ -66,7 +66,7 @@ key_options(const struct ctx *c, const struct args *a, struct keyopts *ko)
 	int	 rc;
 
 	if ((rc = key_expiry(opt(a, "expires-in"), opt(a, "never"), ko->dbuf,
-	    sizeof ko->dbuf, &ko->days)) != 0)
+	    sizeof(ko->dbuf), &ko->days)) != 0)
 		return rc;
 	return key_iterations(&c->cfg, opt(a, "iterations"), &ko->iterations);
 }
@@ -76,7 +76,7 @@ newkey_wipe(struct newkey *k)
 {
 	free(k->expires_at);
 	free(k->created_at);
-	OPENSSL_cleanse(k, sizeof *k);
+	OPENSSL_cleanse(k, sizeof(*k));
 }
 
 /* A new id, prefix and secret, and the key's hash. */
@@ -86,17 +86,18 @@ key_make(long iterations, struct newkey *k)
 	char	 secret[KEY_SECRET_LEN + 1];
 	int	 n;
 
-	memset(k, 0, sizeof *k);
+	memset(k, 0, sizeof(*k));
 	if (uuid7_make(k->id) == -1 ||
 	    random_alnum(k->prefix, KEY_PREFIX_LEN) == -1 ||
 	    random_base64url(secret, KEY_SECRET_BYTES) == -1)
 		return fail(EXIT_FAIL, "no random bytes available");
-	n = snprintf(k->key, sizeof k->key, KEY_HEAD "%s_%s", k->prefix, secret);
-	OPENSSL_cleanse(secret, sizeof secret);
+	n = snprintf(k->key, sizeof(k->key), KEY_HEAD "%s_%s", k->prefix,
+	    secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (n < 0 || (size_t)n != KEY_ISSUED_LEN)
 		return fail(EXIT_FAIL, "internal: key length");
 	if (hash_make(k->key, KEY_ISSUED_LEN, iterations, k->hashed,
-	    sizeof k->hashed) == -1)
+	    sizeof(k->hashed)) == -1)
 		return fail(EXIT_FAIL, "cannot hash the new key");
 	return 0;
 }
@@ -203,7 +204,7 @@ key_new(struct ctx *c, struct args *a, int rotate)
 	long long	 revoked = 0;
 	int		 rc;
 
-	memset(&k, 0, sizeof k);
+	memset(&k, 0, sizeof(k));
 	if ((ko.name = opt(a, "name")) == NULL)
 		ko.name = "";
 	if ((rc = check_uuid("agent id", agent)) != 0 ||
@@ -364,7 +365,7 @@ cmd_key_revoke(struct ctx *c, struct args *a)
 	int		 byid, rc = EXIT_FAIL;
 	int		 end = opt(a, "end-sessions") != NULL;
 
-	memset(&r, 0, sizeof r);
+	memset(&r, 0, sizeof(r));
 	byid = uuid_valid(key, strlen(key));
 	if (!byid && !prefix_valid(key))
 		return fail(EXIT_USAGE, "not a key id or prefix: %s", key);

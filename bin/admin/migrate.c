@@ -95,7 +95,7 @@ mig_list(const char *dir, struct migration **out, size_t *count)
 	if ((d = opendir(dir)) == NULL)
 		return fail(EXIT_FAIL, "cannot read SQL directory %s: %s",
 		    dir, strerror(errno));
-	if ((m = calloc(MAX_MIGRATIONS, sizeof *m)) == NULL) {
+	if ((m = calloc(MAX_MIGRATIONS, sizeof(*m))) == NULL) {
 		closedir(d);
 		return fail(EXIT_FAIL, "out of memory");
 	}
@@ -116,7 +116,7 @@ mig_list(const char *dir, struct migration **out, size_t *count)
 		}
 	}
 	closedir(d);
-	qsort(m, n, sizeof *m, mig_cmp);
+	qsort(m, n, sizeof(*m), mig_cmp);
 	if (mig_unique(m, n) != 0) {
 		mig_free(m, n);
 		return EXIT_FAIL;
@@ -136,8 +136,8 @@ mig_read(const char *dir, const char *file, char **out)
 	size_t	 len;
 	int	 n;
 
-	n = snprintf(path, sizeof path, "%s/%s", dir, file);
-	if (n < 0 || (size_t)n >= sizeof path)
+	n = snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= sizeof(path))
 		return fail(EXIT_FAIL, "path too long: %s/%s", dir, file);
 	if ((f = fopen(path, "r")) == NULL)
 		return fail(EXIT_FAIL, "cannot open %s: %s", path,
@@ -285,7 +285,7 @@ mig_run_sql(PGconn *conn, char *sql, const char *what, const char *name,
 		PQclear(res);
 		return 0;
 	}
-	db_error_line(conn, res, line, sizeof line);
+	db_error_line(conn, res, line, sizeof(line));
 	PQclear(res);
 	return fail(EXIT_FAIL, "%s%s failed, %s: %s", what, name, consequence,
 	    line);
@@ -329,8 +329,8 @@ mig_apply(PGconn *conn, const char *dir, const struct migration *m,
 	int		 rc, done;
 
 	*did = 0;
-	rc = snprintf(ver, sizeof ver, "%ld", m->version);
-	if (rc < 0 || (size_t)rc >= sizeof ver)
+	rc = snprintf(ver, sizeof(ver), "%ld", m->version);
+	if (rc < 0 || (size_t)rc >= sizeof(ver))
 		return fail(EXIT_FAIL, "internal: version buffer");
 	if ((rc = mig_read(dir, m->file, &sql)) != 0)
 		return rc;
@@ -373,8 +373,8 @@ mig_grant(PGconn *conn, const char *dir, const char *role, int login,
 	int		 n, rc;
 
 	*done = 0;
-	n = snprintf(path, sizeof path, "%s/%s", dir, GRANTS_FILE);
-	if (n < 0 || (size_t)n >= sizeof path)
+	n = snprintf(path, sizeof(path), "%s/%s", dir, GRANTS_FILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
 		return fail(EXIT_FAIL, "path too long: %s/%s", dir, GRANTS_FILE);
 	if (access(path, F_OK) == -1 && errno == ENOENT)
 		return 0;
@@ -532,7 +532,7 @@ cmd_migrate(struct ctx *c, struct args *a)
 
 	if ((rc = mig_list(dir, &m, &n)) != 0)
 		return rc;
-	memset(&r, 0, sizeof r);
+	memset(&r, 0, sizeof(r));
 	r.applied = json_object_new_array();
 	out_start(&o, c);
 	rc = EXIT_FAIL;

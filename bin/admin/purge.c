@@ -200,7 +200,7 @@ cmd_session_purge(struct ctx *c, struct args *a)
 	long		 batch = DEFAULT_BATCH;
 	int		 rc;
 
-	memset(&p, 0, sizeof p);
+	memset(&p, 0, sizeof(p));
 	p.dry_run = opt(a, "dry-run") != NULL;
 	if ((rc = purge_retention(c, opt(a, "older-than"), &secs)) != 0)
 		return rc;
@@ -209,9 +209,9 @@ cmd_session_purge(struct ctx *c, struct args *a)
 		    MAX_BATCH);
 	p.retention = secs;
 	p.batch_rows = batch;
-	if (fmt_ll(p.seconds, sizeof p.seconds, secs) == -1 ||
-	    fmt_ll(p.batch, sizeof p.batch, batch) == -1 ||
-	    fmt_ll(p.ttl, sizeof p.ttl, c->cfg.idempotency_ttl) == -1)
+	if (fmt_ll(p.seconds, sizeof(p.seconds), secs) == -1 ||
+	    fmt_ll(p.batch, sizeof(p.batch), batch) == -1 ||
+	    fmt_ll(p.ttl, sizeof(p.ttl), c->cfg.idempotency_ttl) == -1)
 		return fail(EXIT_FAIL, "internal: number buffer");
 	rc = EXIT_FAIL;
 	if ((conn = admin_connect(&c->cfg)) == NULL ||

@@ -72,7 +72,7 @@ fail_db(PGconn *conn, const PGresult *res)
 {
 	char	 line[512];
 
-	db_error_line(conn, res, line, sizeof line);
+	db_error_line(conn, res, line, sizeof(line));
 	return fail(EXIT_FAIL, "database: %s", line[0] != '\0' ? line :
 	    "unknown error");
 }
@@ -176,9 +176,9 @@ admin_connect(const struct otas_config *cfg)
 	char		 line[512], timeout[24];
 	int		 n = 0, w;
 
-	w = snprintf(timeout, sizeof timeout, "%ld", conn_timeout(cfg));
+	w = snprintf(timeout, sizeof(timeout), "%ld", conn_timeout(cfg));
 	if (getenv("PGCONNECT_TIMEOUT") == NULL && w > 0 &&
-	    (size_t)w < sizeof timeout) {
+	    (size_t)w < sizeof(timeout)) {
 		keys[n] = "connect_timeout";
 		vals[n++] = timeout;
 	}
@@ -195,7 +195,7 @@ admin_connect(const struct otas_config *cfg)
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		one_line(PQerrorMessage(conn), line, sizeof line);
+		one_line(PQerrorMessage(conn), line, sizeof(line));
 		fail(EXIT_FAIL, "cannot connect to the database: %s", line);
 		PQfinish(conn);
 		return NULL;

@@ -30,15 +30,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((nl = memchr(data, '\n', size)) == NULL)
 		return 0;
 	ulen = (size_t)(nl - (const char *)data);
-	if (ulen >= sizeof user || memchr(data, '\0', ulen) != NULL)
+	if (ulen >= sizeof(user) || memchr(data, '\0', ulen) != NULL)
 		return 0;
 	memcpy(user, data, ulen);
 	user[ulen] = '\0';
 	data += ulen + 1;
 	size -= ulen + 1;
 	if (passwd_find((const char *)data, size, user, &e) == 1) {
-		if (memchr(e.name, '\0', sizeof e.name) == NULL ||
-		    memchr(e.home, '\0', sizeof e.home) == NULL)
+		if (memchr(e.name, '\0', sizeof(e.name)) == NULL ||
+		    memchr(e.home, '\0', sizeof(e.home)) == NULL)
 			abort();
 		if (strcmp(e.name, user) != 0 &&
 		    strspn(user, "0123456789") != ulen)

@@ -73,8 +73,8 @@ check_host(const struct pghosts *h, int i)
 	check_list(h, i, kw, val, n, "host");
 	check_list(h, i, kw, val, n, "hostaddr");
 	check_list(h, i, kw, val, n, "port");
-	pghosts_name(h, i, name, sizeof name);
-	if (memchr(name, '\0', sizeof name) == NULL)
+	pghosts_name(h, i, name, sizeof(name));
+	if (memchr(name, '\0', sizeof(name)) == NULL)
 		abort();
 }
 

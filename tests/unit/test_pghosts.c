@@ -158,9 +158,9 @@ an_empty_entry_is_left_to_libpqs_default(void **st)
 	host_params(&h, 1, NULL, &p);
 	assert_null(value(&p, "host"));
 	assert_null(value(&p, "port"));
-	pghosts_name(&h, 1, name, sizeof name);
+	pghosts_name(&h, 1, name, sizeof(name));
 	assert_string_equal(name, "default:default");
-	pghosts_name(&h, 2, name, sizeof name);
+	pghosts_name(&h, 2, name, sizeof(name));
 	assert_string_equal(name, "c:3");
 	pghosts_free(&h);
 }
@@ -233,7 +233,7 @@ a_name_too_long_for_the_buffer_becomes_the_hosts_number(void **st)
 	char name[8];
 
 	assert_int_equal(pghosts_parse(&h, "host=/var/run/postgresql,b"), 1);
-	pghosts_name(&h, 0, name, sizeof name);
+	pghosts_name(&h, 0, name, sizeof(name));
 	assert_string_equal(name, "host 1");
 	pghosts_free(&h);
 }
