@@ -7,7 +7,6 @@ one budget per host, not one each (counted by the pool's metrics, not by
 timing).
 """
 
-import concurrent.futures
 import http.client
 import os
 import threading

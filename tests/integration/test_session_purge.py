@@ -132,7 +132,7 @@ def test_without_any_retention_no_session_goes_but_expired_records_do(
     # (OTAS_IDEMPOTENCY_TTL, a day), whether sessions are kept or not.
     old = rows.sessions(3, "3650 days")
     sid = old.copy().pop()
-    expired = rows.record("400 days", session_id=sid)
+    rows.record("400 days", session_id=sid)
     fresh = rows.record("1 hour", session_id=sid)
     r = ok(purge())
     assert "no session purged; deleted 1 expired idempotency record" in \

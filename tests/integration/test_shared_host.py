@@ -23,7 +23,6 @@ import subprocess
 
 import pytest
 
-from harness import admin_cli
 from harness import guide
 from harness import metrics_scrape as ms
 from harness import shared_host
