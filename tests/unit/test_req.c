@@ -204,136 +204,100 @@ content_length_absent_or_empty_is_minus_one(void **state)
 	assert_int_equal(length_of("CONTENT_LENGTH="), -1);
 }
 
-static int
-is_health(const char *uri_param)
+enum route { NONE, HEALTH, END, METRICS };
+
+/* The route req_parse finds in one parameter; never two at once. */
+static enum route
+route(const char *param)
 {
-	char *envp[] = { "REQUEST_METHOD=GET", (char *)uri_param, NULL };
+	char *envp[] = { "REQUEST_METHOD=GET", (char *)param, NULL };
 	struct req r;
 
 	req_parse(envp, &r);
-	return r.health;
+	assert_true(r.health + r.end + r.metrics <= 1);
+	return r.health ? HEALTH : r.end ? END : r.metrics ? METRICS : NONE;
 }
 
-static void
-health_path_is_recognised_with_a_query_a_prefix_or_below_it(void **state)
-{
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/"));
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/?probe=lb"));
-	assert_true(is_health("REQUEST_URI=/otas/api/agent/v1/health/"));
-	/* Below it (should a server route it here): never the endpoint. */
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/x"));
-}
+#define URI	"REQUEST_URI="
+#define V1	URI "/api/agent/v1"
 
 /*
- * The path the server routed, dot segments removed: ".../health/../x" is
- * no readiness check.
+ * Each route is recognised with a query or a prefix (another mount point);
+ * the readiness check also below it (should a server route it here), and
+ * on the path the server routed, dot segments removed: ".../health/../x"
+ * is no readiness check, while a segment that only looks like dots is a
+ * name.  Absolute form: the path after the authority.  /metrics is a path
+ * ending in it.  Only REQUEST_URI counts.
  */
+static const struct {
+	const char	*param;
+	enum route	 want;
+} routes[] = {
+	{ V1 "/health/", HEALTH },
+	{ V1 "/health/?probe=lb", HEALTH },
+	{ URI "/otas/api/agent/v1/health/", HEALTH },
+	{ V1 "/health/x", HEALTH },
+	{ V1 "/health/../session/create/", NONE },
+	{ V1 "/health/%2e%2E/session/create/", NONE },
+	{ V1 "/health/./../session/create/?a=b", NONE },
+	{ V1 "/health/..", NONE },
+	{ URI "/health/../../../session/", NONE },
+	{ V1 "/session/create/../../health/", HEALTH },
+	{ V1 "/health/.", HEALTH },
+	{ V1 "/health/%2e", HEALTH },
+	{ V1 "/./health/", HEALTH },
+	{ V1 "/x/../health/", HEALTH },
+	{ URI "/a/.../health/", HEALTH },
+	{ URI "/a/health/.../../x", HEALTH },
+	{ URI "http://h:80/api/agent/v1/health/", HEALTH },
+	{ URI "http://h/api/agent/v1/health/../session/create/", NONE },
+	{ V1 "/session/create/", NONE },
+	{ V1 "/session/create/?x=/health/", NONE },
+	{ V1 "/healthz/", NONE },
+	{ URI "/health", NONE },
+	{ URI, NONE },
+	{ "SCRIPT_NAME=/api/agent/v1/health/", NONE },
+	{ V1 "/session/end/", END },
+	{ V1 "/session/end/?x=1", END },
+	{ URI "/otas/api/agent/v1/session/end/", END },
+	{ V1 "/session/create/?x=/session/end/", NONE },
+	{ V1 "/session/end", NONE },
+	{ V1 "/session/ended/", NONE },
+	{ "SCRIPT_NAME=/api/agent/v1/session/end/", NONE },
+	{ URI "/metrics", METRICS },
+	{ URI "/metrics?x=1", METRICS },
+	{ URI "/~user/metrics", METRICS },
+	{ URI "/metrics/", NONE },
+	{ URI "/metricsx", NONE },
+	{ V1 "/session/create/?next=/metrics", NONE },
+	{ V1 "/health/metrics", HEALTH },
+	{ "SCRIPT_NAME=/metrics", NONE },
+};
+
 static void
-health_is_decided_on_the_path_without_dot_segments(void **state)
+each_path_takes_the_route_the_table_gives(void **state)
 {
-	assert_false(is_health(
-	    "REQUEST_URI=/api/agent/v1/health/../session/create/"));
-	assert_false(is_health(
-	    "REQUEST_URI=/api/agent/v1/health/%2e%2E/session/create/"));
-	assert_false(is_health(
-	    "REQUEST_URI=/api/agent/v1/health/./../session/create/?a=b"));
-	assert_false(is_health("REQUEST_URI=/api/agent/v1/health/.."));
-	assert_false(is_health("REQUEST_URI=/health/../../../session/"));
-	assert_true(is_health(
-	    "REQUEST_URI=/api/agent/v1/session/create/../../health/"));
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/."));
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/health/%2e"));
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/./health/"));
-	assert_true(is_health("REQUEST_URI=/api/agent/v1/x/../health/"));
-	/* A segment that only looks like dots is a name. */
-	assert_true(is_health("REQUEST_URI=/a/.../health/"));
-	assert_true(is_health("REQUEST_URI=/a/health/.../../x"));
-	/* Absolute form: the path after the authority. */
-	assert_true(is_health("REQUEST_URI=http://h:80/api/agent/v1/health/"));
-	assert_false(is_health(
-	    "REQUEST_URI=http://h/api/agent/v1/health/../session/create/"));
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (route(routes[i].param) != routes[i].want)
+			fail_msg("%s: route %d, want %d", routes[i].param,
+			    route(routes[i].param), routes[i].want);
 }
 
 static void
 overlong_path_is_never_the_health_check(void **state)
 {
 	char uri[REQ_PATH_MAX + 64];
-	size_t n = strlen("REQUEST_URI=");
+	size_t n = strlen(URI);
 
-	memcpy(uri, "REQUEST_URI=", n);
+	memcpy(uri, URI, n);
 	memset(uri + n, 'a', sizeof(uri) - n);
 	memcpy(uri + n, "/health/", 8);
 	uri[sizeof(uri) - 1] = '\0';
-	assert_false(is_health(uri));
+	assert_int_equal(route(uri), NONE);
 	uri[n + REQ_PATH_MAX - 1] = '\0';	/* REQ_PATH_MAX - 1 bytes: fits */
-	assert_true(is_health(uri));
-}
-
-static void
-other_paths_and_no_uri_are_not_the_health_check(void **state)
-{
-	assert_false(is_health("REQUEST_URI=/api/agent/v1/session/create/"));
-	assert_false(is_health(
-	    "REQUEST_URI=/api/agent/v1/session/create/?x=/health/"));
-	assert_false(is_health("REQUEST_URI=/api/agent/v1/healthz/"));
-	assert_false(is_health("REQUEST_URI=/health"));
-	assert_false(is_health("REQUEST_URI="));
-	assert_false(is_health("SCRIPT_NAME=/api/agent/v1/health/"));
-}
-
-static int
-is_end(const char *uri_param)
-{
-	char *envp[] = { "REQUEST_METHOD=POST", (char *)uri_param, NULL };
-	struct req r;
-
-	req_parse(envp, &r);
-	return r.end;
-}
-
-static void
-end_path_is_recognised_with_a_query_or_a_prefix(void **state)
-{
-	assert_true(is_end("REQUEST_URI=/api/agent/v1/session/end/"));
-	assert_true(is_end("REQUEST_URI=/api/agent/v1/session/end/?x=1"));
-	assert_true(is_end("REQUEST_URI=/otas/api/agent/v1/session/end/"));
-}
-
-static void
-other_paths_are_not_the_end_endpoint(void **state)
-{
-	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/create/"));
-	assert_false(is_end(
-	    "REQUEST_URI=/api/agent/v1/session/create/?x=/session/end/"));
-	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/end"));
-	assert_false(is_end("REQUEST_URI=/api/agent/v1/session/ended/"));
-	assert_false(is_end("REQUEST_URI="));
-	assert_false(is_end("SCRIPT_NAME=/api/agent/v1/session/end/"));
-}
-
-static int
-is_metrics(const char *uri_param)
-{
-	char *envp[] = { "REQUEST_METHOD=GET", (char *)uri_param, NULL };
-	struct req r;
-
-	req_parse(envp, &r);
-	return r.metrics;
-}
-
-static void
-metrics_path_is_one_ending_in_metrics(void **state)
-{
-	assert_true(is_metrics("REQUEST_URI=/metrics"));
-	assert_true(is_metrics("REQUEST_URI=/metrics?x=1"));
-	assert_true(is_metrics("REQUEST_URI=/~user/metrics"));
-	assert_false(is_metrics("REQUEST_URI=/metrics/"));
-	assert_false(is_metrics("REQUEST_URI=/metricsx"));
-	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/session/create/"
-	    "?next=/metrics"));
-	assert_false(is_metrics("REQUEST_URI=/api/agent/v1/health/metrics"));
-	assert_false(is_metrics("REQUEST_URI="));
-	assert_false(is_metrics("SCRIPT_NAME=/metrics"));
+	assert_int_equal(route(uri), HEALTH);
 }
 
 static void
@@ -486,14 +450,8 @@ main(void)
 		cmocka_unit_test(unsafe_request_ids_are_replaced_by_a_generated_one),
 		cmocka_unit_test(request_id_of_65_bytes_is_replaced),
 		cmocka_unit_test(generated_ids_differ_between_requests),
-		cmocka_unit_test(
-		    health_path_is_recognised_with_a_query_a_prefix_or_below_it),
-		cmocka_unit_test(other_paths_and_no_uri_are_not_the_health_check),
-		cmocka_unit_test(health_is_decided_on_the_path_without_dot_segments),
+		cmocka_unit_test(each_path_takes_the_route_the_table_gives),
 		cmocka_unit_test(overlong_path_is_never_the_health_check),
-		cmocka_unit_test(end_path_is_recognised_with_a_query_or_a_prefix),
-		cmocka_unit_test(other_paths_are_not_the_end_endpoint),
-		cmocka_unit_test(metrics_path_is_one_ending_in_metrics),
 		cmocka_unit_test(remote_addr_is_located),
 	};
 
