@@ -19,6 +19,7 @@ as an installed one finds its own.  Each walk ends with the seed's curl
 answered 200 and the session's row in agent_session.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -175,14 +176,28 @@ def base(workdir):
     shutil.rmtree(d, ignore_errors=True)
 
 
-def serve(base, build, settings):
+@contextlib.contextmanager
+def serving(base, build, settings):
     """lighttpd from its example with the guide's settings for the
-    programs (web-servers.md's first server); started, the caller stops
-    it."""
-    env = dict(settings)
-    app = stack.App(build, env)
-    return stack.start_private(stack.Lighttpd, os.path.join(base, "web"),
-                               app)
+    programs (web-servers.md's first server), for the with block."""
+    app = stack.App(build, dict(settings))
+    srv = stack.start_private(stack.Lighttpd, os.path.join(base, "web"), app)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def seed(key, srv):
+    """What the guide's request block is run with: the key, and the URL
+    of the server it asks."""
+    return {"agent_...": key, "http://localhost:8000": srv.url}
+
+
+def assert_rights_ok(check_output):
+    """otas-admin check found the runtime role's rights as they should."""
+    assert re.search(r"^rights\s+ok \(role otas_runtime\)", check_output,
+                     re.MULTILINE), check_output
 
 
 def assert_session_created(site, stdout, pg=None):
@@ -201,40 +216,35 @@ def assert_session_created(site, stdout, pg=None):
 
 # --- database-roles.md ------------------------------------------------------
 
-def database_roles(site):
-    """database-roles.md's steps up to the agent; its check and request
-    blocks, the check run."""
+def database_roles(base, build_dir, sql_dir, pg):
+    """database-roles.md's steps on pg, up to the check that creates the
+    agent: the Site, the agent's key, and the guide's check and request
+    blocks."""
+    site = Site(base, build_dir, sql_dir, pg)
     roles, owner, files, check, request = guide.blocks(
         guide.path("database-roles.md"), "## Steps")
     site.run(roles)
     site.run(owner)
     site.run(files)
     out = site.run(check)
-    assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
-                     re.MULTILINE), out
-    return check, request
+    assert_rights_ok(out)
+    return site, key_of(out), check, request
 
 
 def test_database_roles_guide_as_written_gives_the_seed_curl_200(
         base, build_dir, sql_dir):
     pg = site_cluster(base)
-    srv = None
     try:
-        site = Site(base, build_dir, sql_dir, pg)
-        check, request = database_roles(site)
-        key = key_of(site.outputs[-1])
+        site, key, check, request = database_roles(base, build_dir,
+                                                   sql_dir, pg)
         # The programs get what check was given; the runtime role logs in
         # with the password of their file (scram on 127.0.0.1).
         settings = site.settings(check.split("otas-admin check")[0])
         assert set(settings) == {"OTAS_DATABASE_URL", "PGPASSFILE",
                                  "OTAS_JWT_SECRET_FILE"}, settings
-        srv = serve(base, build_dir, settings)
-        out = site.run(request, {"agent_...": key,
-                                 "http://localhost:8000": srv.url})
-        assert_session_created(site, out)
+        with serving(base, build_dir, settings) as srv:
+            assert_session_created(site, site.run(request, seed(key, srv)))
     finally:
-        if srv is not None:
-            srv.stop()
         pg.destroy()
 
 
@@ -247,12 +257,10 @@ def test_failover_guide_standby_promoted_as_written_gives_200_again(
     promotion; the same curl gets 200 from the new primary."""
     pair = replication.Pair(base)
     primary, standby = pair.primary, pair.standby
-    srv = None
     try:
         site_cluster(base, primary)
-        site = Site(base, build_dir, sql_dir, primary)
-        database_roles(site)
-        key = key_of(site.outputs[-1])
+        site, key, _, _ = database_roles(base, build_dir, sql_dir,
+                                         primary)
         (repl_role, copy, sync, web, request,
          promote) = guide.blocks(guide.path("failover.md"),
                                  "## A primary and a synchronous standby")
@@ -276,22 +284,17 @@ def test_failover_guide_standby_promoted_as_written_gives_200_again(
                 lambda cmd: standby.start()})
         site.run(sync, machines, pg=primary)
         pair.wait_synchronous()
-        out = site.run(web, machines)
-        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
-                         re.MULTILINE), out
-        srv = serve(base, build_dir,
-                    site.settings(web.split("otas-admin")[0], machines))
-        seed = dict(machines, **{"agent_...": key,
-                                 "http://localhost:8000": srv.url})
-        assert_session_created(site, site.run(request, seed), primary)
+        assert_rights_ok(site.run(web, machines))
+        settings = site.settings(web.split("otas-admin")[0], machines)
+        with serving(base, build_dir, settings) as srv:
+            curl = dict(machines, **seed(key, srv))
+            assert_session_created(site, site.run(request, curl), primary)
 
-        primary.stop("immediate")
-        site.run(promote, machines, pg=standby)
-        assert_session_created(site, site.run(request, seed), standby)
+            primary.stop("immediate")
+            site.run(promote, machines, pg=standby)
+            assert_session_created(site, site.run(request, curl), standby)
         assert standby.scalar("SELECT count(*) FROM agent_session") == 2
     finally:
-        if srv is not None:
-            srv.stop()
         pair.stop()
 
 
@@ -310,11 +313,9 @@ def start_pgbouncer(ini, port):
 def test_pgbouncer_guide_as_written_gives_the_seed_curl_200(
         base, build_dir, sql_dir):
     pg = site_cluster(base)
-    srv = bouncer = None
+    bouncer = None
     try:
-        site = Site(base, build_dir, sql_dir, pg)
-        database_roles(site)
-        key = key_of(site.outputs[-1])
+        site, key, _, _ = database_roles(base, build_dir, sql_dir, pg)
         conf, web, request = guide.blocks(guide.path("failover.md"),
                                           "## PgBouncer in front")
         etc = os.path.join(base, "etc-pgbouncer")
@@ -329,18 +330,12 @@ def test_pgbouncer_guide_as_written_gives_the_seed_curl_200(
                                       port)
         site.run(conf, here,
                  services={r"systemctl restart pgbouncer": restart})
-        out = site.run(web, here)
-        assert re.search(r"^rights\s+ok \(role otas_runtime\)", out,
-                         re.MULTILINE), out
+        assert_rights_ok(site.run(web, here))
         settings = site.settings(web.split("otas-admin")[0], here)
         assert settings["OTAS_DB_UNNAMED_STATEMENTS"] == "1", settings
-        srv = serve(base, build_dir, settings)
-        out = site.run(request, {"agent_...": key,
-                                 "http://localhost:8000": srv.url})
-        assert_session_created(site, out)
+        with serving(base, build_dir, settings) as srv:
+            assert_session_created(site, site.run(request, seed(key, srv)))
     finally:
-        if srv is not None:
-            srv.stop()
         processes.stop(bouncer)
         pg.destroy()
 
@@ -359,6 +354,7 @@ class WebSite:
     def __init__(self, site, build):
         self.site = site
         self.port = processes.free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
         base = site.base
         self.run_dir = os.path.join(base, "run-otas-fcgi")
         self.logs = os.path.join(base, "logs")
@@ -414,9 +410,8 @@ class WebSite:
         (steps,) = guide.blocks(WEB_GUIDE, heading)
         self.site.run(steps, self.values, services=services)
         (request,) = guide.blocks(WEB_GUIDE, "## The request")
-        assert_session_created(self.site, self.site.run(request, {
-            "agent_...": key,
-            "http://localhost:8000": "http://127.0.0.1:%d" % self.port}))
+        assert_session_created(self.site,
+                               self.site.run(request, seed(key, self)))
 
 
 @pytest.fixture
@@ -425,9 +420,7 @@ def web_site(base, build_dir, sql_dir):
     pg = site_cluster(base)
     web = None
     try:
-        site = Site(base, build_dir, sql_dir, pg)
-        database_roles(site)
-        key = key_of(site.outputs[-1])
+        site, key, _, _ = database_roles(base, build_dir, sql_dir, pg)
         web = WebSite(site, build_dir)
         yield web, key
     finally:
@@ -436,41 +429,52 @@ def web_site(base, build_dir, sql_dir):
         pg.destroy()
 
 
-def test_web_servers_guide_lighttpd_as_written_gives_the_seed_curl_200(
-        web_site):
-    web, key = web_site
+# The web-servers guide's three step sections: each function installs its
+# example with this site's values and returns the section's heading and
+# the guide's commands that start a service (with when it is ready).
+
+def lighttpd_section(web):
     web.install_example("lighttpd.conf.example", examples.lighttpd(dict(
         web.example_values(), port=web.port, logdir=web.logs,
         docroot=web.values["/var/www/otas-empty"])))
-    web.walk("## lighttpd (`lighttpd.conf.example`)", key, {
-        r"lighttpd -D -f \S+": web.start("lighttpd", web.answers)})
+    return "## lighttpd (`lighttpd.conf.example`)", {
+        r"lighttpd -D -f \S+": web.start("lighttpd", web.answers)}
 
 
-@pytest.mark.skipif(not san.Nginx.available(),
-                    reason="nginx or spawn-fcgi is not installed")
-def test_web_servers_guide_nginx_as_written_gives_the_seed_curl_200(
-        web_site):
-    web, key = web_site
+def nginx_section(web):
     web.install_example("nginx.conf.example", examples.nginx(
         web.port, web.run_dir, web.logs))
     sock = os.path.join(web.run_dir, "session.sock")
-    web.walk("## nginx + spawn-fcgi (`nginx.conf.example`)", key, {
+    return "## nginx + spawn-fcgi (`nginx.conf.example`)", {
         r"env -i .* spawn-fcgi .*": web.start(
             "spawn-fcgi", lambda: os.path.exists(sock)),
-        r"nginx -c \S+ -g 'daemon off;'": web.start("nginx", web.answers)})
+        r"nginx -c \S+ -g 'daemon off;'": web.start("nginx", web.answers)}
 
 
-@pytest.mark.skipif(not san.ApacheFcgid.available(),
-                    reason="apache2 or mod_fcgid is not installed")
-def test_web_servers_guide_apache_fcgid_as_written_gives_the_seed_curl_200(
-        web_site):
-    web, key = web_site
+def apache_fcgid_section(web):
+    metrics = os.path.join(web.run_dir, "metrics", "otas.metrics")
     web.install_example("apache.conf.example", examples.apache("fcgid", dict(
         web.example_values(), listen="127.0.0.1:%d" % web.port,
-        logdir=web.logs, modules=san.APACHE_MODULES,
-        metrics_file=os.path.join(web.run_dir, "metrics", "otas.metrics")),
+        logdir=web.logs, modules=san.APACHE_MODULES, metrics_file=metrics),
         {}))
-    web.walk("## Apache + mod_fcgid (`apache.conf.example`, "
-             "`otas_mode_fcgid`)", key, {
-                 r"apache2 -DFOREGROUND -f \S+": web.start("apache2",
-                                                           web.answers)})
+    heading = ("## Apache + mod_fcgid (`apache.conf.example`, "
+               "`otas_mode_fcgid`)")
+    return heading, {
+        r"apache2 -DFOREGROUND -f \S+": web.start("apache2", web.answers)}
+
+
+@pytest.mark.parametrize("section", [
+    pytest.param(lighttpd_section, id="lighttpd"),
+    pytest.param(nginx_section, id="nginx", marks=pytest.mark.skipif(
+        not san.Nginx.available(),
+        reason="nginx or spawn-fcgi is not installed")),
+    pytest.param(apache_fcgid_section, id="apache-fcgid",
+                 marks=pytest.mark.skipif(
+                     not san.ApacheFcgid.available(),
+                     reason="apache2 or mod_fcgid is not installed")),
+])
+def test_web_servers_guide_as_written_gives_the_seed_curl_200(web_site,
+                                                              section):
+    web, key = web_site
+    heading, services = section(web)
+    web.walk(heading, key, services)
