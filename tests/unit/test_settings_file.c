@@ -43,7 +43,7 @@ static void
 assert_found(const struct site *s, const char *argv0, const char *text)
 {
 	struct settings_file f;
-	char err[512];
+	char err[512] = "";
 
 	if (settings_file_open(&f, argv0, err, sizeof(err)) != 1)
 		fail_msg("%s not found for argv0 %s: %s", s->conf, argv0, err);
@@ -116,71 +116,66 @@ named_file_that_is_missing_is_an_error(void **state)
 	assert_open_refused(NULL, "/nonexistent/otas.conf", "cannot read");
 }
 
-static void
-file_found_beside_the_program_from_argv0(void **state)
+/*
+ * How a program may be started, and so where it looks for the file beside
+ * itself: its argv[0], the directory it runs in, SCRIPT_FILENAME, PATH,
+ * and whether the program file is in the site's directory ("@" in a
+ * string stands for that directory).
+ */
+static const struct {
+	const char	*argv0, *cwd, *script_filename, *path;
+	int		 program_there;
+} started[] = {
+	{ "@/otas-session", NULL, NULL, NULL, 0 },
+	/* "./otas-admin" in a shell: the file is named by its absolute path. */
+	{ "./otas-admin", "@", NULL, NULL, 0 },
+	/* suEXEC and mod_cgi: chdir to the script's directory, exec the bare
+	 * name. */
+	{ "otas-session", "@", NULL, "/usr/bin:/bin", 1 },
+	{ "otas-session", "/", "@/otas-session", NULL, 0 },
+	{ "otas-session", "/", NULL, "/nonexistent:@:/bin", 1 },
+};
+
+/* text with its "@" (if any) replaced by dir, in buf. */
+static const char *
+at_site(char *buf, size_t size, const char *text, const char *dir)
 {
-	struct site s;
-	char argv0[128];
+	const char *at = strchr(text, '@');
+	int n;
 
-	site_make(&s, "OTAS_TOKEN_LEEWAY=5\n");
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
-	assert_found(&s, argv0, "OTAS_TOKEN_LEEWAY=5\n");
-	site_remove(&s);
-}
-
-/* "./otas-admin" in a shell: the file is named by its absolute path. */
-static void
-file_beside_a_relative_argv0_is_named_absolutely(void **state)
-{
-	struct site s;
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=4\n");
-	assert_int_equal(chdir(s.dir), 0);
-	assert_found(&s, "./otas-admin", "OTAS_TOKEN_LEEWAY=4\n");
-	site_remove(&s);
-}
-
-/* suEXEC and mod_cgi: chdir to the script's directory, exec the bare name. */
-static void
-file_found_in_the_working_directory_for_a_bare_name(void **state)
-{
-	struct site s;
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=6\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
-	assert_int_equal(chdir(s.dir), 0);
-	setenv("PATH", "/usr/bin:/bin", 1);
-	assert_found(&s, "otas-session", "OTAS_TOKEN_LEEWAY=6\n");
-	site_remove(&s);
+	if (at == NULL)
+		return text;
+	n = snprintf(buf, size, "%.*s%s%s", (int)(at - text), text, dir, at + 1);
+	assert_true(n >= 0 && (size_t)n < size);
+	return buf;
 }
 
 static void
-file_found_beside_script_filename(void **state)
+file_found_beside_the_program_however_it_was_started(void **state)
 {
 	struct site s;
-	char script[128];
+	char buf[4][256];
+	size_t i;
 
-	site_make(&s, "OTAS_TOKEN_LEEWAY=7\n");
-	snprintf(script, sizeof(script), "%s/otas-session", s.dir);
-	setenv("SCRIPT_FILENAME", script, 1);
-	assert_int_equal(chdir("/"), 0);
-	assert_found(&s, "otas-session", "OTAS_TOKEN_LEEWAY=7\n");
-	site_remove(&s);
-}
-
-static void
-file_found_beside_a_program_run_from_path(void **state)
-{
-	struct site s;
-	char path[128];
-
-	site_make(&s, "OTAS_TOKEN_LEEWAY=8\n");
-	site_file(&s, "otas-session", "#!/bin/false\n", 0700);
-	snprintf(path, sizeof(path), "/nonexistent:%s:/bin", s.dir);
-	setenv("PATH", path, 1);
-	assert_int_equal(chdir("/"), 0);
-	assert_found(&s, "otas-session", "OTAS_TOKEN_LEEWAY=8\n");
-	site_remove(&s);
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		site_make(&s, "OTAS_TOKEN_LEEWAY=5\n");
+		if (started[i].program_there)
+			site_file(&s, "otas-session", "#!/bin/false\n", 0700);
+		if (started[i].cwd)
+			assert_int_equal(chdir(at_site(buf[0], sizeof(buf[0]),
+			    started[i].cwd, s.dir)), 0);
+		if (started[i].script_filename)
+			setenv("SCRIPT_FILENAME", at_site(buf[1],
+			    sizeof(buf[1]), started[i].script_filename, s.dir),
+			    1);
+		if (started[i].path)
+			setenv("PATH", at_site(buf[2], sizeof(buf[2]),
+			    started[i].path, s.dir), 1);
+		assert_found(&s, at_site(buf[3], sizeof(buf[3]),
+		    started[i].argv0, s.dir), "OTAS_TOKEN_LEEWAY=5\n");
+		site_remove(&s);
+		assert_int_equal(reset(NULL), 0);
+	}
 }
 
 static void
@@ -523,11 +518,7 @@ main(void)
 		T(named_file_is_read_and_named_absolutely),
 		T(named_file_wins_over_one_beside_the_program),
 		T(named_file_that_is_missing_is_an_error),
-		T(file_found_beside_the_program_from_argv0),
-		T(file_beside_a_relative_argv0_is_named_absolutely),
-		T(file_found_in_the_working_directory_for_a_bare_name),
-		T(file_found_beside_script_filename),
-		T(file_found_beside_a_program_run_from_path),
+		T(file_found_beside_the_program_however_it_was_started),
 		T(no_file_beside_the_program_or_no_program_is_none),
 		T(unreadable_file_beside_the_program_is_an_error),
 		T(file_larger_than_64_kib_is_refused_and_at_64_kib_read),
