@@ -9,7 +9,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@
 struct site {
 	char	dir[64];
 	char	conf[128];	/* dir/otas.conf */
+	char	program[128];	/* dir/otas-session: argv[0] of a program
+				   beside the file */
 };
 
 /* dir/name holding len bytes, with mode (chmod'ed: no umask). */
@@ -48,6 +52,7 @@ site_make(struct site *s, const char *conf)
 	snprintf(s->dir, sizeof(s->dir), "/tmp/otas-unit-site.XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
 	snprintf(s->conf, sizeof(s->conf), "%s/otas.conf", s->dir);
+	snprintf(s->program, sizeof(s->program), "%s/otas-session", s->dir);
 	if (conf != NULL)
 		site_file(s, "otas.conf", conf, 0600);
 }
@@ -69,6 +74,34 @@ site_remove(struct site *s)
 	}
 	closedir(d);
 	assert_int_equal(rmdir(s->dir), 0);
+}
+
+/*
+ * The working directory and PATH the test program started with: tests
+ * change both (a program run by its bare name), and each test's set-up
+ * puts them back.
+ */
+static char site_start_dir[PATH_MAX], site_start_path[4096];
+
+/* First thing in main: 0, or -1 when the directory cannot be named. */
+static int
+site_remember_start(void)
+{
+	const char *path = getenv("PATH");
+
+	if (getcwd(site_start_dir, sizeof(site_start_dir)) == NULL)
+		return -1;
+	snprintf(site_start_path, sizeof(site_start_path), "%s",
+	    path ? path : "/bin");
+	return 0;
+}
+
+/* Back to the start's PATH and directory: 0, or -1 (chdir failed). */
+static int
+site_back_to_start(void)
+{
+	setenv("PATH", site_start_path, 1);
+	return chdir(site_start_dir);
 }
 
 #endif

@@ -95,8 +95,6 @@ number_at(const struct otas_config *c, size_t i)
 	return *(const long *)(const void *)p;
 }
 
-static char start_dir[PATH_MAX], start_path[4096];
-
 static int
 clear_env(void **state)
 {
@@ -104,8 +102,7 @@ clear_env(void **state)
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
-	setenv("PATH", start_path, 1);
-	return chdir(start_dir);
+	return site_back_to_start();
 }
 
 /* config_load must fail, with a message that mentions name. */
@@ -781,11 +778,10 @@ settings_file_found_beside_the_program_from_argv0(void **state)
 {
 	struct site s;
 	struct otas_config c;
-	char err[512], argv0[128];
+	char err[512];
 
 	site_make(&s, "OTAS_TOKEN_LEEWAY=5\n");
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
-	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, s.program, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.token_leeway, 5);
 	assert_string_equal(c.settings_file, s.conf);
 	config_free(&c);
@@ -797,12 +793,11 @@ no_settings_file_beside_the_program_is_fine(void **state)
 {
 	struct site s;
 	struct otas_config c;
-	char err[512], argv0[128];
+	char err[512];
 
 	site_make(&s, NULL);
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
 	setenv("OTAS_TOKEN_LEEWAY", "9", 1);
-	assert_int_equal(config_load(&c, argv0, 0, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, s.program, 0, err, sizeof(err)), 0);
 	assert_int_equal(c.token_leeway, 9);
 	assert_null(c.settings_file);
 	config_free(&c);
@@ -853,11 +848,13 @@ a_bad_value_in_the_file_stops_even_when_the_environment_overrides(
 static void
 lines_that_are_not_name_equals_value_are_refused(void **state)
 {
-	assert_file_refused("OTAS_TOKEN_TTL\n", 1, "NAME=value");
-	assert_file_refused("OTAS_TOKEN_TTL = 60\n", 1, "NAME=value");
-	assert_file_refused("export OTAS_TOKEN_TTL=60\n", 1, "NAME=value");
-	assert_file_refused("=60\n", 1, "NAME=value");
-	assert_file_refused("\"OTAS_TOKEN_TTL\"=60\n", 1, "NAME=value");
+	static const char *const lines[] = { "OTAS_TOKEN_TTL\n",
+	    "OTAS_TOKEN_TTL = 60\n", "export OTAS_TOKEN_TTL=60\n", "=60\n",
+	    "\"OTAS_TOKEN_TTL\"=60\n" };
+	size_t i;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_file_refused(lines[i], 1, "NAME=value");
 }
 
 static void
@@ -1064,7 +1061,6 @@ manual_lists_every_setting_with_its_default_and_no_other(void **state)
 int
 main(void)
 {
-	const char *path = getenv("PATH");
 	const struct CMUnitTest tests[] = {
 		T(defaults_without_any_setting),
 		T(each_number_takes_a_good_value),
@@ -1115,8 +1111,7 @@ main(void)
 		T(authz_database_url_is_kept_and_checked),
 	};
 
-	if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+	if (site_remember_start() == -1)
 		return 1;
-	snprintf(start_path, sizeof(start_path), "%s", path ? path : "/bin");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

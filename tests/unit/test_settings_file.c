@@ -25,15 +25,12 @@
 #include "settings_file.h"
 #include "site.h"
 
-static char start_dir[PATH_MAX], start_path[4096];
-
 static int
 reset(void **state)
 {
 	unsetenv("OTAS_CONFIG");
 	unsetenv("SCRIPT_FILENAME");
-	setenv("PATH", start_path, 1);
-	return chdir(start_dir);
+	return site_back_to_start();
 }
 
 /* ------------------------------------------- what open must do */
@@ -98,13 +95,11 @@ static void
 named_file_wins_over_one_beside_the_program(void **state)
 {
 	struct site named, beside;
-	char argv0[128];
 
 	site_make(&named, "OTAS_TOKEN_TTL=61\n");
 	site_make(&beside, "OTAS_TOKEN_TTL=62\n");
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", beside.dir);
 	setenv("OTAS_CONFIG", named.conf, 1);
-	assert_found(&named, argv0, "OTAS_TOKEN_TTL=61\n");
+	assert_found(&named, beside.program, "OTAS_TOKEN_TTL=61\n");
 	site_remove(&named);
 	site_remove(&beside);
 }
@@ -145,7 +140,8 @@ at_site(char *buf, size_t size, const char *text, const char *dir)
 
 	if (at == NULL)
 		return text;
-	n = snprintf(buf, size, "%.*s%s%s", (int)(at - text), text, dir, at + 1);
+	n = snprintf(buf, size, "%.*s%s%s", (int)(at - text), text, dir,
+	    at + 1);
 	assert_true(n >= 0 && (size_t)n < size);
 	return buf;
 }
@@ -183,11 +179,11 @@ no_file_beside_the_program_or_no_program_is_none(void **state)
 {
 	struct site s;
 	struct settings_file f;
-	char err[512], argv0[128];
+	char err[512];
 
 	site_make(&s, NULL);
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
-	assert_int_equal(settings_file_open(&f, argv0, err, sizeof(err)), 0);
+	assert_int_equal(settings_file_open(&f, s.program, err, sizeof(err)),
+	    0);
 	assert_null(f.path);
 	assert_null(f.text);
 	site_remove(&s);
@@ -199,13 +195,11 @@ static void
 unreadable_file_beside_the_program_is_an_error(void **state)
 {
 	struct site s;
-	char argv0[128];
 
 	/* A directory where the file should be: there, but not readable. */
 	site_make(&s, NULL);
 	assert_int_equal(mkdir(s.conf, 0700), 0);
-	snprintf(argv0, sizeof(argv0), "%s/otas-session", s.dir);
-	assert_open_refused(argv0, s.conf, "cannot read");
+	assert_open_refused(s.program, s.conf, "cannot read");
 	assert_int_equal(rmdir(s.conf), 0);
 	site_remove(&s);
 }
@@ -513,7 +507,6 @@ a_refusal_by_set_stops_the_parse_with_no_why(void **state)
 int
 main(void)
 {
-	const char *path = getenv("PATH");
 	const struct CMUnitTest tests[] = {
 		T(named_file_is_read_and_named_absolutely),
 		T(named_file_wins_over_one_beside_the_program),
@@ -535,8 +528,7 @@ main(void)
 		T(a_refusal_by_set_stops_the_parse_with_no_why),
 	};
 
-	if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+	if (site_remember_start() == -1)
 		return 1;
-	snprintf(start_path, sizeof(start_path), "%s", path ? path : "/bin");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
