@@ -69,6 +69,7 @@ struct db {
 struct call {
 	long long	 deadline;	/* CLOCK_MONOTONIC, ms */
 	const char	*late;
+	const char	*what;		/* the step a lost attempt was in */
 };
 
 /* How one attempt on the connection in hand ended. */
@@ -429,12 +430,24 @@ is_prepared(const struct db *db, const struct db_stmt *s)
 	return 0;
 }
 
+/* A call's deadline, from now. */
+static struct call
+call_start(const struct db *db)
+{
+	struct call c;
+
+	c.deadline = clock_mono_msec() + db->cfg->db_deadline_ms;
+	c.late = NULL;
+	c.what = NULL;
+	return c;
+}
+
 /* Prepares s on the connection in hand unless it already is. */
 static enum attempt
 prepare(struct db *db, const struct db_stmt *s, struct call *call)
 {
 	PGresult *res;
-	int ok;
+	int ok, answered;
 
 	if (db->cfg->unnamed_statements || is_prepared(db, s))
 		return ATTEMPT_ANSWERED;
@@ -443,14 +456,18 @@ prepare(struct db *db, const struct db_stmt *s, struct call *call)
 	res = collect(db, PQsendPrepare(db->conn, s->name, s->sql,
 	    s->nparams, NULL), call);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	answered = res != NULL;
 	PQclear(res);
 	if (ok) {
 		db->prepared[db->nprepared++] = s;
 		return ATTEMPT_ANSWERED;
 	}
-	log_pq("prepare", db->conn, call->late);
-	return res != NULL && PQstatus(db->conn) == CONNECTION_OK ?
-	    ATTEMPT_UNPREPARED : ATTEMPT_LOST;
+	if (answered && PQstatus(db->conn) == CONNECTION_OK) {
+		log_pq("prepare", db->conn, call->late);
+		return ATTEMPT_UNPREPARED;
+	}
+	call->what = "prepare";		/* run_locked logs the loss */
+	return ATTEMPT_LOST;
 }
 
 /* Sends s and collects its result into *res, or says why there is none. */
@@ -462,6 +479,7 @@ try_once(struct db *db, const struct db_stmt *s, const char *const *params,
 	int sent;
 
 	*res = NULL;
+	call->what = s->name;
 	if ((a = prepare(db, s, call)) != ATTEMPT_ANSWERED)
 		return a;
 	if (db->cfg->unnamed_statements)
@@ -541,7 +559,7 @@ static enum otas_status
 run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
     PGresult **res, char sqlstate[DB_SQLSTATE_LEN + 1], const char **why)
 {
-	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
+	struct call call = call_start(db);
 	int tries;
 
 	standby_again(db);
@@ -563,7 +581,7 @@ run_locked(struct db *db, const struct db_stmt *s, const char *const *params,
 		}
 		PQclear(*res);
 		*res = NULL;
-		log_pq(s->name, db->conn, call.late);
+		log_pq(call.what, db->conn, call.late);
 		drop(db);
 		if (call.late != NULL)
 			break;
@@ -624,7 +642,7 @@ drain(struct db *db, void (*notified)(void *, const char *), void *arg)
 static int
 listen_open(struct db *db, const char *channel)
 {
-	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
+	struct call call = call_start(db);
 	const char *why = "";
 	char sql[96];
 	PGresult *res;
@@ -657,7 +675,7 @@ listen_open(struct db *db, const char *channel)
 static int
 listen_sync(struct db *db)
 {
-	struct call call = { clock_mono_msec() + db->cfg->db_deadline_ms, NULL };
+	struct call call = call_start(db);
 	PGresult *res;
 	int ok;
 

@@ -110,6 +110,9 @@ def test_silent_database_after_reconnect_is_503_and_the_queued_request_too(
     # line says so (libpq itself has nothing to say then).
     log = single.log_since(mark)
     assert "database: prepare: database answer past the deadline" in log, log
+    # Once, as the prepare's: not again under the statement's name.
+    assert not re.search(r"database: (?!prepare:)\S+: database answer past "
+                         r"the deadline", log), log
     assert not re.search(r"database: [^:\n]+: *$", log, re.MULTILINE), log
     healthy.set_mode("pass")
     resp = create_session(single, key, "{}", timeout=CLIENT_TIMEOUT)
