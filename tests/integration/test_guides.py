@@ -429,7 +429,7 @@ def web_site(base, build_dir, sql_dir):
         pg.destroy()
 
 
-# The web-servers guide's three step sections: each function installs its
+# The web-servers guide's step sections: each function installs its
 # example with this site's values and returns the section's heading and
 # the guide's commands that start a service (with when it is ready).
 
@@ -451,16 +451,34 @@ def nginx_section(web):
         r"nginx -c \S+ -g 'daemon off;'": web.start("nginx", web.answers)}
 
 
-def apache_fcgid_section(web):
-    metrics = os.path.join(web.run_dir, "metrics", "otas.metrics")
+def install_apache_example(web):
+    """apache.conf.example as shipped (mode otas_mode_fcgid), this site's
+    values in its settings block; the guide's sed picks another mode."""
     web.install_example("apache.conf.example", examples.apache("fcgid", dict(
         web.example_values(), listen="127.0.0.1:%d" % web.port,
-        logdir=web.logs, modules=san.APACHE_MODULES, metrics_file=metrics),
-        {}))
-    heading = ("## Apache + mod_fcgid (`apache.conf.example`, "
-               "`otas_mode_fcgid`)")
-    return heading, {
-        r"apache2 -DFOREGROUND -f \S+": web.start("apache2", web.answers)}
+        logdir=web.logs, modules=san.APACHE_MODULES,
+        metrics_file=os.path.join(web.run_dir, "metrics", "otas.metrics")),
+        {}, authz_port=processes.free_port()))
+    return {r"apache2 -DFOREGROUND -f \S+": web.start("apache2",
+                                                      web.answers)}
+
+
+def apache_fcgid_section(web):
+    return ("## Apache + mod_fcgid (`apache.conf.example`, "
+            "`otas_mode_fcgid`)"), install_apache_example(web)
+
+
+def apache_proxy_fcgi_section(web):
+    sock = os.path.join(web.run_dir, "session.sock")
+    return ("## Apache + mod_proxy_fcgi + spawn-fcgi "
+            "(`otas_mode_proxy_fcgi`)"), dict(install_apache_example(web), **{
+                r"env -i .* spawn-fcgi .*": web.start(
+                    "spawn-fcgi", lambda: os.path.exists(sock))})
+
+
+def apache_cgi_section(web):
+    return ("## Apache + mod_cgi (`otas_mode_cgi`)",
+            install_apache_example(web))
 
 
 @pytest.mark.parametrize("section", [
@@ -472,6 +490,14 @@ def apache_fcgid_section(web):
                  marks=pytest.mark.skipif(
                      not san.ApacheFcgid.available(),
                      reason="apache2 or mod_fcgid is not installed")),
+    pytest.param(apache_proxy_fcgi_section, id="apache-proxy-fcgi",
+                 marks=pytest.mark.skipif(
+                     not san.ApacheProxyFcgi.available(),
+                     reason="apache2 or spawn-fcgi is not installed")),
+    pytest.param(apache_cgi_section, id="apache-cgi",
+                 marks=pytest.mark.skipif(
+                     not san.ApacheCgi.available(),
+                     reason="apache2 is not installed")),
 ])
 def test_web_servers_guide_as_written_gives_the_seed_curl_200(web_site,
                                                               section):
