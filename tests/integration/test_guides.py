@@ -481,23 +481,22 @@ def apache_cgi_section(web):
             install_apache_example(web))
 
 
+def walk(section, server, packages):
+    """One section of the guide as a test case, skipped without its
+    server's packages."""
+    return pytest.param(section, id=section.__name__[:-len("_section")],
+                        marks=pytest.mark.skipif(
+                            server is not None and not server.available(),
+                            reason=packages + " not installed"))
+
+
 @pytest.mark.parametrize("section", [
-    pytest.param(lighttpd_section, id="lighttpd"),
-    pytest.param(nginx_section, id="nginx", marks=pytest.mark.skipif(
-        not san.Nginx.available(),
-        reason="nginx or spawn-fcgi is not installed")),
-    pytest.param(apache_fcgid_section, id="apache-fcgid",
-                 marks=pytest.mark.skipif(
-                     not san.ApacheFcgid.available(),
-                     reason="apache2 or mod_fcgid is not installed")),
-    pytest.param(apache_proxy_fcgi_section, id="apache-proxy-fcgi",
-                 marks=pytest.mark.skipif(
-                     not san.ApacheProxyFcgi.available(),
-                     reason="apache2 or spawn-fcgi is not installed")),
-    pytest.param(apache_cgi_section, id="apache-cgi",
-                 marks=pytest.mark.skipif(
-                     not san.ApacheCgi.available(),
-                     reason="apache2 is not installed")),
+    walk(lighttpd_section, None, "lighttpd"),
+    walk(nginx_section, san.Nginx, "nginx or spawn-fcgi"),
+    walk(apache_fcgid_section, san.ApacheFcgid, "apache2 or mod_fcgid"),
+    walk(apache_proxy_fcgi_section, san.ApacheProxyFcgi,
+         "apache2 or spawn-fcgi"),
+    walk(apache_cgi_section, san.ApacheCgi, "apache2"),
 ])
 def test_web_servers_guide_as_written_gives_the_seed_curl_200(web_site,
                                                               section):
