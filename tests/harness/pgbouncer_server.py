@@ -103,13 +103,28 @@ class PgBouncer:
         return self
 
     def _ready(self):
+        # A query, not a login alone: PgBouncer logs a client in from
+        # what it keeps of the server's welcome, without any server.
         try:
-            psycopg2.connect(host="127.0.0.1", port=self.port,
-                             user=self.target[3], dbname=self.dbname,
-                             connect_timeout=2).close()
+            conn = psycopg2.connect(host="127.0.0.1", port=self.port,
+                                    user=self.target[3], dbname=self.dbname,
+                                    connect_timeout=2)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+            finally:
+                conn.close()
             return True
         except psycopg2.OperationalError:
             return False
+
+    def wait_serving(self, timeout=20):
+        """Until a query through PgBouncer is answered again.  After its
+        logins to PostgreSQL failed, PgBouncer 1.18 turns every client
+        away at once ("server login has been failing") until one of them
+        succeeds, however low server_login_retry is."""
+        self.proc.wait_ready(self._ready, timeout,
+                             describe=lambda: processes.tail(self.logfile))
 
     def stop(self):
         # SIGTERM: immediate shutdown (SIGINT would wait for clients).
@@ -139,3 +154,6 @@ class LighttpdPgBouncer(stack.Lighttpd):
     def start(self):
         self.backends.append(self.bouncer.start())
         return super().start()
+
+    def database_back(self):
+        self.bouncer.wait_serving()

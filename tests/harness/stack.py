@@ -269,6 +269,12 @@ class Server:
         """The server's error log, for a report of a failed start."""
         return "\n" + processes.tail(self.error_log_path)
 
+    def database_back(self):
+        """Returns once the program's way to the database serves again
+        after PostgreSQL was restarted.  Here that way is PostgreSQL
+        itself, which serves once Postgres.start() has returned; a kind
+        with a pooler between them waits for the pooler."""
+
     # Variables a server kind may put in the web server's own environment
     # to prove its example configuration does not pass them on to the
     # program (see test_session_lighttpd.py).

@@ -425,6 +425,7 @@ def test_database_down_is_503_and_service_recovers(server, pg, keys, secret):
                      "method_not_allowed")
     finally:
         pg.start()
+    server.database_back()
     # Every process meets a dead connection once; each must reconnect
     # (retry once on a fresh connection) rather than fail.
     for _ in range(8):
