@@ -16,7 +16,8 @@ One run, on this machine, everything private and on 127.0.0.1:
       - database statements and commits per request (pg_stat_statements);
       - resident memory of one responder before and after 100 000 requests;
   * one connection, both modes interleaved (commit latency drifts);
-  * metrics on and off (OTAS_METRICS=1 / 0), interleaved: the cost of counting;
+  * metrics on and off (OTAS_METRICS=1 / 0), in back-to-back pairs: the
+    cost of counting;
   * the first request with a key hashed at 260 000 PBKDF2 iterations against
     the ones after it (the per-process key cache);
   * what it costs on a shared host: p50 and p99 of one request at a time
