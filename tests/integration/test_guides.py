@@ -484,7 +484,8 @@ def apache_cgi_section(web):
 def walk(section, server, packages):
     """One section of the guide as a test case, skipped without its
     server's packages."""
-    return pytest.param(section, id=section.__name__[:-len("_section")],
+    name = section.__name__[:-len("_section")].replace("_", "-")
+    return pytest.param(section, id=name,
                         marks=pytest.mark.skipif(
                             server is not None and not server.available(),
                             reason=packages + " not installed"))
