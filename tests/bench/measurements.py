@@ -231,10 +231,10 @@ def metrics_cost(rig):
     OTAS_METRICS (1: every process counts into the pool's file; 0: no
     counting at all), measured in pairs at the judged connection count.
     On two shared cores one run's rate drifts by a fifth from the next, so
-    a median over a few long runs of each judged noise; the pairs are
-    short and back to back, their order alternates (on first, then off
-    first) so a drift favours neither, and the judged figure is the
-    median of the pairs' ratios.  Requests per second and the responders'
+    comparing the medians of a few long runs of each measured that drift.
+    The pairs are short and back to back, their order alternates (on
+    first, then off first) so a drift favours neither, and the judged
+    figure is the median of the pairs' ratios.  Requests per second and the responders'
     CPU per request, both printed."""
     k = rig.knobs
     t, c = k.modes[-1], k.c16
